@@ -1,0 +1,32 @@
+"""Choosing the compute device and the precision that goes with it."""
+
+from __future__ import annotations
+
+import torch
+
+from livesegment.errors import DeviceError
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(choice: str) -> torch.device:
+    """``auto`` takes CUDA where it exists; asking for CUDA without one is an error, not a fallback."""
+    if choice not in DEVICE_CHOICES:
+        raise DeviceError(f"unknown device '{choice}' (choose from {', '.join(DEVICE_CHOICES)})")
+    cuda = torch.cuda.is_available()
+    if choice == "cuda" and not cuda:
+        raise DeviceError(
+            "CUDA was requested but no CUDA GPU is available to torch "
+            f"{torch.__version__}; use --device cpu"
+        )
+    return torch.device("cuda" if choice == "cuda" or (choice == "auto" and cuda) else "cpu")
+
+
+def inference_dtype(device: torch.device) -> torch.dtype:
+    """Half precision on CUDA (tensor cores, half the memory traffic); float32 on the CPU."""
+    return torch.float16 if device.type == "cuda" else torch.float32
+
+
+def available_devices() -> list[str]:
+    """Devices worth offering in a selector: CUDA only where it exists."""
+    return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]

@@ -1,0 +1,30 @@
+"""The data that flows between stages: one small frozen record per stage, arrays never copied."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class Frame:
+    """A decoded picture: ``bgr`` is HxWx3 uint8; ``pts_s`` its presentation time in seconds.
+
+    ``captured_at`` is the ``time.monotonic()`` reading when the picture arrived, for latency.
+    """
+
+    index: int
+    pts_s: float
+    bgr: np.ndarray
+    captured_at: float = 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class Composed:
+    """The overlay for one frame: ``image`` (HxWx3 uint8 BGR) and ``labels`` (HxW uint8 ids)."""
+
+    frame: Frame
+    image: np.ndarray
+    labels: np.ndarray
+    timings: dict[str, float] = field(default_factory=dict)

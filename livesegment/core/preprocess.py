@@ -1,0 +1,46 @@
+"""From a BGR uint8 frame to the model's normalised input tensor, on any device."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from livesegment.errors import InputError
+
+
+def inference_size(height: int, width: int, short_side: int, multiple: int) -> tuple[int, int]:
+    """Input (h, w) whose short side is about ``short_side``, both sides multiples of ``multiple``.
+
+    The aspect ratio is kept as closely as the multiple allows, so people are not squashed.
+    """
+    if short_side < multiple:
+        raise InputError(f"inference size {short_side} is too small: this model needs at least "
+                         f"{multiple} (a multiple of {multiple})")
+    scale = short_side / min(height, width)
+
+    def fit(side: int) -> int:
+        return max(multiple, int(round(side * scale / multiple)) * multiple)
+
+    return fit(height), fit(width)
+
+
+def frame_tensor(bgr: torch.Tensor) -> torch.Tensor:
+    """HxWx3 uint8 BGR (a view of the frame) -> 1x3xHxW float RGB in 0..255, no copy of pixels."""
+    return bgr.permute(2, 0, 1).flip(0).unsqueeze(0).float()
+
+
+def to_model_input(bgr: torch.Tensor, size: tuple[int, int], mean: tuple[float, ...],
+                   std: tuple[float, ...], dtype: torch.dtype) -> torch.Tensor:
+    """Resize (anti-aliased when shrinking), then scale and normalise in one multiply-add.
+
+    ``bgr`` is the HxWx3 uint8 frame already on the target device, so on CUDA the frame crosses
+    the bus once and every step after runs on the GPU.
+    """
+    x = frame_tensor(bgr)
+    if tuple(x.shape[2:]) != tuple(size):
+        shrinking = size[0] < x.shape[2] or size[1] < x.shape[3]
+        x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=shrinking)
+    mean_t = torch.tensor(mean, device=x.device).view(1, 3, 1, 1)
+    std_t = torch.tensor(std, device=x.device).view(1, 3, 1, 1)
+    x = x.mul_(1.0 / (255.0 * std_t)).sub_(mean_t / std_t)
+    return x.to(dtype)

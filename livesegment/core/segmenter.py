@@ -1,0 +1,92 @@
+"""One model on one device turning frames into overlays: the engine every front end shares.
+
+The frame is moved to the device once; resizing, normalising, inference, upsampling, argmax,
+colouring and blending all run there, and only the composed uint8 picture and the uint8 label
+map come back. On the CPU the very same functions run on CPU tensors.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from livesegment.core.device import inference_dtype, resolve_device
+from livesegment.core.frames import Composed, Frame
+from livesegment.core.overlay import OverlayStyle, blend
+from livesegment.core.postprocess import labels_from_logits
+from livesegment.core.preprocess import inference_size, to_model_input
+from livesegment.core.zoo import ModelSpec, get_spec, load_model
+
+
+@dataclass
+class Segmenter:
+    """A loaded model ready for frames. Not thread-safe: one inference thread owns it."""
+
+    spec: ModelSpec
+    model: nn.Module
+    device: torch.device
+    size: int
+
+    @classmethod
+    def create(cls, model: str | ModelSpec, device: str = "auto", size: int | None = None,
+               weights: Path | None = None) -> Segmenter:
+        """Loads weights, moves the model to its device and precision, checks the size."""
+        spec = get_spec(model) if isinstance(model, str) else model
+        dev = resolve_device(device)
+        size = size or spec.default_size
+        inference_size(size, size, size, spec.size_multiple)  # raises if too small
+        net = load_model(spec, weights)
+        if dev.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+            net = net.to(dev, memory_format=torch.channels_last)
+        net = net.to(dtype=inference_dtype(dev))
+        return cls(spec, net, dev, size)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return inference_dtype(self.device)
+
+    def default_style(self, opacity: float = 0.5) -> OverlayStyle:
+        return OverlayStyle(self.spec.palette, self.spec.background, opacity)
+
+    def input_size(self, height: int, width: int) -> tuple[int, int]:
+        return inference_size(height, width, self.size, self.spec.size_multiple)
+
+    @torch.inference_mode()
+    def logits(self, image: torch.Tensor) -> torch.Tensor:
+        """Raw model output for a prepared input tensor (for benchmarks and parity checks)."""
+        return self.model(image)
+
+    @torch.inference_mode()
+    def process(self, frame: Frame, style: OverlayStyle) -> Composed:
+        """Segments ``frame`` and blends ``style`` over it at the frame's own resolution."""
+        t0 = time.perf_counter()
+        height, width = frame.bgr.shape[:2]
+        src = torch.from_numpy(np.ascontiguousarray(frame.bgr))
+        if self.device.type == "cuda":
+            src = src.pin_memory().to(self.device, non_blocking=True)
+        x = to_model_input(src, self.input_size(height, width), self.spec.mean, self.spec.std,
+                           self.dtype)
+        if self.device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        t1 = _sync(self.device)
+        logits = self.model(x)
+        t2 = _sync(self.device)
+        labels = labels_from_logits(logits, (height, width))
+        image = blend(src, labels, style)
+        image_np, labels_np = image.cpu().numpy(), labels.cpu().numpy()
+        t3 = time.perf_counter()
+        timings = {"preprocess": t1 - t0, "infer": t2 - t1, "postprocess": t3 - t2}
+        return Composed(frame, image_np, labels_np, timings)
+
+
+def _sync(device: torch.device) -> float:
+    """Stage boundaries need the GPU finished to time them honestly."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()

@@ -1,0 +1,311 @@
+"""The model registry: each model is one :class:`ModelSpec` record, read by the CLI and the GUI.
+
+Loading is strict and safe: checkpoints go through ``torch.load(weights_only=True)`` so a file
+that would run code when unpickled is refused, and every key must match the architecture.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import pickle
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from livesegment.core.espnetv2 import ESPNetv2
+from livesegment.core.palette import cityscapes_palette, voc_palette
+from livesegment.errors import InputError, WeightsError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+VOC_CLASSES = (
+    "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair",
+    "cow", "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
+    "train", "tvmonitor",
+)
+CITYSCAPES_CLASSES = (
+    "road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign",
+    "vegetation", "terrain", "sky", "person", "rider", "car", "truck", "bus", "train",
+    "motorcycle", "bicycle", "background",
+)
+EDGENETS_LICENCE = "MIT (sacmehta/EdgeNets)"
+TORCHVISION_LICENCE = "BSD-3-Clause (torchvision)"
+
+
+@dataclass(frozen=True)
+class WeightsSource:
+    """Where a model's trained weights come from.
+
+    ``bundled``: a file shipped inside the package. ``torchvision``: a weights enum member, whose
+    file is downloaded once into the torch hub cache.
+    """
+
+    kind: Literal["bundled", "torchvision"]
+    ref: str  # file name in livesegment/weights, or "EnumName.MEMBER"
+
+    def path(self) -> Path:
+        """Local file holding these weights (it may not exist yet for torchvision's)."""
+        if self.kind == "bundled":
+            return Path(str(resources.files("livesegment") / "weights" / self.ref))
+        url = _torchvision_weights(self.ref).url
+        return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
+
+    def status(self) -> str:
+        """``bundled``, ``cached`` or ``downloadable``: what a user needs to know before running."""
+        if self.kind == "bundled":
+            return "bundled"
+        return "cached" if self.path().is_file() else "downloadable"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything about a model that is data rather than code."""
+
+    name: str
+    title: str
+    categories: tuple[str, ...]  # index = class id
+    background: int
+    palette: np.ndarray  # len(categories) x 3, RGB uint8, in class-id order
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    size_multiple: int  # input sides must be multiples of this
+    default_size: int  # short side of the inference input
+    build: Callable[[int], nn.Module]  # architecture for N classes, untrained
+    weights: WeightsSource
+    licence: str
+    default_classes: tuple[str, ...] = ("person",)  # "the usual ones" in the GUI
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.categories)
+
+    def class_id(self, name: str) -> int:
+        """Id of a class name, tolerant of case, spaces, '_' and '-'; typos get a suggestion."""
+        keys = {_key(c): i for i, c in enumerate(self.categories)}
+        if _key(name) in keys:
+            return keys[_key(name)]
+        hint = difflib.get_close_matches(_key(name), list(keys), n=1, cutoff=0.5)
+        suggestion = f"; did you mean '{self.categories[keys[hint[0]]]}'?" if hint else ""
+        raise InputError(
+            f"unknown class '{name}' for model {self.name}{suggestion} "
+            f"(classes: {', '.join(self.categories)})"
+        )
+
+
+def _key(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+class TorchvisionSegmentation(nn.Module):
+    """Adapts torchvision's dict output (``{"out": logits}``) to a plain logits tensor."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)["out"]
+
+
+@cache
+def _torchvision_weights(ref: str):  # -> torchvision WeightsEnum member
+    from torchvision.models import get_model_weights
+
+    enum_name, member = ref.split(".")
+    arch = _TORCHVISION_ARCH[enum_name]
+    return getattr(get_model_weights(arch), member)
+
+
+def _torchvision_builder(arch: str, aux: bool) -> Callable[[int], nn.Module]:
+    def build(num_classes: int) -> nn.Module:
+        from torchvision.models import get_model
+
+        kwargs = {"aux_loss": aux} if not arch.startswith("lraspp") else {}
+        net = get_model(arch, weights=None, weights_backbone=None, num_classes=num_classes,
+                        **kwargs)
+        return TorchvisionSegmentation(net)
+
+    return build
+
+
+_TORCHVISION_ARCH = {
+    "LRASPP_MobileNet_V3_Large_Weights": "lraspp_mobilenet_v3_large",
+    "DeepLabV3_MobileNet_V3_Large_Weights": "deeplabv3_mobilenet_v3_large",
+    "DeepLabV3_ResNet50_Weights": "deeplabv3_resnet50",
+    "DeepLabV3_ResNet101_Weights": "deeplabv3_resnet101",
+    "FCN_ResNet50_Weights": "fcn_resnet50",
+    "FCN_ResNet101_Weights": "fcn_resnet101",
+}
+
+
+def _torchvision_spec(enum_name: str, title: str) -> ModelSpec:
+    """A spec whose categories and normalisation come from the weights enum's own metadata."""
+    ref = f"{enum_name}.COCO_WITH_VOC_LABELS_V1"
+    weights = _torchvision_weights(ref)
+    transforms = weights.transforms()
+    categories = tuple("background" if c == "__background__" else c
+                       for c in weights.meta["categories"])
+    arch = _TORCHVISION_ARCH[enum_name]
+    return ModelSpec(
+        name=arch.replace("_", "-"),
+        title=title,
+        categories=categories,
+        background=0,
+        palette=voc_palette(len(categories)),
+        mean=tuple(transforms.mean),
+        std=tuple(transforms.std),
+        size_multiple=8,
+        default_size=int(transforms.resize_size[0]),
+        # The released checkpoints carry an auxiliary head (except LR-ASPP): build it so the
+        # strict load matches; it is never run at inference.
+        build=_torchvision_builder(arch, aux=not arch.startswith("lraspp")),
+        weights=WeightsSource("torchvision", ref),
+        licence=TORCHVISION_LICENCE,
+    )
+
+
+def _build_registry() -> dict[str, ModelSpec]:
+    specs = [
+        ModelSpec(
+            name="espnetv2-voc",
+            title="ESPNetv2 (PASCAL VOC, 21 classes)",
+            categories=VOC_CLASSES,
+            background=0,
+            palette=voc_palette(21),
+            mean=IMAGENET_MEAN,
+            std=IMAGENET_STD,
+            size_multiple=32,
+            default_size=256,
+            build=ESPNetv2,
+            weights=WeightsSource("bundled", "espnetv2_s_2.0_pascal_384x384.pth"),
+            licence=EDGENETS_LICENCE,
+            default_classes=("person", "car", "cat", "dog", "bicycle", "motorbike"),
+        ),
+        ModelSpec(
+            name="espnetv2-cityscapes",
+            title="ESPNetv2 (Cityscapes, 19 classes + background)",
+            categories=CITYSCAPES_CLASSES,
+            background=19,
+            palette=cityscapes_palette(),
+            mean=IMAGENET_MEAN,
+            std=IMAGENET_STD,
+            size_multiple=32,
+            default_size=512,
+            build=ESPNetv2,
+            weights=WeightsSource("bundled", "espnetv2_s_2.0_city_1024x512.pth"),
+            licence=EDGENETS_LICENCE,
+            default_classes=("person", "rider", "car", "truck", "bus", "bicycle", "motorcycle"),
+        ),
+    ]
+    specs += [
+        _torchvision_spec("LRASPP_MobileNet_V3_Large_Weights", "LR-ASPP MobileNetV3-Large"),
+        _torchvision_spec("DeepLabV3_MobileNet_V3_Large_Weights", "DeepLabV3 MobileNetV3-Large"),
+        _torchvision_spec("DeepLabV3_ResNet50_Weights", "DeepLabV3 ResNet-50"),
+        _torchvision_spec("DeepLabV3_ResNet101_Weights", "DeepLabV3 ResNet-101"),
+        _torchvision_spec("FCN_ResNet50_Weights", "FCN ResNet-50"),
+        _torchvision_spec("FCN_ResNet101_Weights", "FCN ResNet-101"),
+    ]
+    return {s.name: s for s in specs}
+
+
+REGISTRY: dict[str, ModelSpec] = _build_registry()
+DEFAULT_MODEL = "espnetv2-voc"
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The spec called ``name``; an unknown name gets a suggestion and the list."""
+    if name in REGISTRY:
+        return REGISTRY[name]
+    hint = difflib.get_close_matches(name, list(REGISTRY), n=1, cutoff=0.4)
+    suggestion = f"; did you mean '{hint[0]}'?" if hint else ""
+    raise InputError(f"unknown model '{name}'{suggestion} (models: {', '.join(REGISTRY)})")
+
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """Reads a checkpoint without ever executing pickled code, unwrapping common containers."""
+    if not path.exists():
+        raise WeightsError(f"weights file not found: {path}")
+    if not path.is_file():
+        raise WeightsError(f"weights path is not a file: {path}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+            raise WeightsError(
+                f"refusing to load {path}: it contains Python objects that would run code when "
+                "loaded (only plain tensor state dicts are accepted)"
+            ) from None
+        raise WeightsError(f"{path} is not a PyTorch weights file ({first})") from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WeightsError(f"{path} is not a PyTorch weights file ({reason})") from None
+    for wrapper in ("state_dict", "model", "model_state_dict"):
+        if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
+            obj = obj[wrapper]
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise WeightsError(f"{path} holds no state dict of tensors")
+    return {k.removeprefix("module."): v for k, v in obj.items()}
+
+
+def _fit_state_dict(model: nn.Module, state: dict[str, torch.Tensor], spec: ModelSpec,
+                    path: Path) -> None:
+    """Strict load with a message that names what is missing, not PyTorch's wall of keys."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [k for k in expected if k in state and state[k].shape != expected[k].shape]
+    if missing or unexpected or wrong:
+        parts = []
+        for label, keys in (("missing", missing), ("unexpected", unexpected),
+                            ("wrong shape", wrong)):
+            if keys:
+                parts.append(f"{len(keys)} {label} (e.g. {', '.join(keys[:2])})")
+        raise WeightsError(
+            f"{path} does not fit model {spec.name}: keys {'; '.join(parts)}"
+        )
+    model.load_state_dict(state, strict=True)
+
+
+def _download(spec: ModelSpec) -> Path:
+    """Fetches torchvision weights into the hub cache; offline, says how to get them in."""
+    target = spec.weights.path()
+    if target.is_file():
+        return target
+    url = _torchvision_weights(spec.weights.ref).url
+    try:
+        torch.hub.load_state_dict_from_url(url, progress=True, check_hash=True,
+                                           weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any network/hash failure reads the same to a user
+        reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+        raise WeightsError(
+            f"weights for model {spec.name} are not in the cache ({target}) and could not be "
+            f"downloaded ({reason}); connect to the network once or pass --weights FILE"
+        ) from None
+    return target
+
+
+def load_model(spec: ModelSpec, weights: Path | None = None) -> nn.Module:
+    """Builds ``spec``'s network with trained weights, in eval mode on the CPU."""
+    path = Path(weights) if weights is not None else (
+        spec.weights.path() if spec.weights.kind == "bundled" else _download(spec))
+    state = read_state_dict(path)
+    has_aux = any(k.startswith("net.aux_classifier.") or k.startswith("aux_classifier.")
+                  for k in state)
+    model = spec.build(spec.num_classes)
+    if spec.weights.kind == "torchvision":
+        state = {k if k.startswith("net.") else f"net.{k}": v for k, v in state.items()}
+        if not has_aux:
+            # A user checkpoint trained without the auxiliary head: drop it from the model.
+            model.net.aux_classifier = None
+    _fit_state_dict(model, state, spec, path)
+    return model.eval()
