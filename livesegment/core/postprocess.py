@@ -52,14 +52,15 @@ def labels_from_logits(logits: torch.Tensor, out_hw: tuple[int, int]) -> torch.T
     labels = coarse[y0[:, None], x0[None, :]]
     mixed = ~uniform[y0[:, None], x0[None, :]]
     ys, xs = mixed.nonzero(as_tuple=True)
-    flat = scores.reshape(c, h * w)
+    # Pixel-major layout: each gather below reads C contiguous floats.
+    table = scores.permute(1, 2, 0).reshape(h * w, c)
     step = max(1, CHUNK_ELEMENTS // c)
     for start in range(0, ys.numel(), step):
         yy, xx = ys[start:start + step], xs[start:start + step]
         a, b = y0[yy] * w, y1[yy] * w
         l, r = x0[xx], x1[xx]
-        fy, fx = wy[yy], wx[xx]
-        top = flat[:, a + l] * (1 - fx) + flat[:, a + r] * fx
-        bottom = flat[:, b + l] * (1 - fx) + flat[:, b + r] * fx
-        labels[yy, xx] = (top * (1 - fy) + bottom * fy).argmax(0)
+        fy, fx = wy[yy, None], wx[xx, None]
+        top = torch.lerp(table[a + l], table[a + r], fx)
+        bottom = torch.lerp(table[b + l], table[b + r], fx)
+        labels[yy, xx] = torch.lerp(top, bottom, fy).argmax(1)
     return labels.to(torch.uint8)

@@ -7,8 +7,10 @@ that would run code when unpickled is refused, and every key must match the arch
 from __future__ import annotations
 
 import difflib
+import io
 import os
 import pickle
+import pickletools
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -238,14 +240,13 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         raise WeightsError(f"weights path is not a file: {path}")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+    except pickle.UnpicklingError:
+        if _pickle_imports_code(path):
             raise WeightsError(
                 f"refusing to load {path}: it contains Python objects that would run code when "
                 "loaded (only plain tensor state dicts are accepted)"
             ) from None
-        raise WeightsError(f"{path} is not a PyTorch weights file ({first})") from None
+        raise WeightsError(f"{path} is not a PyTorch weights file (unreadable data)") from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise WeightsError(f"{path} is not a PyTorch weights file ({reason})") from None
@@ -255,6 +256,26 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise WeightsError(f"{path} holds no state dict of tensors")
     return {k.removeprefix("module."): v for k, v in obj.items()}
+
+
+_CODE_OPCODES = {"GLOBAL", "STACK_GLOBAL", "REDUCE", "INST", "OBJ", "NEWOBJ", "NEWOBJ_EX"}
+
+
+def _pickle_imports_code(path: Path) -> bool:
+    """Whether a refused file is a well-formed pickle that imports or calls something.
+
+    Read statically with :mod:`pickletools` (nothing is executed), only to word the refusal:
+    such a file is an attack or a full pickled object, not a damaged state dict.
+    """
+    try:
+        raw = path.read_bytes()
+        if zipfile.is_zipfile(io.BytesIO(raw)):
+            with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+                name = next(n for n in archive.namelist() if n.endswith("data.pkl"))
+                raw = archive.read(name)
+        return any(op.name in _CODE_OPCODES for op, _arg, _pos in pickletools.genops(raw))
+    except Exception:  # noqa: BLE001 - anything unparseable is simply not a pickle
+        return False
 
 
 def _fit_state_dict(model: nn.Module, state: dict[str, torch.Tensor], spec: ModelSpec,

@@ -32,7 +32,7 @@ class TimestampReorder(Generic[T]):
     def push(self, item: T, pts: int | None, dts: int | None) -> Iterator[tuple[T, int]]:
         self._items.append(item)
         candidate = pts if pts is not None else dts
-        if candidate is not None:
+        if candidate is not None and (self._last is None or candidate > self._last):
             heapq.heappush(self._times, candidate)
         while len(self._items) > self.window:
             yield self._pop()

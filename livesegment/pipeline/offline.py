@@ -99,9 +99,7 @@ def run_offline(frames: Iterable[Frame], process: Callable[[Frame], Composed],
     writer.start()
     interrupted = False
     try:
-        while True:
-            if writer.error is not None:
-                break
+        while not stop.is_set() and writer.error is None:
             try:
                 frame = inbox.get(timeout=POLL_S)
             except queue.Empty:

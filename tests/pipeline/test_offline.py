@@ -1,0 +1,88 @@
+"""The offline pipeline with fake stages: order, back-pressure, stop, errors."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from livesegment.core.frames import Composed, Frame
+from livesegment.pipeline.offline import run_offline
+
+
+def _frames(n: int, delay_s: float = 0.0):
+    for i in range(n):
+        if delay_s:
+            time.sleep(delay_s)
+        yield Frame(i, i / 25, np.zeros((2, 2, 3), np.uint8))
+
+
+def _process(frame: Frame) -> Composed:
+    return Composed(frame, frame.bgr, np.zeros(frame.bgr.shape[:2], np.uint8), {"infer": 0.0})
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 200])
+def test_every_frame_in_order(n):
+    written = []
+    result = run_offline(_frames(n), _process, lambda c: written.append(c.frame.index))
+    assert written == list(range(n)) and result.frames == n and not result.interrupted
+
+
+def test_slow_writer_applies_back_pressure_not_drops():
+    peak = {"ahead": 0}
+    processed = []
+
+    def process(frame):
+        processed.append(frame.index)
+        return _process(frame)
+
+    written = []
+
+    def write(c):
+        time.sleep(0.005)
+        written.append(c.frame.index)
+        peak["ahead"] = max(peak["ahead"], len(processed) - len(written))
+
+    run_offline(_frames(60), process, write, depth=3)
+    assert written == list(range(60))
+    assert peak["ahead"] <= 3 + 2  # queue depth plus the items in hand
+
+
+def test_stop_midway_writes_what_was_processed():
+    stop = threading.Event()
+    written = []
+
+    def process(frame):
+        if frame.index == 20:
+            stop.set()
+        return _process(frame)
+
+    result = run_offline(_frames(1000), process, lambda c: written.append(c.frame.index), stop)
+    assert result.interrupted
+    assert written == list(range(len(written))) and 20 <= len(written) <= 22
+    assert not [t for t in threading.enumerate() if t.name.startswith("livesegment-")]
+
+
+@pytest.mark.parametrize("where", ["read", "process", "write"])
+def test_errors_reach_the_caller_and_threads_end(where):
+    def frames():
+        for f in _frames(50):
+            if where == "read" and f.index == 5:
+                raise OSError("disk gone")
+            yield f
+
+    def process(f):
+        if where == "process" and f.index == 5:
+            raise OSError("disk gone")
+        return _process(f)
+
+    def write(c):
+        if where == "write" and c.frame.index == 5:
+            raise OSError("disk gone")
+
+    with pytest.raises(OSError, match="disk gone"):
+        run_offline(frames(), process, write)
+    time.sleep(0.05)
+    assert not [t for t in threading.enumerate() if t.name.startswith("livesegment-")]
