@@ -1,0 +1,207 @@
+"""Live mode: capture thread -> newest-frame slot -> inference thread -> newest-result slot.
+
+Nothing queues behind the model: when it is slower than the camera, frames are dropped (and
+counted) rather than delayed, so what is shown is never older than about one inference period
+plus one capture interval. The front end (the Qt window) polls :meth:`LivePipeline.latest`.
+Threads stop by a flag and are joined; nothing is killed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import torch
+
+from livesegment.core.frames import Composed, Frame
+from livesegment.core.overlay import OverlayStyle
+from livesegment.core.preprocess import inference_size
+from livesegment.core.segmenter import Segmenter
+from livesegment.errors import LivesegmentError
+from livesegment.io.live import LiveSource
+from livesegment.pipeline.slots import LatestFrameSlot
+from livesegment.pipeline.stats import RateMeter
+
+JOIN_TIMEOUT_S = 1.0
+ERROR_BACKOFF_S = 0.2  # after a failed inference, so a broken model does not spin a core
+
+
+@dataclass(frozen=True)
+class LiveStats:
+    capture_fps: float
+    inference_fps: float
+    dropped: int
+    ready_latency_ms: float  # capture -> composed frame ready, newest frame
+    model: str
+    device: str
+    size: int
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, LivesegmentError):
+        return str(exc)
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class LivePipeline:
+    """Owns the two worker threads and the slots between them.
+
+    ``on_error(message, retryable)`` and ``on_notice(message)`` are called from worker threads:
+    the GUI passes Qt signal ``emit`` methods, which queue onto its own thread.
+    """
+
+    def __init__(self, segmenter: Segmenter, style: OverlayStyle,
+                 on_error: Callable[[str, bool], None] = lambda m, r: None,
+                 on_notice: Callable[[str], None] = lambda m: None,
+                 on_end: Callable[[], None] = lambda: None) -> None:
+        self.segmenter = segmenter
+        self.style = style
+        self.on_error, self.on_notice, self.on_end = on_error, on_notice, on_end
+        self.frames: LatestFrameSlot[Frame] = LatestFrameSlot()
+        self.results: LatestFrameSlot[Composed] = LatestFrameSlot()
+        self.capture_rate, self.inference_rate = RateMeter(), RateMeter()
+        self._pending: Segmenter | None = None
+        self._source: LiveSource | None = None
+        self._capture: threading.Thread | None = None
+        self._capture_stop = threading.Event()
+        self._stop = threading.Event()
+        self._paused = threading.Event()
+        self._inference = threading.Thread(target=self._infer_loop, name="livesegment-infer")
+        self._inference.start()
+
+    # -- control (any thread) -------------------------------------------------------------
+    def set_source(self, source: LiveSource | None) -> None:
+        """Stops the current capture (joining it) and starts reading ``source``."""
+        self._stop_capture()
+        self._source = source
+        if source is None:
+            return
+        self._capture_stop = threading.Event()
+        self._capture = threading.Thread(target=self._capture_loop,
+                                         args=(source, self._capture_stop),
+                                         name="livesegment-capture")
+        self._capture.start()
+
+    def set_segmenter(self, segmenter: Segmenter) -> None:
+        """Takes effect on the next frame; if it fails there, the current model stays."""
+        self._pending = segmenter
+
+    def set_style(self, style: OverlayStyle) -> None:
+        """Immutable swap: the next frame uses it whole (no restart)."""
+        self.style = style
+
+    def set_paused(self, paused: bool) -> None:
+        (self._paused.set if paused else self._paused.clear)()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused.is_set()
+
+    def latest(self) -> Composed | None:
+        return self.results.peek()
+
+    def take_latest(self) -> Composed | None:
+        return self.results.take(timeout=0)
+
+    def stats(self) -> LiveStats:
+        newest = self.results.peek()
+        ready = (newest.timings.get("ready_at", 0) - newest.frame.captured_at) if newest else 0.0
+        seg = self.segmenter
+        return LiveStats(self.capture_rate.rate(), self.inference_rate.rate(),
+                         self.frames.dropped, ready * 1e3, seg.spec.name, seg.device.type,
+                         seg.size)
+
+    def threads(self) -> list[threading.Thread]:
+        return [t for t in (self._capture, self._inference) if t is not None and t.is_alive()]
+
+    def stop(self) -> None:
+        """Stops and joins every thread and releases the source; safe to call twice."""
+        self._stop.set()
+        self.frames.close()
+        self._stop_capture()
+        self._inference.join(JOIN_TIMEOUT_S)
+
+    # -- workers ----------------------------------------------------------------------------
+    def _stop_capture(self) -> None:
+        self._capture_stop.set()
+        if self._capture is not None:
+            self._capture.join(JOIN_TIMEOUT_S)
+            self._capture = None
+        if self._source is not None:
+            self._source.close()
+            self._source = None
+
+    def _capture_loop(self, source: LiveSource, stop: threading.Event) -> None:
+        while not stop.is_set():
+            if self._paused.is_set():
+                time.sleep(0.02)
+                continue
+            try:
+                frame = source.read()
+            except Exception as exc:  # noqa: BLE001 - any failure of a live source is reported
+                if not stop.is_set():
+                    self.on_error(f"{source.name}: {_describe(exc)}", True)
+                return
+            if frame is None:
+                self.on_end()
+                return
+            self.capture_rate.tick()
+            self.frames.put(frame)
+
+    def _infer_loop(self) -> None:
+        while not self._stop.is_set():
+            frame = self.frames.take(timeout=0.1)
+            if frame is None or self._paused.is_set():
+                continue
+            candidate = self._pending or self.segmenter
+            try:
+                composed = candidate.process(frame, self._style_for(candidate))
+            except torch.OutOfMemoryError:
+                self._shrink_after_oom(candidate)
+                continue
+            except Exception as exc:  # noqa: BLE001 - shown to the user, the window lives on
+                self._inference_failed(candidate, exc)
+                continue
+            if candidate is self._pending:
+                self.segmenter, self._pending = candidate, None
+            composed.timings["ready_at"] = time.monotonic()
+            self.inference_rate.tick()
+            self.results.put(composed)
+
+    def _style_for(self, segmenter: Segmenter) -> OverlayStyle:
+        style = self.style
+        if len(style.palette) != segmenter.spec.num_classes:  # a model swap changes the classes
+            style = replace(style, palette=segmenter.spec.palette,
+                            background=segmenter.spec.background, selected=None)
+        return style
+
+    def _inference_failed(self, candidate: Segmenter, exc: BaseException) -> None:
+        if candidate is self._pending:
+            self._pending = None
+            self.on_error(f"model {candidate.spec.name} failed ({_describe(exc)}); "
+                          f"kept {self.segmenter.spec.name}", False)
+        else:
+            self.on_error(f"inference failed: {_describe(exc)}", False)
+        time.sleep(ERROR_BACKOFF_S)
+
+    def _shrink_after_oom(self, seg: Segmenter) -> None:
+        """CUDA out of memory: three quarters of the size, then the CPU, and say so."""
+        if seg.device.type == "cuda":
+            torch.cuda.empty_cache()
+        smaller = int(seg.size * 0.75) // seg.spec.size_multiple * seg.spec.size_multiple
+        try:
+            inference_size(smaller, smaller, smaller, seg.spec.size_multiple)
+            fallback = Segmenter(seg.spec, seg.model, seg.device, smaller)
+            message = f"out of memory at size {seg.size}; now {smaller}"
+        except LivesegmentError:
+            model = seg.model.to("cpu", dtype=torch.float32)
+            fallback = Segmenter(seg.spec, model, torch.device("cpu"), seg.spec.default_size)
+            message = "out of GPU memory at the smallest size; switched to the CPU"
+        if seg is self._pending:
+            self._pending = fallback
+        else:
+            self.segmenter = fallback
+        self.on_notice(message)

@@ -1,0 +1,254 @@
+"""The live window with fake sources and models (no camera here), driven through qtbot."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PyQt6.QtCore import QSettings, Qt
+
+from livesegment.core.frames import Frame
+from livesegment.errors import SourceLost
+from livesegment.gui.window import MainWindow, about_text
+from livesegment.io.live import SyntheticSource
+from tests.conftest import PERSON, fake_segmenter, make_clip, read_clip
+
+
+class DyingSource(SyntheticSource):
+    """Delivers a few frames, then fails as an unplugged camera does."""
+
+    def __init__(self, frames: int = 10) -> None:
+        super().__init__(160, 120, fps=30)
+        self.reads = 0
+        self.frames_before_death = frames
+
+    def read(self) -> Frame:
+        self.reads += 1
+        if self.reads > self.frames_before_death:
+            raise SourceLost("camera 0 stopped delivering frames (unplugged?)")
+        return super().read()
+
+
+class BrokenModel:
+    """A segmenter whose inference raises, as a bad user checkpoint might."""
+
+    def __init__(self, good):
+        self.spec, self.device, self.size, self.model = good.spec, good.device, 64, good.model
+
+    def process(self, frame, style):
+        raise RuntimeError("shape mismatch in layer 3")
+
+
+@pytest.fixture
+def settings(tmp_path) -> QSettings:
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+def _window(qtbot, settings, source=None, segmenter=None, delay_s=0.0, fps=30.0):
+    sources = {"synthetic": lambda: SyntheticSource(160, 120, fps=fps)}
+    seg = segmenter or fake_segmenter(delay_s=delay_s)
+
+    def make_source(spec: str):
+        if spec in sources:
+            return sources[spec]()
+        if callable(source):
+            return source()
+        from livesegment.io.live import open_live_source
+        return open_live_source(spec)
+
+    win = MainWindow("synthetic" if source is None else "custom",
+                     segmenter_factory=lambda m, d, s: seg, source_factory=make_source,
+                     settings=settings, probe=False)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.last_shown is not None, timeout=10000)
+    return win
+
+
+def _next_frame(qtbot, win, after_index: int):
+    qtbot.waitUntil(lambda: win.last_shown.frame.index > after_index + 2, timeout=5000)
+    return win.last_shown
+
+
+def _red_region(composed) -> np.ndarray:
+    return composed.labels == PERSON
+
+
+def test_toggling_a_class_changes_exactly_its_pixels(qtbot, settings):
+    win = _window(qtbot, settings)
+    shown = _next_frame(qtbot, win, 0)
+    person = _red_region(shown)
+    assert person.any()
+    assert np.any(shown.image[person] != shown.frame.bgr[person])       # painted
+    assert np.array_equal(shown.image[~person], shown.frame.bgr[~person])  # the rest untouched
+
+    win.classes.set_checked(PERSON, False)
+    off = _next_frame(qtbot, win, shown.frame.index)
+    assert np.array_equal(off.image, off.frame.bgr)  # nothing painted any more
+
+    win.classes.set_checked(PERSON, True)
+    on = _next_frame(qtbot, win, off.frame.index)
+    assert np.any(on.image[_red_region(on)] != on.frame.bgr[_red_region(on)])
+
+
+def test_opacity_slider_changes_the_next_frames_blend(qtbot, settings):
+    win = _window(qtbot, settings)
+    values = {}
+    for percent in (0, 30, 100):
+        win.opacity.setValue(percent)
+        shown = _next_frame(qtbot, win, win.last_shown.frame.index)
+        region = _red_region(shown)
+        values[percent] = np.abs(shown.image[region].astype(int) -
+                                 shown.frame.bgr[region]).mean()
+    assert values[0] == 0 and 0 < values[30] < values[100]
+    painted = win.last_shown.image[_red_region(win.last_shown)][0]
+    assert tuple(painted) == (128, 128, 192)  # opacity 1: the person colour itself (BGR)
+
+
+def test_slow_model_never_shows_stale_frames(qtbot, settings):
+    """Model 100 ms, camera 30 fps: shown frames stay within one inference period plus one
+    capture interval of the camera (plus one poll tick), and drops are counted instead."""
+    win = _window(qtbot, settings, delay_s=0.1)
+    ages = []
+    deadline = time.monotonic() + 3
+    seen = set()
+    while time.monotonic() < deadline:
+        qtbot.wait(5)
+        shown = win.last_shown
+        if shown.frame.index not in seen:
+            seen.add(shown.frame.index)
+            ages.append(win.last_latency_ms)
+    stats = win.pipeline.stats()
+    period_ms = 1000 / stats.inference_fps
+    assert stats.dropped > 20
+    assert max(ages[1:]) <= period_ms + 1000 / 30 + 25
+
+
+def test_source_that_dies_shows_an_error_and_the_window_lives(qtbot, settings):
+    dying = DyingSource(frames=10)
+    win = _window(qtbot, settings, source=lambda: dying)
+    qtbot.waitUntil(lambda: "unplugged" in win.statusBar().currentMessage(), timeout=5000)
+    assert win.retry_button.isVisible() and win.isVisible()
+    reads = dying.reads
+    time.sleep(0.3)
+    assert dying.reads == reads  # nothing keeps polling a dead camera
+    assert [t.name for t in win.pipeline.threads()] == ["livesegment-infer"]
+    win.retry_button.click()  # retry opens the source again
+    qtbot.waitUntil(lambda: "unplugged" in win.statusBar().currentMessage() and
+                    not win.busy.isVisible(), timeout=5000)
+
+
+def test_model_that_raises_is_reported_and_the_previous_one_kept(qtbot, settings):
+    win = _window(qtbot, settings)
+    good = win.pipeline.segmenter
+    win.pipeline.set_segmenter(BrokenModel(good))
+    qtbot.waitUntil(lambda: "failed" in win.statusBar().currentMessage(), timeout=5000)
+    assert "shape mismatch" in win.statusBar().currentMessage()
+    assert win.pipeline.segmenter is good
+    before = win.last_shown.frame.index
+    _next_frame(qtbot, win, before)  # still painting with the good model
+
+
+def test_close_joins_every_thread(qtbot, settings):
+    win = _window(qtbot, settings)
+    assert {t.name for t in threading.enumerate()} >= {"livesegment-infer", "livesegment-capture"}
+    start = time.monotonic()
+    win.close()
+    assert time.monotonic() - start < 1.5
+    assert not [t for t in threading.enumerate() if t.name.startswith("livesegment-")]
+
+
+def test_model_loads_off_the_gui_thread(qtbot, settings):
+    release = threading.Event()
+
+    def slow_factory(model, device, size):
+        release.wait(5)
+        return fake_segmenter()
+
+    win = MainWindow(None, segmenter_factory=slow_factory, settings=settings, probe=False)
+    qtbot.addWidget(win)
+    win.show()
+    ticks = []
+    win._readout_timer.timeout.connect(lambda: ticks.append(1))
+    qtbot.wait(600)  # the event loop runs while the model "loads"
+    assert win.busy.isVisible() and len(ticks) >= 2
+    release.set()
+    qtbot.waitUntil(lambda: win.segmenter is not None, timeout=5000)
+    assert not win.busy.isVisible()
+
+
+def test_settings_persist_between_runs(qtbot, settings):
+    win = _window(qtbot, settings)
+    win.opacity.setValue(73)
+    win.classes.check_only([PERSON, 7])
+    win.close()
+    again = _window(qtbot, settings)
+    assert again.opacity.value() == 73
+    assert again.classes.checked() == frozenset({PERSON, 7})
+
+
+def test_snapshot_and_recording(qtbot, settings, tmp_path):
+    win = _window(qtbot, settings)
+    png = win.snapshot(tmp_path / "snap.png")
+    assert png is not None and png.is_file()
+    path = win.set_recording(True, tmp_path / "rec.mp4")
+    assert path is not None
+    qtbot.wait(700)
+    saved = win.set_recording(False)
+    times, pictures = read_clip(saved)
+    assert len(pictures) >= 10 and pictures[0].shape == (120, 160, 3)
+    assert 0.3 < times[-1] - times[0] < 1.5  # stamped with the real clock
+
+
+def test_export_runs_in_the_background_and_opens_the_result(qtbot, settings, tmp_path):
+    clip = tmp_path / "clip.mp4"
+    make_clip(clip, frames=40, size=(96, 128))
+    win = _window(qtbot, settings)
+    win.open_source(str(clip))
+    qtbot.waitUntil(lambda: win.source_spec == str(clip), timeout=5000)
+    out = tmp_path / "annotated.mp4"
+    win.start_export(out)
+    assert win.export_progress.isVisible() and win.export_cancel.isVisible()
+    qtbot.waitUntil(lambda: win.source_spec == str(out), timeout=30000)
+    assert len(read_clip(out)[1]) == 40
+    assert "Exported 40 frames" in win.statusBar().currentMessage() or win.source_spec == str(out)
+
+
+def test_export_cancel_keeps_a_playable_partial(qtbot, settings, tmp_path):
+    clip = tmp_path / "long.mp4"
+    make_clip(clip, frames=300, size=(96, 128))
+    win = _window(qtbot, settings, segmenter=fake_segmenter(delay_s=0.02))
+    win.open_source(str(clip))
+    qtbot.waitUntil(lambda: win.source_spec == str(clip), timeout=5000)
+    win.start_export(tmp_path / "out.mp4")
+    qtbot.wait(500)
+    win.export_cancel.click()
+    qtbot.waitUntil(lambda: not win.export_progress.isVisible(), timeout=10000)
+    assert "Export cancelled" in win.statusBar().currentMessage()
+    partial = tmp_path / "out.partial.mp4"
+    assert 0 < len(read_clip(partial)[1]) < 300 and not (tmp_path / "out.mp4").exists()
+
+
+def test_unreadable_file_is_reported(qtbot, settings, tmp_path):
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("not a video")
+    win = _window(qtbot, settings)
+    win.open_source(str(bad))
+    qtbot.waitUntil(lambda: "cannot read video" in win.statusBar().currentMessage(),
+                    timeout=5000)
+    assert win.isVisible()
+
+
+def test_shortcuts_and_about(qtbot, settings):
+    win = _window(qtbot, settings)
+    qtbot.keyClick(win, Qt.Key.Key_Space)
+    assert win.pipeline.paused and win.pause_button.text() == "Resume"
+    qtbot.keyClick(win, Qt.Key.Key_Space)
+    assert not win.pipeline.paused
+    qtbot.keyClick(win, Qt.Key.Key_M)
+    assert win.mask_only.isChecked()
+    text = about_text(win.segmenter)
+    assert "torch" in text and "torchvision" in text and "Device in use: cpu" in text
