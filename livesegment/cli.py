@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--source", type=Path, help="video to read (default: a synthetic 720p clip)")
     _add_model_options(b)
     b.add_argument("--frames", type=_positive_int, default=60)
+    b.add_argument("--live-seconds", type=float, default=5.0,
+                   help="how long to run the live-latency part (default 5)")
     b.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     g = sub.add_parser("gui", help="open the live window")
@@ -237,7 +239,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from livesegment.pipeline.bench import format_table, run_bench
 
     report = run_bench(args.source, args.model, args.device, args.size, args.weights,
-                       args.frames)
+                       args.frames, args.live_seconds)
     if args.json:
         import json
 

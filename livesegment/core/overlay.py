@@ -65,15 +65,22 @@ def blend(bgr: torch.Tensor, labels: torch.Tensor, style: OverlayStyle) -> torch
     """Alpha-blend the class colours over the frame; unpainted pixels come back bit-exact.
 
     Integer arithmetic ``(frame * (256 - a) + colour * a + 128) >> 8`` keeps weight 0 exact (the
-    original pixel), weight 256 exact (the colour), and is one pass over the frame.
+    original pixel) and weight 256 exact (the colour). Only painted pixels are computed: the
+    rest of the frame is one copy, so the cost follows what is painted, not the frame size.
     """
     colours_np, weights_np = style.tables()
     colours = torch.from_numpy(colours_np).to(bgr.device)
     weights = torch.from_numpy(weights_np).to(bgr.device)
-    idx = labels.long()
-    a = weights[idx].unsqueeze(-1)
-    mixed = (bgr.to(torch.int32) * (256 - a) + colours[idx] * a + 128) >> 8
-    return mixed.to(torch.uint8)
+    per_pixel = weights.index_select(0, labels.reshape(-1).long()).view(labels.shape)
+    painted = per_pixel > 0
+    out = bgr.clone()
+    if not bool(painted.any()):
+        return out
+    a = per_pixel[painted].unsqueeze(-1)
+    colour = colours.index_select(0, labels[painted].long())
+    out[painted] = ((bgr[painted].to(torch.int32) * (256 - a) + colour * a + 128) >> 8).to(
+        torch.uint8)
+    return out
 
 
 def blend_numpy(bgr: np.ndarray, labels: np.ndarray, style: OverlayStyle) -> np.ndarray:

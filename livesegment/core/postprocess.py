@@ -41,7 +41,9 @@ def labels_from_logits(logits: torch.Tensor, out_hw: tuple[int, int]) -> torch.T
     c, h, w = scores.shape
     height, width = out_hw
     dev = scores.device
-    coarse = scores.argmax(0)  # h x w
+    # Pixel-major layout: argmax and the gathers below read C contiguous floats per pixel.
+    table = scores.permute(1, 2, 0).reshape(h * w, c).contiguous()
+    coarse = table.argmax(1).view(h, w)
     y0, y1, wy = source_taps(height, h, dev)
     x0, x1, wx = source_taps(width, w, dev)
     # A cell (i, j) spans source pixels i..i+1, j..j+1; it is uniform when all four agree.
@@ -49,18 +51,25 @@ def labels_from_logits(logits: torch.Tensor, out_hw: tuple[int, int]) -> torch.T
     down = torch.cat([coarse[1:], coarse[-1:]], 0)
     down_right = torch.cat([down[:, 1:], down[:, -1:]], 1)
     uniform = (coarse == right) & (coarse == down) & (coarse == down_right)
-    labels = coarse[y0[:, None], x0[None, :]]
-    mixed = ~uniform[y0[:, None], x0[None, :]]
+    labels = _gather2d(coarse.to(torch.uint8), y0, x0)
+    mixed = ~_gather2d(uniform, y0, x0)
     ys, xs = mixed.nonzero(as_tuple=True)
-    # Pixel-major layout: each gather below reads C contiguous floats.
-    table = scores.permute(1, 2, 0).reshape(h * w, c)
     step = max(1, CHUNK_ELEMENTS // c)
     for start in range(0, ys.numel(), step):
         yy, xx = ys[start:start + step], xs[start:start + step]
         a, b = y0[yy] * w, y1[yy] * w
         l, r = x0[xx], x1[xx]
         fy, fx = wy[yy, None], wx[xx, None]
-        top = torch.lerp(table[a + l], table[a + r], fx)
-        bottom = torch.lerp(table[b + l], table[b + r], fx)
-        labels[yy, xx] = torch.lerp(top, bottom, fy).argmax(1)
-    return labels.to(torch.uint8)
+        top = torch.lerp(table.index_select(0, a + l), table.index_select(0, a + r), fx)
+        bottom = torch.lerp(table.index_select(0, b + l), table.index_select(0, b + r), fx)
+        labels[yy, xx] = torch.lerp(top, bottom, fy).argmax(1).to(torch.uint8)
+    return labels
+
+
+def _gather2d(grid: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """``grid[rows][:, cols]``: separable lookups, numpy's ``take`` on the CPU (about 4x faster
+    than torch's gathers for small dtypes), ``index_select`` on the GPU."""
+    if grid.device.type == "cpu":
+        picked = grid.numpy().take(rows.numpy(), 0).take(cols.numpy(), 1)
+        return torch.from_numpy(picked)
+    return grid.index_select(0, rows).index_select(1, cols)

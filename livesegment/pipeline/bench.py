@@ -1,0 +1,209 @@
+"""``livesegment bench``: what the pipeline costs on top of its model, measured in one run.
+
+Reports (all from the same process, so ratios are meaningful on a noisy machine):
+* model-only throughput: the network alone on a ready input tensor of the same size;
+* pipeline throughput: decode -> preprocess -> infer -> upsample/colour/blend -> encode, with
+  this project's threads and vectorised maths;
+* a naive sequential loop of the same steps (per-class Python loops, full-resolution logits,
+  no overlap) as the baseline;
+* mean and p95 of each stage; live capture-to-display latency against its bound; RSS.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import platform
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from livesegment.core.overlay import OverlayStyle
+from livesegment.core.preprocess import to_model_input
+from livesegment.core.segmenter import Segmenter
+from livesegment.io.live import SyntheticSource
+from livesegment.io.video import VideoFileSink, VideoFileSource
+from livesegment.pipeline.live import LivePipeline
+from livesegment.pipeline.offline import run_offline
+
+
+def rss_mb() -> float:
+    """Resident memory of this process now (Linux /proc; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return 0.0
+
+
+def synthetic_clip(path: Path, frames: int, width: int = 1280, height: int = 720,
+                   fps: int = 30) -> Path:
+    """A 720p test clip (moving shapes), made before timing starts."""
+    sink = VideoFileSink(path, width, height, Fraction(1, fps), Fraction(fps))
+    source = SyntheticSource(width, height)
+    for i in range(frames):
+        sink.write(source.picture(i), i / fps)
+    sink.finish()
+    return path
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def model_only_fps(seg: Segmenter, height: int, width: int, frames: int) -> float:
+    """The network alone on a prepared input: the ceiling for the whole pipeline."""
+    bgr = torch.zeros((height, width, 3), dtype=torch.uint8, device=seg.device)
+    x = to_model_input(bgr, seg.input_size(height, width), seg.spec.mean, seg.spec.std,
+                       seg.dtype)
+    x = x.contiguous(memory_format=torch.channels_last)
+    for _ in range(3):
+        seg.logits(x)
+    _sync(seg.device)
+    start = time.perf_counter()
+    for _ in range(frames):
+        seg.logits(x)
+    _sync(seg.device)
+    return frames / (time.perf_counter() - start)
+
+
+def pipeline_run(seg: Segmenter, style: OverlayStyle, clip: Path, out: Path, frames: int):
+    """This project's offline pipeline on ``frames`` frames of ``clip``."""
+    reader = VideoFileSource(clip)
+    sink = VideoFileSink(out, reader.width, reader.height, reader.time_base, reader.rate_hint)
+    result = run_offline(itertools.islice(reader.frames(), frames),
+                         lambda f: seg.process(f, style),
+                         lambda c: sink.write(c.image, c.frame.pts_s))
+    sink.finish()
+    reader.close()
+    return result
+
+
+def naive_fps(seg: Segmenter, style: OverlayStyle, clip: Path, out: Path, frames: int) -> float:
+    """One thread, one step after another, as a first version would be written."""
+    reader = VideoFileSource(clip)
+    sink = VideoFileSink(out, reader.width, reader.height, reader.time_base, reader.rate_hint)
+    mean = torch.tensor(seg.spec.mean).view(3, 1, 1)
+    std = torch.tensor(seg.spec.std).view(3, 1, 1)
+    palette = seg.spec.palette
+    start = time.perf_counter()
+    count = 0
+    with torch.inference_mode():
+        for frame in itertools.islice(reader.frames(), frames):
+            bgr = frame.bgr
+            h, w = bgr.shape[:2]
+            ih, iw = seg.input_size(h, w)
+            rgb = cv2.resize(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), (iw, ih))
+            x = ((torch.from_numpy(rgb).permute(2, 0, 1).float() / 255 - mean) / std)[None]
+            logits = seg.model(x.to(seg.device, seg.dtype)).float()
+            labels = F.interpolate(logits, (h, w), mode="bilinear").argmax(1)[0].cpu().numpy()
+            out_img = bgr.copy()
+            for cls in style.painted():
+                mask = labels == cls
+                colour = palette[cls][::-1].astype(np.float32)
+                out_img[mask] = (out_img[mask] * (1 - style.opacity) +
+                                 colour * style.opacity).astype(np.uint8)
+            sink.write(out_img, frame.pts_s)
+            count += 1
+    elapsed = time.perf_counter() - start
+    sink.finish()
+    reader.close()
+    return count / elapsed
+
+
+def live_latency(seg: Segmenter, style: OverlayStyle, width: int, height: int,
+                 fps: float = 30.0, seconds: float = 5.0, display_hz: float = 60.0) -> dict:
+    """A synthetic camera through the live pipeline, polled like the window does."""
+    pipe = LivePipeline(seg, style)
+    pipe.set_source(SyntheticSource(width, height, fps=fps))
+    ages, seen = [], set()
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        shown = pipe.take_latest()
+        if shown is not None and shown.frame.index not in seen:
+            seen.add(shown.frame.index)
+            ages.append((time.monotonic() - shown.frame.captured_at) * 1e3)
+        time.sleep(1 / display_hz)
+    stats = pipe.stats()
+    pipe.stop()
+    ages_arr = np.asarray(ages[2:] or [0.0])
+    period = 1e3 / stats.inference_fps if stats.inference_fps else float("inf")
+    return {"camera_fps": fps, "shown": len(seen), "dropped": stats.dropped,
+            "inference_fps": stats.inference_fps, "latency_mean_ms": float(ages_arr.mean()),
+            "latency_p95_ms": float(np.percentile(ages_arr, 95)),
+            "latency_max_ms": float(ages_arr.max()),
+            "bound_ms": period + 1e3 / fps + 1e3 / display_hz}
+
+
+def run_bench(source: Path | None, model: str, device: str, size: int | None,
+              weights: Path | None, frames: int, live_seconds: float = 5.0) -> dict:
+    rss_start = rss_mb()
+    seg = Segmenter.create(model, device, size, weights)
+    style = seg.default_style()
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = Path(source) if source else synthetic_clip(Path(tmp) / "synthetic.mp4", frames)
+        probe = VideoFileSource(clip)
+        width, height = probe.width, probe.height
+        probe.close()
+        model_fps = model_only_fps(seg, height, width, frames)
+        result = pipeline_run(seg, style, clip, Path(tmp) / "pipeline.mp4", frames)
+        pipe_fps = result.frames / result.elapsed_s
+        baseline = naive_fps(seg, style, clip, Path(tmp) / "naive.mp4", frames)
+    live = live_latency(seg, style, width, height, seconds=live_seconds)
+    return {
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                    "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+                    "device": _device_name(seg.device)},
+        "config": {"model": seg.spec.name, "size": seg.size, "source": str(source or
+                   "synthetic 1280x720"), "frames": result.frames, "source_size": [width, height],
+                   "input_size": list(seg.input_size(height, width)), "dtype": str(seg.dtype)},
+        "throughput_fps": {"model_only": model_fps, "pipeline": pipe_fps, "naive": baseline},
+        "ratios": {"pipeline_vs_model": pipe_fps / model_fps, "pipeline_vs_naive":
+                   pipe_fps / baseline},
+        "stages_ms": result.stages.summary(),
+        "live": live,
+        "rss_mb": {"start": rss_start, "end": rss_mb()},
+    }
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.processor() or platform.machine()})"
+
+
+def format_table(r: dict) -> str:
+    t, m, c, live = r["throughput_fps"], r["machine"], r["config"], r["live"]
+    lines = [
+        f"livesegment bench: {c['model']} @ {c['size']} (input {c['input_size'][1]}x"
+        f"{c['input_size'][0]}), source {c['source']} {c['source_size'][0]}x"
+        f"{c['source_size'][1]}, {c['frames']} frames",
+        f"machine: {m['device']}, {m['cpus']} cpus, torch {m['torch']} "
+        f"({m['torch_threads']} threads), {c['dtype']}",
+        "",
+        f"{'throughput':<28}{'fps':>8}{'vs model':>10}",
+        f"{'model only':<28}{t['model_only']:>8.1f}{1.0:>10.2f}",
+        f"{'pipeline (end to end)':<28}{t['pipeline']:>8.1f}{t['pipeline'] / t['model_only']:>10.2f}",
+        f"{'naive sequential loop':<28}{t['naive']:>8.1f}{t['naive'] / t['model_only']:>10.2f}",
+        f"pipeline is {r['ratios']['pipeline_vs_naive']:.2f}x the naive loop",
+        "",
+        f"{'stage':<28}{'mean ms':>8}{'p95 ms':>10}",
+    ]
+    for name, s in r["stages_ms"].items():
+        lines.append(f"{name:<28}{s['mean_ms']:>8.1f}{s['p95_ms']:>10.1f}")
+    lines += [
+        "",
+        f"live ({live['camera_fps']:g} fps camera): latency mean {live['latency_mean_ms']:.0f} ms,"
+        f" p95 {live['latency_p95_ms']:.0f} ms, max {live['latency_max_ms']:.0f} ms"
+        f" (bound {live['bound_ms']:.0f} ms = inference period + capture interval + display"
+        f" tick); inference {live['inference_fps']:.1f} fps, dropped {live['dropped']}",
+        f"memory: RSS {r['rss_mb']['start']:.0f} MB at start, {r['rss_mb']['end']:.0f} MB at end",
+    ]
+    return "\n".join(lines)

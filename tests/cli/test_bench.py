@@ -1,0 +1,36 @@
+"""``livesegment bench`` produces every figure; speeds are reported, never asserted."""
+
+from __future__ import annotations
+
+import json
+
+from livesegment.cli import main
+from tests.conftest import make_clip
+
+
+def test_bench_reports_every_figure(tmp_path, capsys):
+    clip = tmp_path / "clip.mp4"
+    make_clip(clip, frames=8, size=(120, 160))
+    assert main(["bench", "--source", str(clip), "--frames", "6", "--size", "64",
+                 "--live-seconds", "1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    fps = report["throughput_fps"]
+    assert set(fps) == {"model_only", "pipeline", "naive"} and min(fps.values()) > 0
+    assert report["config"]["frames"] == 6 and report["config"]["source_size"] == [160, 120]
+    assert report["config"]["input_size"] == [64, 96]
+    assert {"decode", "preprocess", "infer", "postprocess", "encode"} <= set(report["stages_ms"])
+    assert all(s["n"] == 6 and s["p95_ms"] >= 0 for s in report["stages_ms"].values())
+    assert abs(report["ratios"]["pipeline_vs_model"] - fps["pipeline"] / fps["model_only"]) < 1e-9
+    live = report["live"]
+    assert live["shown"] > 0 and live["bound_ms"] > 0 and report["rss_mb"]["end"] > 0
+
+
+def test_bench_table(tmp_path, capsys):
+    clip = tmp_path / "clip.mp4"
+    make_clip(clip, frames=4, size=(64, 96))
+    assert main(["bench", "--source", str(clip), "--frames", "3", "--size", "64",
+                 "--live-seconds", "0.5"]) == 0
+    out = capsys.readouterr().out
+    for needle in ("model only", "pipeline (end to end)", "naive sequential loop",
+                   "latency mean", "RSS"):
+        assert needle in out
