@@ -271,6 +271,8 @@ class MainWindow(QMainWindow):
         geometry = self.settings.value("geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 760)
 
     # -- model ------------------------------------------------------------------------------
     def _fill_sizes(self, spec, wanted: int | None = None) -> None:

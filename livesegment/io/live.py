@@ -65,13 +65,21 @@ class CameraSource:
 
 
 def probe_cameras(limit: int = 5) -> list[int]:
-    """Indices of cameras that open; slow on some systems, so call it off the GUI thread."""
+    """Indices of cameras that open; slow on some systems, so call it off the GUI thread.
+
+    OpenCV warns on stderr for every index that is not there; those are expected here.
+    """
     found = []
-    for index in range(limit):
-        cap = cv2.VideoCapture(index)
-        if cap.isOpened():
-            found.append(index)
-        cap.release()
+    previous = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        for index in range(limit):
+            cap = cv2.VideoCapture(index)
+            if cap.isOpened():
+                found.append(index)
+            cap.release()
+    finally:
+        cv2.utils.logging.setLogLevel(previous)
     return found
 
 

@@ -9,6 +9,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import av.logging
 import numpy as np
 
 from livesegment.core.frames import Frame
@@ -51,18 +52,20 @@ class VideoFileSource:
         self.unreadable = 0  # packets that failed to decode
         self.null_frames = 0  # empty packets (AVI "repeat previous frame")
         self.truncated = False
+        self.decoded = 0
+        self.errors_logged = 0  # FFmpeg error messages while reading (damage it skipped)
+        self.rate_hint = self._rate_hint()
+        self.duration_s = self._stated_duration()
 
-    @property
-    def duration_s(self) -> float:
-        """Best estimate of the length, for progress; 0 when the file does not say."""
+    def _stated_duration(self) -> float:
+        """The length the file states (for progress and loss estimates); 0 if it says none."""
         if self.stream.duration:
             return float(self.stream.duration * self.time_base)
         if self._container.duration:
             return self._container.duration / 1_000_000
         return 0.0
 
-    @property
-    def rate_hint(self) -> Fraction:
+    def _rate_hint(self) -> Fraction:
         """A nominal rate for the encoder; the real timing is carried by each frame's pts."""
         rate = self.stream.guessed_rate or self.stream.average_rate or Fraction(25)
         return Fraction(rate).limit_denominator(1001 * 1000)
@@ -72,11 +75,31 @@ class VideoFileSource:
         tb = self.time_base
         step = max(1, round(1 / (float(self.rate_hint) * float(tb))))
         reorder: TimestampReorder[av.VideoFrame] = TimestampReorder(default_step=step)
-        index = 0
-        for picture, ticks in self._timed(reorder):
-            bgr = picture.to_ndarray(format="bgr24")
-            yield Frame(index, float(ticks * tb), bgr, time.monotonic())
-            index += 1
+        previous = av.logging.get_level()
+        av.logging.set_level(av.logging.ERROR)
+        try:
+            with av.logging.Capture(local=False) as logs:  # decoder threads log too
+                for picture, ticks in self._timed(reorder):
+                    self.errors_logged = len(logs)
+                    bgr = picture.to_ndarray(format="bgr24")
+                    yield Frame(self.decoded, float(ticks * tb), bgr, time.monotonic())
+                    self.decoded += 1
+                self.errors_logged = len(logs)
+        finally:
+            av.logging.set_level(previous)
+
+    @property
+    def damaged(self) -> bool:
+        return bool(self.unreadable or self.truncated or self.errors_logged)
+
+    @property
+    def lost_frames(self) -> int:
+        """Pictures that could not be read: zero for a clean file (variable frame rates are not
+        losses); for a damaged one, what the stated duration promised but decoding did not give."""
+        if not self.damaged:
+            return 0
+        expected = round(self.duration_s * float(self.rate_hint)) - self.null_frames
+        return max(self.unreadable, expected - self.decoded)
 
     def _timed(self, reorder: TimestampReorder) -> Iterator[tuple[av.VideoFrame, int]]:
         packets = self._container.demux(self.stream)

@@ -127,5 +127,5 @@ def _process_video(source: Path, output: Path, segmenter: Segmenter, style: Over
         return JobReport(None, 0, True, result.elapsed_s, reader.width, reader.height)
     final = sink.finish(complete=not result.interrupted)
     return JobReport(final, result.frames, result.interrupted, result.elapsed_s, reader.width,
-                     reader.height, sink.last_time_s, reader.unreadable, reader.null_frames,
+                     reader.height, sink.last_time_s, reader.lost_frames, reader.null_frames,
                      reader.truncated, sink.audio_mode, result)

@@ -202,3 +202,62 @@ def test_version():
     from livesegment import __version__
 
     assert proc.returncode == 0 and proc.stdout.strip() == f"livesegment {__version__}"
+
+
+@pytest.mark.parametrize(("picture", "name"), [
+    (np.zeros((1, 1, 3), np.uint8), "one.png"),
+    (np.full((5, 7, 3), 200, np.uint8), "odd.png"),
+    (np.full((33, 17), 120, np.uint8), "grey.png"),
+    (np.full((20, 30, 3), 50000, np.uint16), "deep.png"),
+    (np.full((20, 30, 4), 255, np.uint8), "rgba.png"),
+    (np.full((40, 60, 3), 99, np.uint8), "photo.jpg"),
+])
+def test_odd_pictures_come_out_at_their_own_size(tmp_path, picture, name):
+    src = tmp_path / name
+    cv2.imwrite(str(src), picture)
+    out = tmp_path / f"out{Path(name).suffix}"
+    assert main(["process", str(src), "-o", str(out), "--quiet", "--masks",
+                 str(tmp_path / "m")]) == 0
+    written = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
+    assert written.shape == picture.shape[:2] + (3,) and written.dtype == np.uint8
+    assert cv2.imread(str(tmp_path / "m" / "000000.png"), cv2.IMREAD_UNCHANGED).shape == \
+        picture.shape[:2]
+
+
+def test_8k_still_is_processed_without_running_out_of_memory(tmp_path):
+    import resource
+
+    src = tmp_path / "8k.png"
+    picture = np.zeros((4320, 7680, 3), np.uint8)
+    picture[1000:3000, 2000:5000] = (40, 40, 220)
+    cv2.imwrite(str(src), picture)
+    out = tmp_path / "8k-out.png"
+    proc = run_cli("process", str(src), "-o", str(out), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert cv2.imread(str(out)).shape == (4320, 7680, 3)
+    peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
+    assert peak_gb < 4
+
+
+def test_corrupt_video_keeps_every_decodable_frame_and_says_how_many_were_lost(tmp_path):
+    src = tmp_path / "clip.mkv"
+    make_clip(src, frames=60, size=(96, 128))
+    data = bytearray(src.read_bytes())
+    middle = len(data) // 2
+    data[middle: middle + 3000] = bytes(3000)  # a damaged stretch in the middle
+    damaged = tmp_path / "damaged.mkv"
+    damaged.write_bytes(bytes(data))
+    out = tmp_path / "out.mp4"
+    proc = run_cli("process", str(damaged), "-o", str(out), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    decodable = 0  # what FFmpeg itself can get out of the damaged file
+    with av.open(str(damaged)) as c:
+        try:
+            for _ in c.decode(video=0):
+                decodable += 1
+        except av.FFmpegError:
+            pass
+    frames = len(read_clip(out)[1])
+    assert 10 < frames == decodable < 60
+    assert f"livesegment: warning: {60 - frames} frames could not be read" in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

@@ -1,0 +1,107 @@
+"""The live pipeline with fake sources and models: freshness, drops, faults, long runs."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from livesegment.core.segmenter import Segmenter
+from livesegment.io.live import SyntheticSource
+from livesegment.pipeline.bench import rss_mb
+from livesegment.pipeline.live import LivePipeline
+from livesegment.pipeline.slots import LatestFrameSlot
+from tests.conftest import fake_segmenter
+
+
+def test_slot_keeps_the_newest_and_counts_drops():
+    slot: LatestFrameSlot[int] = LatestFrameSlot()
+    for i in range(5):
+        slot.put(i)
+    assert slot.take(0) == 4 and slot.dropped == 4 and slot.take(0) is None
+    slot.put(9)
+    assert slot.peek() == 9 and slot.take(0) == 9 and slot.delivered == 2
+
+
+def test_slot_close_wakes_a_waiting_consumer():
+    slot: LatestFrameSlot[int] = LatestFrameSlot()
+    got = []
+    t = threading.Thread(target=lambda: got.append(slot.take(timeout=10)))
+    t.start()
+    time.sleep(0.05)
+    start = time.monotonic()
+    slot.close()
+    t.join(2)
+    assert got == [None] and time.monotonic() - start < 1
+
+
+class OomOnce:
+    """A segmenter that runs out of (GPU) memory at large sizes, as CUDA would."""
+
+    def __init__(self, limit: int) -> None:
+        base = fake_segmenter(size=256)
+        self.spec, self.model, self.device, self.size = base.spec, base.model, base.device, 256
+        self.limit = limit
+
+    def process(self, frame, style):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+
+def test_out_of_memory_shrinks_the_size_and_says_so():
+    notices = []
+    seg = OomOnce(limit=200)
+    pipe = LivePipeline(seg, fake_segmenter().default_style(), on_notice=notices.append)
+    pipe.set_source(SyntheticSource(160, 120, fps=30))
+    deadline = time.monotonic() + 5
+    while pipe.latest() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    pipe.stop()
+    assert notices and notices[0] == "out of memory at size 256; now 192"
+    assert isinstance(pipe.segmenter, Segmenter) and pipe.segmenter.size == 192
+    assert pipe.latest() is not None  # and it went on showing frames
+
+
+def test_end_of_file_is_reported_once_and_capture_ends():
+    ended = []
+    seg = fake_segmenter()
+    pipe = LivePipeline(seg, seg.default_style(), on_end=lambda: ended.append(1))
+    pipe.set_source(SyntheticSource(64, 48, fps=200, frames=20))
+    time.sleep(0.5)
+    assert ended == [1]
+    assert [t.name for t in pipe.threads()] == ["livesegment-infer"]
+    pipe.stop()
+    assert pipe.threads() == []
+
+
+SOAK_SECONDS = float(os.environ.get("LIVESEGMENT_SOAK_SECONDS", "45"))
+
+
+def test_soak_memory_and_threads_stay_flat():
+    """Thousands of frames through the live pipeline with a fast fake model: RSS and thread
+    count stay flat, and what is shown is always one of the newest frames."""
+    seg = fake_segmenter(size=64)
+    pipe = LivePipeline(seg, seg.default_style())
+    source = SyntheticSource(320, 240, fps=400)
+    pipe.set_source(source)
+    time.sleep(2)  # warm-up: allocator pools, thread start
+    rss_start, threads_start = rss_mb(), threading.active_count()
+    worst_lag = 0
+    end = time.monotonic() + SOAK_SECONDS
+    while time.monotonic() < end:
+        shown = pipe.take_latest()
+        if shown is not None:
+            worst_lag = max(worst_lag, source._index - 1 - shown.frame.index)
+        time.sleep(1 / 60)
+    rss_end, threads_end = rss_mb(), threading.active_count()
+    produced = source._index
+    pipe.stop()
+    print(f"soak: {produced} frames in {SOAK_SECONDS:.0f} s, RSS {rss_start:.0f} -> "
+          f"{rss_end:.0f} MB, threads {threads_start} -> {threads_end}, worst lag {worst_lag}")
+    assert produced > 2000
+    assert threads_end == threads_start
+    assert rss_end - rss_start < 40
+    assert worst_lag <= 8  # a few frames at 400 fps, never a backlog
