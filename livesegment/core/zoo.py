@@ -208,14 +208,20 @@ def _build_registry() -> dict[str, ModelSpec]:
             default_classes=("person", "rider", "car", "truck", "bus", "bicycle", "motorcycle"),
         ),
     ]
-    specs += [
-        _torchvision_spec("LRASPP_MobileNet_V3_Large_Weights", "LR-ASPP MobileNetV3-Large"),
-        _torchvision_spec("DeepLabV3_MobileNet_V3_Large_Weights", "DeepLabV3 MobileNetV3-Large"),
-        _torchvision_spec("DeepLabV3_ResNet50_Weights", "DeepLabV3 ResNet-50"),
-        _torchvision_spec("DeepLabV3_ResNet101_Weights", "DeepLabV3 ResNet-101"),
-        _torchvision_spec("FCN_ResNet50_Weights", "FCN ResNet-50"),
-        _torchvision_spec("FCN_ResNet101_Weights", "FCN ResNet-101"),
-    ]
+    try:
+        specs += [
+            _torchvision_spec("LRASPP_MobileNet_V3_Large_Weights", "LR-ASPP MobileNetV3-Large"),
+            _torchvision_spec("DeepLabV3_MobileNet_V3_Large_Weights",
+                              "DeepLabV3 MobileNetV3-Large"),
+            _torchvision_spec("DeepLabV3_ResNet50_Weights", "DeepLabV3 ResNet-50"),
+            _torchvision_spec("DeepLabV3_ResNet101_Weights", "DeepLabV3 ResNet-101"),
+            _torchvision_spec("FCN_ResNet50_Weights", "FCN ResNet-50"),
+            _torchvision_spec("FCN_ResNet101_Weights", "FCN ResNet-101"),
+        ]
+    except (ImportError, RuntimeError):
+        # No usable torchvision (a slim desktop bundle, or a torchvision built for another
+        # torch): the bundled ESPNetv2 models still work, the others are simply not offered.
+        pass
     return {s.name: s for s in specs}
 
 

@@ -644,8 +644,12 @@ class MainWindow(QMainWindow):
 
 
 def about_text(segmenter: Segmenter | None) -> str:
-    import torchvision
+    try:
+        import torchvision
 
+        vision = torchvision.__version__
+    except (ImportError, RuntimeError):
+        vision = "not installed"
     cuda = torch.version.cuda or "none"
     device = "none yet"
     if segmenter is not None:
@@ -653,7 +657,7 @@ def about_text(segmenter: Segmenter | None) -> str:
         if segmenter.device.type == "cuda":
             device += f" ({torch.cuda.get_device_name(segmenter.device)})"
     return (f"livesegment {__version__}\n\n"
-            f"torch {torch.__version__}, torchvision {torchvision.__version__}, CUDA {cuda}\n"
+            f"torch {torch.__version__}, torchvision {vision}, CUDA {cuda}\n"
             f"Device in use: {device}\n\n"
             "Default model: ESPNetv2 (Mehta et al., CVPR 2019); weights from "
             "sacmehta/EdgeNets, MIT licence.")

@@ -261,3 +261,18 @@ def test_corrupt_video_keeps_every_decodable_frame_and_says_how_many_were_lost(t
     assert 10 < frames == decodable < 60
     assert f"livesegment: warning: {60 - frames} frames could not be read" in proc.stderr
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_avi_declaring_50fps_with_pictures_40ms_apart_keeps_its_duration(tmp_path):
+    """The container declares 50 fps and 49 frames for 25 pictures, like the shared footage:
+    the output must last as long as the source, not half as long."""
+    src = tmp_path / "fifty.avi"
+    times = make_clip(src, frames=25, size=(96, 128), codec="mpeg4", rate=50,
+                      time_base=Fraction(1, 50), times_s=[i * 0.04 for i in range(25)])
+    with av.open(str(src)) as c:
+        assert c.streams.video[0].average_rate == 50 and c.streams.video[0].frames == 49
+    out = tmp_path / "out.mp4"
+    assert main(["process", str(src), "-o", str(out), "--quiet"]) == 0
+    got, pictures = read_clip(out)
+    assert len(pictures) == 25
+    assert got[-1] - got[0] == pytest.approx(times[-1] - times[0], abs=0.005)  # 0.96 s

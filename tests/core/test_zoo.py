@@ -161,3 +161,24 @@ def test_pickle_that_runs_code_is_refused_and_never_runs(tmp_path):
     with pytest.raises(WeightsError, match="would run code"):
         load_model(get_spec("espnetv2-voc"), zipped)
     assert not marker.exists()
+
+
+def test_without_torchvision_the_bundled_models_still_work():
+    """A slim bundle (or a mismatched torchvision) must not take the default model down."""
+    import subprocess
+    import sys
+
+    code = (
+        "import builtins; real = builtins.__import__\n"
+        "def block(name, *a, **k):\n"
+        "    if name.startswith('torchvision'): raise ImportError('no torchvision')\n"
+        "    return real(name, *a, **k)\n"
+        "builtins.__import__ = block\n"
+        "from livesegment.cli import main\n"
+        "raise SystemExit(main(['models']))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    names = [line.split()[0] for line in proc.stdout.splitlines()[1:]]
+    assert names == ["espnetv2-voc", "espnetv2-cityscapes"]
