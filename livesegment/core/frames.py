@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch  # noqa: F401 - named in annotations
 
 
 @dataclass(frozen=True, eq=False)
@@ -18,6 +19,19 @@ class Frame:
     pts_s: float
     bgr: np.ndarray
     captured_at: float = 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class Inference:
+    """A frame and the model's raw logits (still on the compute device), before composition.
+
+    ``pixels`` is the frame as a tensor on that device, so composing does not upload it again.
+    """
+
+    frame: Frame
+    logits: "torch.Tensor"
+    pixels: "torch.Tensor"
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)

@@ -17,7 +17,7 @@ from torch import nn
 
 from livesegment.core.device import inference_dtype, resolve_device
 from livesegment.core.espnetv2 import fold_batch_norms
-from livesegment.core.frames import Composed, Frame
+from livesegment.core.frames import Composed, Frame, Inference
 from livesegment.core.overlay import OverlayStyle, blend
 from livesegment.core.postprocess import labels_from_logits
 from livesegment.core.preprocess import inference_size, to_model_input
@@ -66,25 +66,39 @@ class Segmenter:
         return self.model(image)
 
     @torch.inference_mode()
-    def process(self, frame: Frame, style: OverlayStyle) -> Composed:
-        """Segments ``frame`` and blends ``style`` over it at the frame's own resolution."""
+    def infer(self, frame: Frame) -> Inference:
+        """Preprocess and run the model; the logits stay on the device for :meth:`compose`."""
         t0 = time.perf_counter()
         height, width = frame.bgr.shape[:2]
-        src = torch.from_numpy(np.ascontiguousarray(frame.bgr))
+        pixels = torch.from_numpy(np.ascontiguousarray(frame.bgr))
         if self.device.type == "cuda":
-            src = src.pin_memory().to(self.device, non_blocking=True)
-        x = to_model_input(src, self.input_size(height, width), self.spec.mean, self.spec.std,
-                           self.dtype)
+            pixels = pixels.pin_memory().to(self.device, non_blocking=True)
+        x = to_model_input(pixels, self.input_size(height, width), self.spec.mean,
+                           self.spec.std, self.dtype)
         x = x.contiguous(memory_format=torch.channels_last)
         t1 = _sync(self.device)
         logits = self.model(x)
         t2 = _sync(self.device)
-        labels = labels_from_logits(logits, (height, width))
-        image = blend(src, labels, style)
+        return Inference(frame, logits, pixels, {"preprocess": t1 - t0, "infer": t2 - t1})
+
+    @torch.inference_mode()
+    def compose(self, result: Inference, style: OverlayStyle) -> Composed:
+        """Upsample + argmax at the frame's resolution, then blend ``style`` over it.
+
+        Separate from :meth:`infer` so the offline pipeline can compose one frame on another
+        thread while the model already works on the next.
+        """
+        t0 = time.perf_counter()
+        height, width = result.frame.bgr.shape[:2]
+        labels = labels_from_logits(result.logits, (height, width))
+        image = blend(result.pixels, labels, style)
         image_np, labels_np = image.cpu().numpy(), labels.cpu().numpy()
-        t3 = time.perf_counter()
-        timings = {"preprocess": t1 - t0, "infer": t2 - t1, "postprocess": t3 - t2}
-        return Composed(frame, image_np, labels_np, timings)
+        timings = {**result.timings, "postprocess": time.perf_counter() - t0}
+        return Composed(result.frame, image_np, labels_np, timings)
+
+    def process(self, frame: Frame, style: OverlayStyle) -> Composed:
+        """Segments ``frame`` and blends ``style`` over it at the frame's own resolution."""
+        return self.compose(self.infer(frame), style)
 
 
 def _sync(device: torch.device) -> float:

@@ -78,8 +78,8 @@ def pipeline_run(seg: Segmenter, style: OverlayStyle, clip: Path, out: Path, fra
     """This project's offline pipeline on ``frames`` frames of ``clip``."""
     reader = VideoFileSource(clip)
     sink = VideoFileSink(out, reader.width, reader.height, reader.time_base, reader.rate_hint)
-    result = run_offline(itertools.islice(reader.frames(), frames),
-                         lambda f: seg.process(f, style),
+    result = run_offline(itertools.islice(reader.frames(), frames), seg.infer,
+                         lambda r: seg.compose(r, style),
                          lambda c: sink.write(c.image, c.frame.pts_s))
     sink.finish()
     reader.close()

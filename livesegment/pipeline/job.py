@@ -113,8 +113,8 @@ def _process_video(source: Path, output: Path, segmenter: Segmenter, style: Over
                                  time.perf_counter() - start))
 
     try:
-        result = run_offline(reader.frames(), lambda f: segmenter.process(f, style), write,
-                             stop, report)
+        result = run_offline(reader.frames(), segmenter.infer,
+                             lambda r: segmenter.compose(r, style), write, stop, report)
     except BaseException:
         sink.abort()
         reader.close()

@@ -1,6 +1,10 @@
 """Offline processing: every frame, in order, with decoding, inference and encoding overlapped.
 
 reader thread --bounded queue--> inference (calling thread) --bounded queue--> writer thread
+(decode)                         (preprocess + model)                      (compose + encode)
+
+Composing (upsampling, argmax, blending) runs on the writer thread, so it overlaps the model's
+work on the next frame instead of adding to it.
 
 Full queues block the stage before them (back-pressure), so nothing is dropped and memory stays
 bounded. Setting ``stop`` ends the run early: frames already processed are still written, so
@@ -14,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from livesegment.core.frames import Composed, Frame
 from livesegment.pipeline.stats import StageTimes
@@ -56,12 +61,14 @@ def _put(q: queue.Queue, item: object, stop: threading.Event, force: bool = Fals
                 return False
 
 
-def run_offline(frames: Iterable[Frame], process: Callable[[Frame], Composed],
-                write: Callable[[Composed], None], stop: threading.Event | None = None,
+def run_offline(frames: Iterable[Frame], infer: Callable[[Frame], Any],
+                compose: Callable[[Any], Composed], write: Callable[[Composed], None],
+                stop: threading.Event | None = None,
                 on_frame: Callable[[Composed], None] | None = None,
                 depth: int = 4) -> OfflineResult:
-    """Runs ``process`` on every frame in the calling thread; ``write`` runs in order on its own
-    thread. Exceptions from any stage propagate to the caller after the threads are joined."""
+    """Runs ``infer`` on every frame in the calling thread; ``compose`` then ``write`` run in
+    order on the writer thread, and ``on_frame`` after each frame is written. Exceptions from
+    any stage propagate to the caller after the threads are joined."""
     stop = stop or threading.Event()
     inbox: queue.Queue = queue.Queue(maxsize=depth)
     outbox: queue.Queue = queue.Queue(maxsize=depth)
@@ -89,10 +96,15 @@ def run_offline(frames: Iterable[Frame], process: Callable[[Frame], Composed],
             item = outbox.get()
             if item is _END:
                 return
+            composed = compose(item)
             t0 = time.perf_counter()
-            write(item)
+            write(composed)
             stages.add("encode", time.perf_counter() - t0)
+            for name, seconds in composed.timings.items():
+                stages.add(name, seconds)
             written += 1
+            if on_frame is not None:
+                on_frame(composed)
 
     reader, writer = _Worker("livesegment-reader", read), _Worker("livesegment-writer", drain)
     reader.start()
@@ -106,13 +118,8 @@ def run_offline(frames: Iterable[Frame], process: Callable[[Frame], Composed],
                 continue
             if frame is _END:
                 break
-            composed = process(frame)
-            for name, seconds in composed.timings.items():
-                stages.add(name, seconds)
-            if not _put(outbox, composed, stop) or writer.error is not None:
+            if not _put(outbox, infer(frame), stop) or writer.error is not None:
                 break
-            if on_frame is not None:
-                on_frame(composed)
     except KeyboardInterrupt:
         interrupted = True
     finally:

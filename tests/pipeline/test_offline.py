@@ -23,10 +23,14 @@ def _process(frame: Frame) -> Composed:
     return Composed(frame, frame.bgr, np.zeros(frame.bgr.shape[:2], np.uint8), {"infer": 0.0})
 
 
+def _same(composed: Composed) -> Composed:
+    return composed
+
+
 @pytest.mark.parametrize("n", [0, 1, 7, 200])
 def test_every_frame_in_order(n):
     written = []
-    result = run_offline(_frames(n), _process, lambda c: written.append(c.frame.index))
+    result = run_offline(_frames(n), _process, _same, lambda c: written.append(c.frame.index))
     assert written == list(range(n)) and result.frames == n and not result.interrupted
 
 
@@ -45,7 +49,7 @@ def test_slow_writer_applies_back_pressure_not_drops():
         written.append(c.frame.index)
         peak["ahead"] = max(peak["ahead"], len(processed) - len(written))
 
-    run_offline(_frames(60), process, write, depth=3)
+    run_offline(_frames(60), process, _same, write, depth=3)
     assert written == list(range(60))
     assert peak["ahead"] <= 3 + 2  # queue depth plus the items in hand
 
@@ -59,7 +63,8 @@ def test_stop_midway_writes_what_was_processed():
             stop.set()
         return _process(frame)
 
-    result = run_offline(_frames(1000), process, lambda c: written.append(c.frame.index), stop)
+    result = run_offline(_frames(1000), process, _same,
+                         lambda c: written.append(c.frame.index), stop)
     assert result.interrupted
     assert written == list(range(len(written))) and 20 <= len(written) <= 22
     assert not [t for t in threading.enumerate() if t.name.startswith("livesegment-")]
@@ -83,6 +88,6 @@ def test_errors_reach_the_caller_and_threads_end(where):
             raise OSError("disk gone")
 
     with pytest.raises(OSError, match="disk gone"):
-        run_offline(frames(), process, write)
+        run_offline(frames(), process, _same, write)
     time.sleep(0.05)
     assert not [t for t in threading.enumerate() if t.name.startswith("livesegment-")]
