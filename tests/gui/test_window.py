@@ -109,22 +109,24 @@ def test_opacity_slider_changes_the_next_frames_blend(qtbot, settings):
 
 
 def test_slow_model_never_shows_stale_frames(qtbot, settings):
-    """Model 100 ms, camera 30 fps: shown frames stay within one inference period plus one
-    capture interval of the camera (plus one poll tick), and drops are counted instead."""
+    """Model 100 ms, camera 30 fps. The worker always takes the newest frame, captured at most
+    one capture interval before it became free, so every frame on screen is at most its own
+    processing time plus one capture interval old (plus a poll tick); drops are counted."""
     win = _window(qtbot, settings, delay_s=0.1)
-    ages = []
+    checked = 0
     deadline = time.monotonic() + 3
     seen = set()
     while time.monotonic() < deadline:
         qtbot.wait(5)
         shown = win.last_shown
-        if shown.frame.index not in seen:
-            seen.add(shown.frame.index)
-            ages.append(win.last_latency_ms)
-    stats = win.pipeline.stats()
-    period_ms = 1000 / stats.inference_fps
-    assert stats.dropped > 20
-    assert max(ages[1:]) <= period_ms + 1000 / 30 + 25
+        if shown.frame.index in seen:
+            continue
+        seen.add(shown.frame.index)
+        own_ms = 1000 * sum(shown.timings[k] for k in ("preprocess", "infer", "postprocess"))
+        assert win.last_latency_ms <= own_ms + 1000 / 30 + 40, (win.last_latency_ms, own_ms)
+        checked += 1
+    assert checked >= 10
+    assert win.pipeline.stats().dropped > 20
 
 
 def test_source_that_dies_shows_an_error_and_the_window_lives(qtbot, settings):
