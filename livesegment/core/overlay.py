@@ -6,8 +6,7 @@ never blended half with the old opacity and half with the new.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -38,12 +37,6 @@ class OverlayStyle:
         everything = range(len(self.palette))
         ids = everything if self.selected is None else self.selected
         return frozenset(i for i in ids if i != self.background and 0 <= i < len(self.palette))
-
-    def with_selected(self, ids: Iterable[int] | None) -> OverlayStyle:
-        return replace(self, selected=None if ids is None else frozenset(ids))
-
-    def with_opacity(self, opacity: float) -> OverlayStyle:
-        return replace(self, opacity=float(opacity))
 
     def tables(self) -> tuple[np.ndarray, np.ndarray]:
         """256-entry lookup tables: BGR colour and blend weight (0..256) per class id."""
@@ -86,10 +79,3 @@ def blend(bgr: torch.Tensor, labels: torch.Tensor, style: OverlayStyle) -> torch
 def blend_numpy(bgr: np.ndarray, labels: np.ndarray, style: OverlayStyle) -> np.ndarray:
     """:func:`blend` for numpy frames (tests, GUI previews of stored masks)."""
     return blend(torch.from_numpy(bgr), torch.from_numpy(labels), style).numpy()
-
-
-def default_style(palette: np.ndarray, background: int, opacity: float = 0.5,
-                  selected: Iterable[int] | None = None) -> OverlayStyle:
-    """A style for a model's palette with an optional class selection."""
-    return OverlayStyle(np.asarray(palette, np.uint8), background, float(opacity),
-                        None if selected is None else frozenset(selected))

@@ -42,7 +42,8 @@ READOUT_MS = 250
 OPEN_VIDEO = "Open video…"
 
 SegmenterFactory = Callable[[str, str, int | None], Segmenter]
-SourceFactory = Callable[[str], LiveSource]
+SourceFactory = Callable[[str, "tuple[int, int] | None"], LiveSource]
+RESOLUTIONS = (None, (640, 480), (1280, 720), (1920, 1080))
 
 
 def _create_segmenter(model: str, device: str, size: int | None) -> Segmenter:
@@ -122,6 +123,10 @@ class MainWindow(QMainWindow):
         form = QFormLayout()
         self.source_box = QComboBox()
         self.source_box.addItem(OPEN_VIDEO)
+        self.resolution_box = QComboBox()
+        for res in RESOLUTIONS:
+            self.resolution_box.addItem("Camera default" if res is None else f"{res[0]}x{res[1]}",
+                                        res)
         self.model_box = QComboBox()
         for spec in REGISTRY.values():
             self.model_box.addItem(spec.name)
@@ -135,6 +140,7 @@ class MainWindow(QMainWindow):
         opacity_row.addWidget(self.opacity)
         opacity_row.addWidget(self.opacity_label)
         form.addRow("Source", self.source_box)
+        form.addRow("Resolution", self.resolution_box)
         form.addRow("Model", self.model_box)
         form.addRow("Device", self.device_box)
         form.addRow("Size", self.size_box)
@@ -244,6 +250,7 @@ class MainWindow(QMainWindow):
         self.device_box.activated.connect(lambda _i: self.load_model())
         self.size_box.activated.connect(lambda _i: self._size_changed())
         self.source_box.activated.connect(self._source_chosen)
+        self.resolution_box.activated.connect(lambda _i: self._resolution_changed())
         self.opacity.valueChanged.connect(self._opacity_changed)
         self.classes.selection_changed.connect(lambda _ids: self._style_changed())
         self.mask_only.toggled.connect(lambda _on: self._style_changed())
@@ -399,9 +406,11 @@ class MainWindow(QMainWindow):
         self.retry_button.hide()
         self.statusBar().showMessage(f"Opening {spec}…")
 
+        resolution = self.resolution_box.currentData()
+
         def work() -> None:
             try:
-                source = self._make_source(spec)
+                source = self._make_source(spec, resolution)
             except Exception as exc:  # noqa: BLE001 - shown in the status bar
                 self.signals.source_failed.emit(_message(exc), spec)
                 return
@@ -426,6 +435,11 @@ class MainWindow(QMainWindow):
         self.busy.hide()
         self.source_spec = spec
         self.show_error(message, True)
+
+    def _resolution_changed(self) -> None:
+        """Cameras reopen at the new resolution; files keep their own size."""
+        if self.source_spec and self.source_spec.isdigit():
+            self.open_source(self.source_spec)
 
     def retry_source(self) -> None:
         if self.source_spec:
@@ -476,19 +490,19 @@ class MainWindow(QMainWindow):
             self.dock.hide()
             self.showFullScreen()
 
-    def _media_folder(self, kind: QStandardPaths.StandardLocation) -> Path:
+    @staticmethod
+    def _media_path(kind: QStandardPaths.StandardLocation, suffix: str) -> Path:
+        """A new time-stamped file in the user's Pictures/Videos folder (cwd if none)."""
         folder = Path(QStandardPaths.writableLocation(kind) or Path.cwd())
         folder.mkdir(parents=True, exist_ok=True)
-        return folder
+        return folder / f"livesegment-{datetime.now():%Y%m%d-%H%M%S}{suffix}"
 
     def snapshot(self, path: Path | None = None) -> Path | None:
         frame = self.view.current_frame()
         if frame is None:
             self.statusBar().showMessage("Nothing to snapshot yet", 4000)
             return None
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        path = path or self._media_folder(
-            QStandardPaths.StandardLocation.PicturesLocation) / f"livesegment-{stamp}.png"
+        path = path or self._media_path(QStandardPaths.StandardLocation.PicturesLocation, ".png")
         try:
             write_image(Path(path), frame)
         except (LivesegmentError, OSError) as exc:
@@ -504,9 +518,8 @@ class MainWindow(QMainWindow):
                 self.record_button.setChecked(False)
                 self.statusBar().showMessage("Nothing to record yet", 4000)
                 return None
-            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-            path = path or self._media_folder(
-                QStandardPaths.StandardLocation.MoviesLocation) / f"livesegment-{stamp}.mp4"
+            path = path or self._media_path(QStandardPaths.StandardLocation.MoviesLocation,
+                                            ".mp4")
             try:
                 self.recorder = Recorder(Path(path), frame.shape[1], frame.shape[0])
             except (LivesegmentError, OSError) as exc:

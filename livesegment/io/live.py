@@ -146,10 +146,11 @@ class SyntheticSource:
         pass
 
 
-def open_live_source(spec: str) -> LiveSource:
-    """``"0"`` -> camera 0; a path -> the file at its own pace; a URL -> a stream via OpenCV."""
+def open_live_source(spec: str, resolution: tuple[int, int] | None = None) -> LiveSource:
+    """``"0"`` -> camera 0 (at ``resolution`` if given); a path -> the file at its own pace;
+    a URL -> a stream via OpenCV."""
     if spec.isdigit():
-        return CameraSource(int(spec))
+        return CameraSource(int(spec), *(resolution or (None, None)))
     if "://" in spec:
         return CameraSource(spec)
     return PacedFileSource(Path(spec))

@@ -51,13 +51,13 @@ def _window(qtbot, settings, source=None, segmenter=None, delay_s=0.0, fps=30.0)
     sources = {"synthetic": lambda: SyntheticSource(160, 120, fps=fps)}
     seg = segmenter or fake_segmenter(delay_s=delay_s)
 
-    def make_source(spec: str):
+    def make_source(spec: str, resolution=None):
         if spec in sources:
             return sources[spec]()
         if callable(source):
             return source()
         from livesegment.io.live import open_live_source
-        return open_live_source(spec)
+        return open_live_source(spec, resolution)
 
     win = MainWindow("synthetic" if source is None else "custom",
                      segmenter_factory=lambda m, d, s: seg, source_factory=make_source,
@@ -254,3 +254,48 @@ def test_shortcuts_and_about(qtbot, settings):
     assert win.mask_only.isChecked()
     text = about_text(win.segmenter)
     assert "torch" in text and "torchvision" in text and "Device in use: cpu" in text
+
+
+def test_weights_that_cannot_be_downloaded_keep_the_current_model(qtbot, settings):
+    from livesegment.errors import WeightsError
+
+    good = fake_segmenter()
+
+    def factory(model, device, size):
+        if model != "espnetv2-voc":
+            raise WeightsError(f"weights for model {model} are not in the cache (/x) and could "
+                               "not be downloaded (offline); connect to the network once or "
+                               "pass --weights FILE")
+        return good
+
+    win = MainWindow("synthetic", segmenter_factory=factory, probe=False, settings=settings,
+                     source_factory=lambda s, r=None: SyntheticSource(160, 120, fps=30))
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.last_shown is not None, timeout=10000)
+    win.model_box.setCurrentText("deeplabv3-resnet50")
+    win.load_model()
+    qtbot.waitUntil(lambda: "could not be downloaded" in win.statusBar().currentMessage(),
+                    timeout=5000)
+    assert "kept espnetv2-voc" in win.statusBar().currentMessage()
+    assert win.model_box.currentText() == "espnetv2-voc" and win.segmenter is good
+    before = win.last_shown.frame.index
+    qtbot.waitUntil(lambda: win.last_shown.frame.index > before, timeout=5000)
+
+
+def test_camera_resolution_is_passed_to_the_camera(qtbot, settings):
+    asked = []
+
+    def make_source(spec, resolution=None):
+        asked.append((spec, resolution))
+        return SyntheticSource(*(resolution or (160, 120)), fps=30)
+
+    win = MainWindow("0", segmenter_factory=lambda m, d, s: fake_segmenter(),
+                     source_factory=make_source, settings=settings, probe=False)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.last_shown is not None, timeout=10000)
+    win.resolution_box.setCurrentIndex(win.resolution_box.findText("640x480"))
+    win._resolution_changed()
+    qtbot.waitUntil(lambda: win.last_shown.image.shape[:2] == (480, 640), timeout=5000)
+    assert asked == [("0", None), ("0", (640, 480))]
