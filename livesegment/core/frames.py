@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch  # noqa: F401 - named in annotations
+import torch
 
 
 @dataclass(frozen=True, eq=False)
@@ -29,8 +29,8 @@ class Inference:
     """
 
     frame: Frame
-    logits: "torch.Tensor"
-    pixels: "torch.Tensor"
+    logits: torch.Tensor
+    pixels: torch.Tensor
     timings: dict[str, float] = field(default_factory=dict)
 
 

@@ -8,7 +8,7 @@ map come back. On the CPU the very same functions run on CPU tensors.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +32,7 @@ class Segmenter:
     model: nn.Module
     device: torch.device
     size: int
+    _pinned: torch.Tensor | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def create(cls, model: str | ModelSpec, device: str = "auto", size: int | None = None,
@@ -70,9 +71,7 @@ class Segmenter:
         """Preprocess and run the model; the logits stay on the device for :meth:`compose`."""
         t0 = time.perf_counter()
         height, width = frame.bgr.shape[:2]
-        pixels = torch.from_numpy(np.ascontiguousarray(frame.bgr))
-        if self.device.type == "cuda":
-            pixels = pixels.pin_memory().to(self.device, non_blocking=True)
+        pixels = self._upload(frame.bgr)
         x = to_model_input(pixels, self.input_size(height, width), self.spec.mean,
                            self.spec.std, self.dtype)
         x = x.contiguous(memory_format=torch.channels_last)
@@ -80,6 +79,18 @@ class Segmenter:
         logits = self.model(x)
         t2 = _sync(self.device)
         return Inference(frame, logits, pixels, {"preprocess": t1 - t0, "infer": t2 - t1})
+
+    def _upload(self, bgr: np.ndarray) -> torch.Tensor:
+        """The frame as a tensor on the device. On CUDA it goes through one reused page-locked
+        buffer (allocating pinned memory per frame is slow); the copy is asynchronous, and the
+        device is synchronised before the next frame can overwrite the buffer."""
+        src = torch.from_numpy(np.ascontiguousarray(bgr))
+        if self.device.type != "cuda":
+            return src
+        if self._pinned is None or self._pinned.shape != src.shape:
+            self._pinned = torch.empty(src.shape, dtype=torch.uint8).pin_memory()
+        self._pinned.copy_(src)
+        return self._pinned.to(self.device, non_blocking=True)
 
     @torch.inference_mode()
     def compose(self, result: Inference, style: OverlayStyle) -> Composed:
