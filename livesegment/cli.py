@@ -52,6 +52,8 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
                    help="compute device (default auto: CUDA if present)")
     p.add_argument("--weights", type=Path, help="state dict file for the chosen architecture")
+    p.add_argument("--backend", default="torch", choices=("torch", "onnxruntime"),
+                   help="inference engine (onnxruntime: CPU only, needs livesegment[onnx])")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -178,7 +180,7 @@ def cmd_process(args: argparse.Namespace) -> int:
     spec = get_spec(args.model)
     selected = parse_classes(spec, args.classes)
     check_job_paths(args.input, args.output, args.masks)  # before the model loads
-    segmenter = Segmenter.create(spec, args.device, args.size, args.weights)
+    segmenter = Segmenter.create(spec, args.device, args.size, args.weights, args.backend)
     style = OverlayStyle(spec.palette, spec.background, args.opacity,
                          None if selected is None else frozenset(selected))
     bar = ProgressBar(enabled=not args.quiet)
@@ -239,7 +241,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from livesegment.pipeline.bench import format_table, run_bench
 
     report = run_bench(args.source, args.model, args.device, args.size, args.weights,
-                       args.frames, args.live_seconds)
+                       args.frames, args.live_seconds, args.backend)
     if args.json:
         import json
 

@@ -21,7 +21,9 @@ from livesegment.core.frames import Composed, Frame, Inference
 from livesegment.core.overlay import OverlayStyle, blend
 from livesegment.core.postprocess import labels_from_logits
 from livesegment.core.preprocess import inference_size, to_model_input
+from livesegment.core.onnx_backend import BACKENDS, OnnxRuntimeModel
 from livesegment.core.zoo import ModelSpec, get_spec, load_model
+from livesegment.errors import DeviceError
 
 
 @dataclass
@@ -36,10 +38,17 @@ class Segmenter:
 
     @classmethod
     def create(cls, model: str | ModelSpec, device: str = "auto", size: int | None = None,
-               weights: Path | None = None) -> Segmenter:
-        """Loads weights, moves the model to its device and precision, checks the size."""
+               weights: Path | None = None, backend: str = "torch") -> Segmenter:
+        """Loads weights, moves the model to its device and precision, checks the size.
+
+        ``backend="onnxruntime"`` runs the network through ONNX Runtime on the CPU instead.
+        """
         spec = get_spec(model) if isinstance(model, str) else model
+        if backend not in BACKENDS:
+            raise DeviceError(f"unknown backend '{backend}' (choose from {', '.join(BACKENDS)})")
         dev = resolve_device(device)
+        if backend == "onnxruntime" and dev.type != "cpu":
+            raise DeviceError("the onnxruntime backend runs on the CPU; use --device cpu")
         size = size or spec.default_size
         inference_size(size, size, size, spec.size_multiple)  # raises if too small
         net = load_model(spec, weights)
@@ -48,6 +57,8 @@ class Segmenter:
         # Measured on ESPNetv2 (BENCHMARKS.md): channels_last 1.32x on the CPU, folding batch
         # norms into convolutions another ~2%; a no-op for models without ConvBN blocks.
         net = fold_batch_norms(net)
+        if backend == "onnxruntime":
+            return cls(spec, OnnxRuntimeModel(net, spec.name), dev, size)
         net = net.to(dev, dtype=inference_dtype(dev), memory_format=torch.channels_last)
         return cls(spec, net, dev, size)
 

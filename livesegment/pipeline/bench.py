@@ -143,9 +143,10 @@ def live_latency(seg: Segmenter, style: OverlayStyle, width: int, height: int,
 
 
 def run_bench(source: Path | None, model: str, device: str, size: int | None,
-              weights: Path | None, frames: int, live_seconds: float = 5.0) -> dict:
+              weights: Path | None, frames: int, live_seconds: float = 5.0,
+              backend: str = "torch") -> dict:
     rss_start = rss_mb()
-    seg = Segmenter.create(model, device, size, weights)
+    seg = Segmenter.create(model, device, size, weights, backend)
     style = seg.default_style()
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(source) if source else synthetic_clip(Path(tmp) / "synthetic.mp4", frames)
@@ -163,7 +164,8 @@ def run_bench(source: Path | None, model: str, device: str, size: int | None,
                     "device": _device_name(seg.device)},
         "config": {"model": seg.spec.name, "size": seg.size, "source": str(source or
                    "synthetic 1280x720"), "frames": result.frames, "source_size": [width, height],
-                   "input_size": list(seg.input_size(height, width)), "dtype": str(seg.dtype)},
+                   "input_size": list(seg.input_size(height, width)), "dtype": str(seg.dtype),
+                   "backend": backend},
         "throughput_fps": {"model_only": model_fps, "pipeline": pipe_fps, "naive": baseline},
         "ratios": {"pipeline_vs_model": pipe_fps / model_fps, "pipeline_vs_naive":
                    pipe_fps / baseline},
@@ -186,7 +188,7 @@ def format_table(r: dict) -> str:
         f"{c['input_size'][0]}), source {c['source']} {c['source_size'][0]}x"
         f"{c['source_size'][1]}, {c['frames']} frames",
         f"machine: {m['device']}, {m['cpus']} cpus, torch {m['torch']} "
-        f"({m['torch_threads']} threads), {c['dtype']}",
+        f"({m['torch_threads']} threads), {c['dtype']}, backend {c.get('backend', 'torch')}",
         "",
         f"{'throughput':<28}{'fps':>8}{'vs model':>10}",
         f"{'model only':<28}{t['model_only']:>8.1f}{1.0:>10.2f}",
