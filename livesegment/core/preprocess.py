@@ -30,18 +30,22 @@ def frame_tensor(bgr: torch.Tensor) -> torch.Tensor:
 
 
 def to_model_input(bgr: torch.Tensor, size: tuple[int, int], mean: tuple[float, ...],
-                   std: tuple[float, ...], dtype: torch.dtype) -> torch.Tensor:
+                   std: tuple[float, ...], dtype: torch.dtype,
+                   resize_uint8: bool | None = None) -> torch.Tensor:
     """Resize (anti-aliased when shrinking), then scale and normalise in one multiply-add.
 
     ``bgr`` is the HxWx3 uint8 frame already on the target device, so on CUDA the frame crosses
     the bus once and every step after runs on the GPU. On the CPU the resize runs on the uint8
     pixels (6x faster than on floats: it reads a quarter of the bytes), at most one grey level
-    from the float result.
+    from the float result. ``resize_uint8`` overrides that choice (tests run the CUDA branch on
+    the CPU with it).
     """
+    if resize_uint8 is None:
+        resize_uint8 = bgr.device.type == "cpu"
     height, width = bgr.shape[:2]
     if (height, width) != tuple(size):
         shrinking = size[0] < height or size[1] < width
-        if bgr.device.type == "cpu":
+        if resize_uint8:
             small = F.interpolate(bgr.permute(2, 0, 1).unsqueeze(0), size=size, mode="bilinear",
                                   align_corners=False, antialias=shrinking)
             x = small.flip(1).float()
