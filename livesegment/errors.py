@@ -31,3 +31,17 @@ class DeviceError(LivesegmentError):
 
 class SourceLost(LivesegmentError):
     """A live source (camera, stream) stopped delivering frames."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's text (or its type's name): enough for one-line errors."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line message for any exception: ours verbatim, others prefixed by their type."""
+    if isinstance(exc, LivesegmentError):
+        return str(exc)
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__

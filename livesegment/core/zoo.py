@@ -25,7 +25,7 @@ from torch import nn
 
 from livesegment.core.espnetv2 import ESPNetv2
 from livesegment.core.palette import cityscapes_palette, voc_palette
-from livesegment.errors import InputError, WeightsError
+from livesegment.errors import InputError, WeightsError, first_line
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -254,8 +254,7 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
             ) from None
         raise WeightsError(f"{path} is not a PyTorch weights file (unreadable data)") from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise WeightsError(f"{path} is not a PyTorch weights file ({reason})") from None
+        raise WeightsError(f"{path} is not a PyTorch weights file ({first_line(exc)})") from None
     for wrapper in ("state_dict", "model", "model_state_dict"):
         if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
             obj = obj[wrapper]
@@ -313,7 +312,7 @@ def _download(spec: ModelSpec) -> Path:
         torch.hub.load_state_dict_from_url(url, progress=True, check_hash=True,
                                            weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any network/hash failure reads the same to a user
-        reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+        reason = first_line(exc)[:120]
         raise WeightsError(
             f"weights for model {spec.name} are not in the cache ({target}) and could not be "
             f"downloaded ({reason}); connect to the network once or pass --weights FILE"

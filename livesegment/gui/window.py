@@ -28,6 +28,7 @@ from livesegment.core.overlay import OverlayStyle
 from livesegment.core.segmenter import Segmenter
 from livesegment.core.zoo import DEFAULT_MODEL, REGISTRY, get_spec
 from livesegment.errors import LivesegmentError
+from livesegment.errors import describe
 from livesegment.gui.widgets import ClassList, VideoView
 from livesegment.io.images import write_image
 from livesegment.io.live import LiveSource, open_live_source, probe_cameras
@@ -48,13 +49,6 @@ RESOLUTIONS = (None, (640, 480), (1280, 720), (1920, 1080))
 
 def _create_segmenter(model: str, device: str, size: int | None) -> Segmenter:
     return Segmenter.create(model, device, size)
-
-
-def _message(exc: BaseException) -> str:
-    if isinstance(exc, LivesegmentError):
-        return str(exc)
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class Signals(QObject):
@@ -312,7 +306,7 @@ class MainWindow(QMainWindow):
             try:
                 seg = self._make_segmenter(name, device, size)
             except Exception as exc:  # noqa: BLE001 - shown in the status bar
-                self.signals.model_failed.emit(f"cannot load {name}: {_message(exc)}", ticket)
+                self.signals.model_failed.emit(f"cannot load {name}: {describe(exc)}", ticket)
                 return
             self.signals.model_ready.emit(seg, ticket)
 
@@ -412,7 +406,7 @@ class MainWindow(QMainWindow):
             try:
                 source = self._make_source(spec, resolution)
             except Exception as exc:  # noqa: BLE001 - shown in the status bar
-                self.signals.source_failed.emit(_message(exc), spec)
+                self.signals.source_failed.emit(describe(exc), spec)
                 return
             self.signals.source_ready.emit(source, spec)
 
@@ -506,7 +500,7 @@ class MainWindow(QMainWindow):
         try:
             write_image(Path(path), frame)
         except (LivesegmentError, OSError) as exc:
-            self.show_error(f"snapshot failed: {_message(exc)}", False)
+            self.show_error(f"snapshot failed: {describe(exc)}", False)
             return None
         self.statusBar().showMessage(f"Saved {path}", 6000)
         return Path(path)
@@ -524,7 +518,7 @@ class MainWindow(QMainWindow):
                 self.recorder = Recorder(Path(path), frame.shape[1], frame.shape[0])
             except (LivesegmentError, OSError) as exc:
                 self.record_button.setChecked(False)
-                self.show_error(f"cannot record: {_message(exc)}", False)
+                self.show_error(f"cannot record: {describe(exc)}", False)
                 return None
             self.record_button.setText("Stop recording")
             self.statusBar().showMessage(f"Recording to {path}")
@@ -535,7 +529,7 @@ class MainWindow(QMainWindow):
             try:
                 saved = recorder.stop()
             except Exception as exc:  # noqa: BLE001
-                self.show_error(f"recording failed: {_message(exc)}", False)
+                self.show_error(f"recording failed: {describe(exc)}", False)
                 return None
             self.statusBar().showMessage(f"Saved recording {saved}", 8000)
             return saved
@@ -571,7 +565,7 @@ class MainWindow(QMainWindow):
                 report = process_file(source, output, seg, style, stop=stop,
                                       on_progress=self.signals.export_progress.emit)
             except Exception as exc:  # noqa: BLE001 - shown in the status bar
-                self.signals.export_failed.emit(_message(exc))
+                self.signals.export_failed.emit(describe(exc))
                 return
             self.signals.export_done.emit(report)
 

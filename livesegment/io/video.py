@@ -13,7 +13,7 @@ import av.logging
 import numpy as np
 
 from livesegment.core.frames import Frame
-from livesegment.errors import InputError, OutputError
+from livesegment.errors import InputError, OutputError, first_line
 from livesegment.io.paths import check_input, interrupted_path, partial_path
 from livesegment.io.timestamps import TimestampReorder
 
@@ -23,8 +23,7 @@ MP4_FRIENDLY_AUDIO = {"aac", "mp3", "opus", "ac3", "eac3", "alac", "flac"}
 
 
 def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text.split(": '")[0]
+    return first_line(exc).split(": '")[0]  # FFmpeg appends the path, which we name already
 
 
 class VideoFileSource:

@@ -19,7 +19,7 @@ from livesegment.core.frames import Composed, Frame
 from livesegment.core.overlay import OverlayStyle
 from livesegment.core.preprocess import inference_size
 from livesegment.core.segmenter import Segmenter
-from livesegment.errors import LivesegmentError
+from livesegment.errors import LivesegmentError, describe
 from livesegment.io.live import LiveSource
 from livesegment.pipeline.slots import LatestFrameSlot
 from livesegment.pipeline.stats import RateMeter
@@ -37,13 +37,6 @@ class LiveStats:
     model: str
     device: str
     size: int
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, LivesegmentError):
-        return str(exc)
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class LivePipeline:
@@ -143,7 +136,7 @@ class LivePipeline:
                 frame = source.read()
             except Exception as exc:  # noqa: BLE001 - any failure of a live source is reported
                 if not stop.is_set():
-                    self.on_error(f"{source.name}: {_describe(exc)}", True)
+                    self.on_error(f"{source.name}: {describe(exc)}", True)
                 return
             if frame is None:
                 self.on_end()
@@ -181,10 +174,10 @@ class LivePipeline:
     def _inference_failed(self, candidate: Segmenter, exc: BaseException) -> None:
         if candidate is self._pending:
             self._pending = None
-            self.on_error(f"model {candidate.spec.name} failed ({_describe(exc)}); "
+            self.on_error(f"model {candidate.spec.name} failed ({describe(exc)}); "
                           f"kept {self.segmenter.spec.name}", False)
         else:
-            self.on_error(f"inference failed: {_describe(exc)}", False)
+            self.on_error(f"inference failed: {describe(exc)}", False)
         time.sleep(ERROR_BACKOFF_S)
 
     def _shrink_after_oom(self, seg: Segmenter) -> None:
