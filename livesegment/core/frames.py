@@ -36,9 +36,13 @@ class Inference:
 
 @dataclass(frozen=True, eq=False)
 class Composed:
-    """The overlay for one frame: ``image`` (HxWx3 uint8 BGR) and ``labels`` (HxW uint8 ids)."""
+    """The overlay for one frame: ``image`` (HxWx3 uint8 BGR) and ``labels`` (HxW uint8 ids).
+
+    ``timings`` holds stage durations (s); ``ready_at`` the monotonic clock when it was done.
+    """
 
     frame: Frame
     image: np.ndarray
     labels: np.ndarray
     timings: dict[str, float] = field(default_factory=dict)
+    ready_at: float = 0.0

@@ -101,7 +101,7 @@ class LivePipeline:
 
     def stats(self) -> LiveStats:
         newest = self.results.peek()
-        ready = (newest.timings.get("ready_at", 0) - newest.frame.captured_at) if newest else 0.0
+        ready = (newest.ready_at - newest.frame.captured_at) if newest else 0.0
         seg = self.segmenter
         return LiveStats(self.capture_rate.rate(), self.inference_rate.rate(),
                          self.frames.dropped, ready * 1e3, seg.spec.name, seg.device.type,
@@ -160,7 +160,7 @@ class LivePipeline:
                 continue
             if candidate is self._pending:
                 self.segmenter, self._pending = candidate, None
-            composed.timings["ready_at"] = time.monotonic()
+            composed = replace(composed, ready_at=time.monotonic())
             self.inference_rate.tick()
             self.results.put(composed)
 
