@@ -252,6 +252,16 @@ def test_shortcuts_and_about(qtbot, settings):
     assert not win.pipeline.paused
     qtbot.keyClick(win, Qt.Key.Key_M)
     assert win.mask_only.isChecked()
+    win.opacity.setValue(50)
+    qtbot.keyClick(win, Qt.Key.Key_Plus)
+    assert win.opacity.value() == 60
+    qtbot.keyClick(win, Qt.Key.Key_Minus)
+    qtbot.keyClick(win, Qt.Key.Key_Minus)
+    assert win.opacity.value() == 40
+    qtbot.keyClick(win, Qt.Key.Key_F11)
+    assert win.isFullScreen() and not win.dock.isVisible()
+    qtbot.keyClick(win, Qt.Key.Key_Escape)
+    assert not win.isFullScreen() and win.dock.isVisible()
     text = about_text(win.segmenter)
     assert "torch" in text and "torchvision" in text and "Device in use: cpu" in text
 
