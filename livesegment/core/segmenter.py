@@ -62,6 +62,11 @@ class Segmenter:
         net = net.to(dev, dtype=inference_dtype(dev), memory_format=torch.channels_last)
         return cls(spec, net, dev, size)
 
+    def with_size(self, size: int) -> Segmenter:
+        """The same loaded model at another inference size. It gets its own upload buffer, so
+        another thread (an export beside the live view) may use it at the same time."""
+        return Segmenter(self.spec, self.model, self.device, size)
+
     @property
     def dtype(self) -> torch.dtype:
         return inference_dtype(self.device)
@@ -86,9 +91,9 @@ class Segmenter:
         x = to_model_input(pixels, self.input_size(height, width), self.spec.mean,
                            self.spec.std, self.dtype)
         x = x.contiguous(memory_format=torch.channels_last)
-        t1 = _sync(self.device)
+        t1 = sync_clock(self.device)
         logits = self.model(x)
-        t2 = _sync(self.device)
+        t2 = sync_clock(self.device)
         return Inference(frame, logits, pixels, {"preprocess": t1 - t0, "infer": t2 - t1})
 
     def _upload(self, bgr: np.ndarray) -> torch.Tensor:
@@ -123,7 +128,7 @@ class Segmenter:
         return self.compose(self.infer(frame), style)
 
 
-def _sync(device: torch.device) -> float:
+def sync_clock(device: torch.device) -> float:
     """Stage boundaries need the GPU finished to time them honestly."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)

@@ -345,8 +345,7 @@ class MainWindow(QMainWindow):
     def _size_changed(self) -> None:
         size = self.current_size()
         if self.segmenter is not None and self.pipeline is not None and size:
-            seg = Segmenter(self.segmenter.spec, self.segmenter.model, self.segmenter.device,
-                            size)
+            seg = self.segmenter.with_size(size)
             self.segmenter = seg
             self.pipeline.set_segmenter(seg)
 
@@ -552,8 +551,7 @@ class MainWindow(QMainWindow):
         if self._export_thread is not None or self.segmenter is None or not self.source_spec:
             return
         source = Path(self.source_spec)
-        seg = Segmenter(self.segmenter.spec, self.segmenter.model, self.segmenter.device,
-                        self.segmenter.size)
+        seg = self.segmenter.with_size(self.segmenter.size)
         style = self.current_style()
         stop = threading.Event()
         self._export_stop = stop

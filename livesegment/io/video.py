@@ -227,6 +227,13 @@ class VideoFileSink:
         self.last_time_s = 0.0
         self._audio = AudioPassthrough(audio_from, self._container) if audio_from else None
 
+    @classmethod
+    def matching(cls, source: VideoFileSource, path: Path, audio: bool = False
+                 ) -> VideoFileSink:
+        """A sink with ``source``'s size, clock and nominal rate (and its audio if asked)."""
+        return cls(path, source.width, source.height, source.time_base, source.rate_hint,
+                   audio_from=source.path if audio and source.has_audio else None)
+
     @property
     def audio_mode(self) -> str:
         if self._audio is None:

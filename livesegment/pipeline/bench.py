@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from livesegment.core.overlay import OverlayStyle
 from livesegment.core.preprocess import to_model_input
-from livesegment.core.segmenter import Segmenter
+from livesegment.core.segmenter import Segmenter, sync_clock
 from livesegment.io.live import SyntheticSource
 from livesegment.io.video import VideoFileSink, VideoFileSource
 from livesegment.pipeline.live import LivePipeline
@@ -53,11 +53,6 @@ def synthetic_clip(path: Path, frames: int, width: int = 1280, height: int = 720
     return path
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def model_only_fps(seg: Segmenter, height: int, width: int, frames: int) -> float:
     """The network alone on a prepared input: the ceiling for the whole pipeline."""
     bgr = torch.zeros((height, width, 3), dtype=torch.uint8, device=seg.device)
@@ -66,18 +61,18 @@ def model_only_fps(seg: Segmenter, height: int, width: int, frames: int) -> floa
     x = x.contiguous(memory_format=torch.channels_last)
     for _ in range(3):
         seg.logits(x)
-    _sync(seg.device)
+    sync_clock(seg.device)
     start = time.perf_counter()
     for _ in range(frames):
         seg.logits(x)
-    _sync(seg.device)
+    sync_clock(seg.device)
     return frames / (time.perf_counter() - start)
 
 
 def pipeline_run(seg: Segmenter, style: OverlayStyle, clip: Path, out: Path, frames: int):
     """This project's offline pipeline on ``frames`` frames of ``clip``."""
     reader = VideoFileSource(clip)
-    sink = VideoFileSink(out, reader.width, reader.height, reader.time_base, reader.rate_hint)
+    sink = VideoFileSink.matching(reader, out)
     result = run_offline(itertools.islice(reader.frames(), frames), seg.infer,
                          lambda r: seg.compose(r, style),
                          lambda c: sink.write(c.image, c.frame.pts_s))
@@ -89,7 +84,7 @@ def pipeline_run(seg: Segmenter, style: OverlayStyle, clip: Path, out: Path, fra
 def naive_fps(seg: Segmenter, style: OverlayStyle, clip: Path, out: Path, frames: int) -> float:
     """One thread, one step after another, as a first version would be written."""
     reader = VideoFileSource(clip)
-    sink = VideoFileSink(out, reader.width, reader.height, reader.time_base, reader.rate_hint)
+    sink = VideoFileSink.matching(reader, out)
     mean = torch.tensor(seg.spec.mean).view(3, 1, 1)
     std = torch.tensor(seg.spec.std).view(3, 1, 1)
     palette = seg.spec.palette

@@ -94,8 +94,7 @@ def _process_video(source: Path, output: Path, segmenter: Segmenter, style: Over
                    on_progress: Callable[[Progress], None] | None) -> JobReport:
     reader = VideoFileSource(source)
     try:
-        sink = VideoFileSink(output, reader.width, reader.height, reader.time_base,
-                             reader.rate_hint, audio_from=source if reader.has_audio else None)
+        sink = VideoFileSink.matching(reader, output, audio=True)
     except BaseException:
         reader.close()
         raise

@@ -187,7 +187,7 @@ class LivePipeline:
         smaller = int(seg.size * 0.75) // seg.spec.size_multiple * seg.spec.size_multiple
         try:
             inference_size(smaller, smaller, smaller, seg.spec.size_multiple)
-            fallback = Segmenter(seg.spec, seg.model, seg.device, smaller)
+            fallback = seg.with_size(smaller)
             message = f"out of memory at size {seg.size}; now {smaller}"
         except LivesegmentError:
             model = seg.model.to("cpu", dtype=torch.float32)

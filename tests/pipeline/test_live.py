@@ -39,13 +39,12 @@ def test_slot_close_wakes_a_waiting_consumer():
     assert got == [None] and time.monotonic() - start < 1
 
 
-class OomOnce:
-    """A segmenter that runs out of (GPU) memory at large sizes, as CUDA would."""
+class OomOnce(Segmenter):
+    """A segmenter that runs out of (GPU) memory at its size, as CUDA would."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self) -> None:
         base = fake_segmenter(size=256)
-        self.spec, self.model, self.device, self.size = base.spec, base.model, base.device, 256
-        self.limit = limit
+        super().__init__(base.spec, base.model, base.device, 256)
 
     def process(self, frame, style):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
@@ -53,7 +52,7 @@ class OomOnce:
 
 def test_out_of_memory_shrinks_the_size_and_says_so():
     notices = []
-    seg = OomOnce(limit=200)
+    seg = OomOnce()
     pipe = LivePipeline(seg, fake_segmenter().default_style(), on_notice=notices.append)
     pipe.set_source(SyntheticSource(160, 120, fps=30))
     deadline = time.monotonic() + 5
