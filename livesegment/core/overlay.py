@@ -2,12 +2,25 @@
 
 An :class:`OverlayStyle` is immutable; the GUI swaps in a new one between frames, so a frame is
 never blended half with the old opacity and half with the new.
+
+Every painted pixel becomes ``(frame * (256 - a) + colour * a + 128) >> 8`` with ``a`` the
+style's strength (0..256); unpainted pixels come back bit-exact. Two implementations of that one
+formula, chosen by where the frame lives:
+
+* on a GPU, dense torch arithmetic over the whole frame (no data-dependent shapes, so no
+  synchronisation with the host);
+* on the CPU, four OpenCV passes (measured 4 ms at 720p against 24 ms for the torch version,
+  and 4 ms whatever the painted share, against 100 ms for a frame painted all over).
+
+``tests/core/test_frame_maths.py`` checks the two against each other pixel for pixel.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
+import cv2
 import numpy as np
 import torch
 
@@ -38,44 +51,66 @@ class OverlayStyle:
         ids = everything if self.selected is None else self.selected
         return frozenset(i for i in ids if i != self.background and 0 <= i < len(self.palette))
 
-    def tables(self) -> tuple[np.ndarray, np.ndarray]:
-        """256-entry lookup tables: BGR colour and blend weight (0..256) per class id."""
-        colours = np.zeros((256, 3), np.int32)
+    @property
+    def strength(self) -> int:
+        """Blend weight of the colour, 0..256 (256: the colour alone)."""
+        return 256 if self.mask_only else int(round(self.opacity * 256))
+
+    @cached_property
+    def colour_table(self) -> np.ndarray:
+        """256x3 uint8 BGR colour per class id (black for unpainted ids in mask-only mode)."""
+        colours = np.zeros((256, 3), np.uint8)
         colours[: len(self.palette)] = self.palette[:, ::-1]
-        weights = np.zeros(256, np.int32)
-        strength = 256 if self.mask_only else int(round(self.opacity * 256))
-        for i in self.painted():
-            weights[i] = strength
         if self.mask_only:
-            weights[:] = 256
             unpainted = np.ones(256, bool)
             unpainted[list(self.painted())] = False
             colours[unpainted] = 0
-        return colours, weights
+        return colours
+
+    @cached_property
+    def cover_table(self) -> np.ndarray:
+        """256 uint8: 1 where a class id's pixels take the blend (all of them when mask-only)."""
+        if self.mask_only:
+            return np.ones(256, np.uint8)
+        table = np.zeros(256, np.uint8)
+        table[list(self.painted())] = 1
+        return table
+
+    @cached_property
+    def weight_table(self) -> np.ndarray:
+        """256 int32: the blend weight of each class id (the strength, or 0)."""
+        return self.cover_table.astype(np.int32) * self.strength
 
 
 def blend(bgr: torch.Tensor, labels: torch.Tensor, style: OverlayStyle) -> torch.Tensor:
-    """Alpha-blend the class colours over the frame; unpainted pixels come back bit-exact.
+    """Alpha-blend the class colours over the HxWx3 uint8 frame, on the frame's device."""
+    if bgr.device.type == "cpu":
+        return torch.from_numpy(blend_numpy(bgr.numpy(), labels.numpy(), style))
+    return blend_dense(bgr, labels, style)
 
-    Integer arithmetic ``(frame * (256 - a) + colour * a + 128) >> 8`` keeps weight 0 exact (the
-    original pixel) and weight 256 exact (the colour). Only painted pixels are computed: the
-    rest of the frame is one copy, so the cost follows what is painted, not the frame size.
-    """
-    colours_np, weights_np = style.tables()
-    colours = torch.from_numpy(colours_np).to(bgr.device)
-    weights = torch.from_numpy(weights_np).to(bgr.device)
-    per_pixel = weights.index_select(0, labels.reshape(-1).long()).view(labels.shape)
-    painted = per_pixel > 0
-    out = bgr.clone()
-    if not bool(painted.any()):
-        return out
-    a = per_pixel[painted].unsqueeze(-1)
-    colour = colours.index_select(0, labels[painted].long())
-    out[painted] = ((bgr[painted].to(torch.int32) * (256 - a) + colour * a + 128) >> 8).to(
-        torch.uint8)
-    return out
+
+def blend_dense(bgr: torch.Tensor, labels: torch.Tensor, style: OverlayStyle) -> torch.Tensor:
+    """The formula over every pixel in torch: the GPU path (weight 0 returns the pixel)."""
+    index = labels.reshape(-1).long()
+    weights = torch.from_numpy(style.weight_table).to(bgr.device).index_select(0, index)
+    colours = torch.from_numpy(style.colour_table).to(bgr.device).index_select(0, index)
+    a = weights.view(*labels.shape, 1)
+    mixed = bgr.to(torch.int32) * (256 - a) + colours.view(bgr.shape).to(torch.int32) * a
+    return ((mixed + 128) >> 8).to(torch.uint8)
 
 
 def blend_numpy(bgr: np.ndarray, labels: np.ndarray, style: OverlayStyle) -> np.ndarray:
-    """:func:`blend` for numpy frames (tests, GUI previews of stored masks)."""
-    return blend(torch.from_numpy(bgr), torch.from_numpy(labels), style).numpy()
+    """The formula with OpenCV on the CPU.
+
+    ``addWeighted`` computes ``frame * (256 - a) / 256 + colour * a / 256`` exactly in float
+    (a dyadic fraction of 8-bit values) and rounds half to even; the 1/512 offset turns that
+    into the formula's round-half-up without moving any other value (they sit 1/256 apart).
+    """
+    labels = np.ascontiguousarray(labels)
+    a = style.strength
+    colour = cv2.LUT(cv2.merge((labels, labels, labels)), style.colour_table.reshape(256, 1, 3))
+    mixed = cv2.addWeighted(np.ascontiguousarray(bgr), (256 - a) / 256, colour, a / 256,
+                            1 / 512)
+    out = bgr.copy()
+    cv2.copyTo(mixed, cv2.LUT(labels, style.cover_table), out)
+    return out

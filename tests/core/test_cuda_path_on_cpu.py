@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from livesegment.core.espnetv2 import fold_batch_norms
-from livesegment.core.overlay import OverlayStyle, blend
+from livesegment.core.overlay import OverlayStyle, blend_dense, blend_numpy
+from livesegment.core.palette import voc_palette
 from livesegment.core.postprocess import _gather2d, labels_from_logits
 from livesegment.core.preprocess import to_model_input
 from livesegment.core.zoo import get_spec, load_model
@@ -39,6 +40,26 @@ def test_gather_branches_agree(dtype):
     assert torch.equal(_gather2d(grid, rows, cols), grid[rows][:, cols])
 
 
+@pytest.mark.parametrize("style", [
+    {"opacity": 0.5}, {"opacity": 0.0}, {"opacity": 1.0}, {"opacity": 0.3},
+    {"opacity": 0.77, "selected": frozenset({15, 7, 3})},
+    {"opacity": 0.3, "mask_only": True, "selected": frozenset({15})},
+    {"opacity": 0.6, "selected": frozenset()},
+], ids=str)
+def test_gpu_blend_equals_the_cpu_blend(style):
+    """The dense torch formula (GPU) and the OpenCV passes (CPU) agree bit for bit, including
+    the round-half-up ties that random 8-bit pixels hit often."""
+    rng = np.random.default_rng(len(str(style)))
+    bgr = rng.integers(0, 256, (61, 83, 3), np.uint8)
+    labels = rng.integers(0, 21, (61, 83), np.uint8)
+    s = OverlayStyle(voc_palette(21), 0, **style)
+    dense = blend_dense(torch.from_numpy(bgr), torch.from_numpy(labels), s).numpy()
+    assert np.array_equal(dense, blend_numpy(bgr, labels, s))
+    a = s.weight_table[labels][..., None]  # the formula, spelled out in plain integers
+    expected = (bgr.astype(np.int32) * (256 - a) + s.colour_table[labels] * a + 128) >> 8
+    assert np.array_equal(dense, expected.astype(np.uint8))
+
+
 @needs_footage()
 def test_half_precision_model_gives_the_same_overlay():
     """fp16 weights and inputs (what CUDA runs) against fp32 on a real frame."""
@@ -58,5 +79,5 @@ def test_half_precision_model_gives_the_same_overlay():
     agree = (labels[torch.float16] == labels[torch.float32]).float().mean().item()
     assert agree > 0.995
     assert (labels[torch.float16] == PERSON).float().mean().item() > 0.02
-    image = blend(pixels, labels[torch.float16], OverlayStyle(spec.palette, 0, 0.5))
+    image = blend_dense(pixels, labels[torch.float16], OverlayStyle(spec.palette, 0, 0.5))
     assert image.dtype == torch.uint8 and image.shape == pixels.shape
