@@ -101,6 +101,26 @@ def test_odd_sizes_are_written_at_source_resolution(tmp_path, size):
     assert len(pictures) == 3 and pictures[0].shape[:2] == size
 
 
+@pytest.mark.parametrize("size", [(64, 96), (63, 95)], ids=["4:2:0", "4:4:4"])
+def test_colours_survive_the_encoder(tmp_path, size):
+    """Flat patches of the VOC palette come back within a few grey levels (colour matrix and
+    range agree between our writer and FFmpeg's reader)."""
+    patches = [(0, 0, 128), (0, 128, 0), (128, 128, 192), (255, 255, 255), (20, 40, 60),
+               (192, 128, 0)]
+    bgr = np.zeros((*size, 3), np.uint8)
+    width = size[1] // len(patches)
+    for i, colour in enumerate(patches):
+        bgr[:, i * width:(i + 1) * width] = colour
+    out = tmp_path / "colours.mp4"
+    sink = VideoFileSink(out, size[1], size[0], Fraction(1, 25), Fraction(25), crf=0)
+    sink.write(bgr, 0.0)
+    sink.finish()
+    _, (picture,) = read_clip(out)
+    for i, colour in enumerate(patches):  # the patch centres, away from chroma blur at edges
+        centre = picture[size[0] // 2, i * width + width // 2].astype(int)
+        assert np.abs(centre - colour).max() <= 3, (colour, centre)
+
+
 def test_truncated_file_yields_what_it_can(tmp_path):
     src = tmp_path / "full.mkv"   # Matroska keeps its index at the front: truncation is partial
     make_clip(src, frames=60)
