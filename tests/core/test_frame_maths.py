@@ -74,6 +74,24 @@ def test_labels_equal_bilinear_then_argmax(c, h, w, out):
     assert wrong.float().mean() < 1e-5
 
 
+def test_two_class_outlines_take_the_margin_shortcut(monkeypatch):
+    """Smooth logits, like a real model's: most boundary cells have two contenders and are
+    decided by one interpolated margin; the result still equals upsample-then-argmax."""
+    import livesegment.core.postprocess as pp
+
+    crowded, boundary = [], []
+    full, cell_pixels = pp._all_classes, pp._cell_pixels
+    monkeypatch.setattr(pp, "_all_classes", lambda labels, table, ys, xs, *rest: (
+        crowded.append(ys.numel()), full(labels, table, ys, xs, *rest))[1])
+    monkeypatch.setattr(pp, "_cell_pixels", lambda *args: (
+        found := cell_pixels(*args), boundary.append(found[0].numel()))[0])
+    smooth = F.interpolate(_blobs(21, 8, 14, seed=1), (128, 224), mode="bilinear")
+    got = labels_from_logits(smooth, (720, 1280))
+    up = F.interpolate(smooth, (720, 1280), mode="bilinear", align_corners=False)[0]
+    assert torch.equal(got.long(), up.argmax(0))
+    assert 0 < sum(crowded) < 0.2 * sum(boundary)  # few pixels needed all 21 classes
+
+
 def test_labels_are_crisp_not_blocky():
     """A diagonal edge in 4x4 logits becomes a smooth staircase at 64x64, not 16-pixel blocks."""
     yy, xx = torch.meshgrid(torch.arange(4.0), torch.arange(4.0), indexing="ij")
