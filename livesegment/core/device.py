@@ -30,3 +30,13 @@ def inference_dtype(device: torch.device) -> torch.dtype:
 def available_devices() -> list[str]:
     """Devices worth offering in a selector: CUDA only where it exists."""
     return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
+
+
+def offline_streams(device: torch.device) -> int:
+    """How many frames offline work keeps in the model at once.
+
+    Two on the CPU: ESPNetv2's small layers leave cores idle within one frame, and two frames
+    in flight gave 1.35x the model throughput of one on 2 cores (BENCHMARKS.md). One on CUDA,
+    where a single stream keeps the GPU busy and a second has not been measured.
+    """
+    return 1 if device.type == "cuda" else 2

@@ -67,6 +67,11 @@ class Segmenter:
         another thread (an export beside the live view) may use it at the same time."""
         return Segmenter(self.spec, self.model, self.device, size)
 
+    def replicas(self, count: int) -> list[Segmenter]:
+        """This segmenter and ``count - 1`` siblings sharing its network, one per inference
+        thread (the network only reads its weights; each sibling has its own upload buffer)."""
+        return [self] + [self.with_size(self.size) for _ in range(count - 1)]
+
     @property
     def dtype(self) -> torch.dtype:
         return inference_dtype(self.device)

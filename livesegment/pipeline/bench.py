@@ -1,7 +1,8 @@
 """``livesegment bench``: what the pipeline costs on top of its model, measured in one run.
 
 Reports (all from the same process, so ratios are meaningful on a noisy machine):
-* model-only throughput: the network alone on a ready input tensor of the same size;
+* model-only throughput: the network alone on a ready input tensor of the same size, with as
+  many frames in flight as the pipeline keeps (the pipeline's ceiling), and one frame at a time;
 * pipeline throughput: decode -> preprocess -> infer -> upsample/colour/blend -> encode, with
   this project's threads and vectorised maths;
 * a naive sequential loop of the same steps (per-class Python loops, full-resolution logits,
@@ -15,6 +16,7 @@ import itertools
 import os
 import platform
 import tempfile
+import threading
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -24,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from livesegment.core.device import offline_streams
 from livesegment.core.overlay import OverlayStyle
 from livesegment.core.preprocess import to_model_input
 from livesegment.core.segmenter import Segmenter, sync_clock
@@ -53,27 +56,39 @@ def synthetic_clip(path: Path, frames: int, width: int = 1280, height: int = 720
     return path
 
 
-def model_only_fps(seg: Segmenter, height: int, width: int, frames: int) -> float:
-    """The network alone on a prepared input: the ceiling for the whole pipeline."""
+def model_only_fps(seg: Segmenter, height: int, width: int, frames: int,
+                   streams: int = 1) -> float:
+    """The network alone on a prepared input, ``streams`` frames at once (one thread each):
+    the ceiling for a pipeline that keeps as many frames in flight."""
     bgr = torch.zeros((height, width, 3), dtype=torch.uint8, device=seg.device)
     x = to_model_input(bgr, seg.input_size(height, width), seg.spec.mean, seg.spec.std,
                        seg.dtype)
     x = x.contiguous(memory_format=torch.channels_last)
-    for _ in range(3):
-        seg.logits(x)
+
+    def loop(count: int) -> None:
+        for _ in range(count):
+            seg.logits(x)
+
+    loop(3)
     sync_clock(seg.device)
+    per_stream = max(1, frames // streams)
+    threads = [threading.Thread(target=loop, args=(per_stream,)) for _ in range(streams)]
     start = time.perf_counter()
-    for _ in range(frames):
-        seg.logits(x)
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     sync_clock(seg.device)
-    return frames / (time.perf_counter() - start)
+    return per_stream * streams / (time.perf_counter() - start)
 
 
-def pipeline_run(seg: Segmenter, style: OverlayStyle, clip: Path, out: Path, frames: int):
+def pipeline_run(seg: Segmenter, style: OverlayStyle, clip: Path, out: Path, frames: int,
+                 streams: int = 1):
     """This project's offline pipeline on ``frames`` frames of ``clip``."""
     reader = VideoFileSource(clip)
     sink = VideoFileSink.matching(reader, out)
-    result = run_offline(itertools.islice(reader.frames(), frames), seg.infer,
+    result = run_offline(itertools.islice(reader.frames(), frames),
+                         [s.infer for s in seg.replicas(streams)],
                          lambda r: seg.compose(r, style),
                          lambda c: sink.write(c.image, c.frame.pts_s))
     sink.finish()
@@ -148,8 +163,11 @@ def run_bench(source: Path | None, model: str, device: str, size: int | None,
         probe = VideoFileSource(clip)
         width, height = probe.width, probe.height
         probe.close()
-        model_fps = model_only_fps(seg, height, width, frames)
-        result = pipeline_run(seg, style, clip, Path(tmp) / "pipeline.mp4", frames)
+        streams = offline_streams(seg.device)
+        serial_fps = model_only_fps(seg, height, width, frames)
+        model_fps = (model_only_fps(seg, height, width, frames, streams) if streams > 1
+                     else serial_fps)
+        result = pipeline_run(seg, style, clip, Path(tmp) / "pipeline.mp4", frames, streams)
         pipe_fps = result.frames / result.elapsed_s
         baseline = naive_fps(seg, style, clip, Path(tmp) / "naive.mp4", frames)
     live = live_latency(seg, style, width, height, seconds=live_seconds)
@@ -160,10 +178,12 @@ def run_bench(source: Path | None, model: str, device: str, size: int | None,
         "config": {"model": seg.spec.name, "size": seg.size, "source": str(source or
                    "synthetic 1280x720"), "frames": result.frames, "source_size": [width, height],
                    "input_size": list(seg.input_size(height, width)), "dtype": str(seg.dtype),
-                   "backend": backend},
-        "throughput_fps": {"model_only": model_fps, "pipeline": pipe_fps, "naive": baseline},
-        "ratios": {"pipeline_vs_model": pipe_fps / model_fps, "pipeline_vs_naive":
-                   pipe_fps / baseline},
+                   "backend": backend, "frames_in_flight": streams},
+        "throughput_fps": {"model_only": model_fps, "model_only_one_at_a_time": serial_fps,
+                           "pipeline": pipe_fps, "naive": baseline},
+        "ratios": {"pipeline_vs_model": pipe_fps / model_fps,
+                   "pipeline_vs_model_one_at_a_time": pipe_fps / serial_fps,
+                   "pipeline_vs_naive": pipe_fps / baseline},
         "stages_ms": result.stages.summary(),
         "live": live,
         "rss_mb": {"start": rss_start, "end": rss_mb()},
@@ -176,8 +196,13 @@ def _device_name(device: torch.device) -> str:
     return f"cpu ({platform.processor() or platform.machine()})"
 
 
+def _in_flight(n: int) -> str:
+    return f"{n} frame{'s' if n > 1 else ''} in flight"
+
+
 def format_table(r: dict) -> str:
     t, m, c, live = r["throughput_fps"], r["machine"], r["config"], r["live"]
+    n, serial = c.get("frames_in_flight", 1), t.get("model_only_one_at_a_time", 0.0)
     lines = [
         f"livesegment bench: {c['model']} @ {c['size']} (input {c['input_size'][1]}x"
         f"{c['input_size'][0]}), source {c['source']} {c['source_size'][0]}x"
@@ -185,16 +210,21 @@ def format_table(r: dict) -> str:
         f"machine: {m['device']}, {m['cpus']} cpus, torch {m['torch']} "
         f"({m['torch_threads']} threads), {c['dtype']}, backend {c.get('backend', 'torch')}",
         "",
-        f"{'throughput':<28}{'fps':>8}{'vs model':>10}",
-        f"{'model only':<28}{t['model_only']:>8.1f}{1.0:>10.2f}",
-        f"{'pipeline (end to end)':<28}{t['pipeline']:>8.1f}{t['pipeline'] / t['model_only']:>10.2f}",
-        f"{'naive sequential loop':<28}{t['naive']:>8.1f}{t['naive'] / t['model_only']:>10.2f}",
-        f"pipeline is {r['ratios']['pipeline_vs_naive']:.2f}x the naive loop",
+        f"{'throughput':<36}{'fps':>8}{'vs model':>10}",
+        f"{'model only, ' + _in_flight(n):<36}{t['model_only']:>8.1f}{1.0:>10.2f}",
+        *([f"{'model only, 1 frame at a time':<36}{serial:>8.1f}"
+           f"{serial / t['model_only']:>10.2f}"] if n > 1 else []),
+        f"{'pipeline (end to end), ' + _in_flight(n):<36}{t['pipeline']:>8.1f}"
+        f"{t['pipeline'] / t['model_only']:>10.2f}",
+        f"{'naive sequential loop':<36}{t['naive']:>8.1f}{t['naive'] / t['model_only']:>10.2f}",
+        f"pipeline is {r['ratios']['pipeline_vs_naive']:.2f}x the naive loop"
+        + (f" and {r['ratios']['pipeline_vs_model_one_at_a_time']:.2f}x the model run one "
+           "frame at a time" if n > 1 else ""),
         "",
-        f"{'stage':<28}{'mean ms':>8}{'p95 ms':>10}",
+        f"{'stage':<36}{'mean ms':>8}{'p95 ms':>10}",
     ]
     for name, s in r["stages_ms"].items():
-        lines.append(f"{name:<28}{s['mean_ms']:>8.1f}{s['p95_ms']:>10.1f}")
+        lines.append(f"{name:<36}{s['mean_ms']:>8.1f}{s['p95_ms']:>10.1f}")
     lines += [
         "",
         f"live ({live['camera_fps']:g} fps camera): latency mean {live['latency_mean_ms']:.0f} ms,"

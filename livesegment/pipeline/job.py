@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from livesegment.core.device import offline_streams
 from livesegment.core.frames import Composed, Frame
 from livesegment.core.overlay import OverlayStyle
 from livesegment.core.segmenter import Segmenter
@@ -112,7 +113,8 @@ def _process_video(source: Path, output: Path, segmenter: Segmenter, style: Over
                                  time.perf_counter() - start))
 
     try:
-        result = run_offline(reader.frames(), segmenter.infer,
+        streams = segmenter.replicas(offline_streams(segmenter.device))
+        result = run_offline(reader.frames(), [s.infer for s in streams],
                              lambda r: segmenter.compose(r, style), write, stop, report)
     except BaseException:
         sink.abort()

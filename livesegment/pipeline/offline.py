@@ -1,14 +1,20 @@
 """Offline processing: every frame, in order, with decoding, inference and encoding overlapped.
 
-reader thread --bounded queue--> inference (calling thread) --bounded queue--> writer thread
-(decode)                         (preprocess + model)                      (compose + encode)
+reader thread ---> inference thread(s) ---> writer thread
+(decode)           (preprocess + model)     (compose + encode, in frame order)
 
-Composing (upsampling, argmax, blending) runs on the writer thread, so it overlaps the model's
-work on the next frame instead of adding to it.
+The reader hands each frame to the inference threads through a small work queue and, at the
+same moment, puts the frame's pending result (a ``Future``) on the writer's queue, so the
+writer sees results in frame order however many inference threads finish them.
 
-Full queues block the stage before them (back-pressure), so nothing is dropped and memory stays
-bounded. Setting ``stop`` ends the run early: frames already processed are still written, so
-the writer can finalise a playable file.
+Why more than one inference thread: on a CPU the network alone does not use the cores well
+(ESPNetv2 on 2 cores: 2 threads run one frame only 1.2x faster than 1 thread). Two frames in
+flight at once gave 1.35x the model's throughput there (BENCHMARKS.md). Composing (upsampling,
+argmax, blending) runs on the writer thread, overlapping the model's work.
+
+Full queues block the stage before them (back-pressure): nothing is dropped and memory stays
+bounded. Setting ``stop`` ends the run early: frames whose inference already started are still
+written, in order, so the writer can finalise a playable file; the rest are cancelled.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +32,8 @@ from livesegment.pipeline.stats import StageTimes
 
 _END = object()
 POLL_S = 0.1
+
+Infer = Callable[[Frame], Any]
 
 
 @dataclass
@@ -50,53 +59,88 @@ class _Worker(threading.Thread):
             self.error = exc
 
 
-def _put(q: queue.Queue, item: object, stop: threading.Event, force: bool = False) -> bool:
-    """Blocks until there is room; gives up when stopped unless ``force`` (end markers)."""
+def _put(q: queue.Queue, item: object, stop: threading.Event) -> bool:
+    """Blocks until there is room; gives up (False) once ``stop`` is set."""
     while True:
         try:
             q.put(item, timeout=POLL_S)
             return True
         except queue.Full:
-            if stop.is_set() and not force:
+            if stop.is_set():
                 return False
 
 
-def run_offline(frames: Iterable[Frame], infer: Callable[[Frame], Any],
+def _get(q: queue.Queue, stop: threading.Event, producer: threading.Thread) -> object:
+    """The next item, or ``_END`` once stopped with nothing left that could still arrive."""
+    while True:
+        try:
+            return q.get(timeout=POLL_S)
+        except queue.Empty:
+            if stop.is_set() and not producer.is_alive():
+                return _END
+
+
+def run_offline(frames: Iterable[Frame], infer: Infer | Sequence[Infer],
                 compose: Callable[[Any], Composed], write: Callable[[Composed], None],
                 stop: threading.Event | None = None,
                 on_frame: Callable[[Composed], None] | None = None,
                 depth: int = 4) -> OfflineResult:
-    """Runs ``infer`` on every frame in the calling thread; ``compose`` then ``write`` run in
-    order on the writer thread, and ``on_frame`` after each frame is written. Exceptions from
-    any stage propagate to the caller after the threads are joined."""
+    """Runs ``infer`` on every frame; ``compose`` then ``write`` run in frame order on the
+    writer thread, and ``on_frame`` after each frame is written.
+
+    ``infer`` is one callable, or one per inference thread (each thread owns its callable, so a
+    callable need not be thread-safe). At most ``depth`` frames wait between the stages.
+    Exceptions from any stage propagate to the caller after every thread has ended.
+    """
+    infers = [infer] if callable(infer) else list(infer)
     stop = stop or threading.Event()
-    inbox: queue.Queue = queue.Queue(maxsize=depth)
-    outbox: queue.Queue = queue.Queue(maxsize=depth)
+    work: queue.Queue = queue.Queue(maxsize=len(infers))
+    pending: queue.Queue = queue.Queue(maxsize=depth)
     stages = StageTimes()
     written = 0
     start = time.perf_counter()
 
     def read() -> None:
+        it = iter(frames)
         try:
-            it = iter(frames)
             while not stop.is_set():
                 t0 = time.perf_counter()
                 frame = next(it, _END)
                 if frame is _END:
                     break
                 stages.add("decode", time.perf_counter() - t0)
-                if not _put(inbox, frame, stop):
+                result: Future = Future()
+                if not _put(pending, result, stop):
+                    break
+                if not _put(work, (frame, result), stop):
+                    result.cancel()
                     break
         finally:
-            _put(inbox, _END, stop, force=True)
+            for _ in infers:
+                _put(work, _END, stop)
+            _put(pending, _END, stop)
+
+    def run_model(fn: Infer) -> Callable[[], None]:
+        def body() -> None:
+            while (item := _get(work, stop, reader)) is not _END:
+                frame, result = item
+                if stop.is_set() or not result.set_running_or_notify_cancel():
+                    result.cancel()
+                    continue
+                try:
+                    result.set_result(fn(frame))
+                except BaseException as exc:  # noqa: BLE001 - re-raised by the writer
+                    result.set_exception(exc)
+        return body
 
     def drain() -> None:
         nonlocal written
-        while True:
-            item = outbox.get()
-            if item is _END:
+        while (result := _get(pending, stop, reader)) is not _END:
+            try:
+                inferred = result.result()
+            except CancelledError:
                 return
-            composed = compose(item)
+            composed = compose(inferred)
             t0 = time.perf_counter()
             write(composed)
             stages.add("encode", time.perf_counter() - t0)
@@ -106,39 +150,26 @@ def run_offline(frames: Iterable[Frame], infer: Callable[[Frame], Any],
             if on_frame is not None:
                 on_frame(composed)
 
-    reader, writer = _Worker("livesegment-reader", read), _Worker("livesegment-writer", drain)
-    reader.start()
-    writer.start()
+    reader = _Worker("livesegment-reader", read)
+    models = [_Worker(f"livesegment-infer-{i}", run_model(fn)) for i, fn in enumerate(infers)]
+    writer = _Worker("livesegment-writer", drain)
+    threads = [reader, *models, writer]
+    for thread in threads:
+        thread.start()
     interrupted = False
     try:
-        while not stop.is_set() and writer.error is None:
-            try:
-                frame = inbox.get(timeout=POLL_S)
-            except queue.Empty:
-                continue
-            if frame is _END:
-                break
-            if not _put(outbox, infer(frame), stop) or writer.error is not None:
-                break
+        while writer.is_alive():
+            writer.join(POLL_S)
+            if writer.error is not None:
+                stop.set()
     except KeyboardInterrupt:
         interrupted = True
     finally:
         interrupted = interrupted or stop.is_set()  # an outside stop (Cancel, SIGTERM) counts
         stop.set()
-        _drain_queue(inbox)
-        _put(outbox, _END, threading.Event(), force=True)
-        reader.join()
-        writer.join()
-    for worker in (writer, reader):
-        if worker.error is not None:
-            raise worker.error
+        for thread in threads:
+            thread.join()
+    for thread in (writer, reader):
+        if thread.error is not None:
+            raise thread.error
     return OfflineResult(written, interrupted, time.perf_counter() - start, stages)
-
-
-def _drain_queue(q: queue.Queue) -> None:
-    """Empties a queue so a producer blocked on it can see the stop flag and finish."""
-    while True:
-        try:
-            q.get_nowait()
-        except queue.Empty:
-            return

@@ -15,12 +15,15 @@ def test_bench_reports_every_figure(tmp_path, capsys):
                  "--live-seconds", "1", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     fps = report["throughput_fps"]
-    assert set(fps) == {"model_only", "pipeline", "naive"} and min(fps.values()) > 0
+    assert set(fps) == {"model_only", "model_only_one_at_a_time", "pipeline", "naive"}
+    assert min(fps.values()) > 0 and report["config"]["frames_in_flight"] == 2  # on a CPU
     assert report["config"]["frames"] == 6 and report["config"]["source_size"] == [160, 120]
     assert report["config"]["input_size"] == [64, 96]
     assert {"decode", "preprocess", "infer", "postprocess", "encode"} <= set(report["stages_ms"])
     assert all(s["n"] == 6 and s["p95_ms"] >= 0 for s in report["stages_ms"].values())
     assert abs(report["ratios"]["pipeline_vs_model"] - fps["pipeline"] / fps["model_only"]) < 1e-9
+    assert abs(report["ratios"]["pipeline_vs_model_one_at_a_time"]
+               - fps["pipeline"] / fps["model_only_one_at_a_time"]) < 1e-9
     live = report["live"]
     assert live["shown"] > 0 and live["bound_ms"] > 0 and report["rss_mb"]["end"] > 0
 
@@ -31,6 +34,7 @@ def test_bench_table(tmp_path, capsys):
     assert main(["bench", "--source", str(clip), "--frames", "3", "--size", "64",
                  "--live-seconds", "0.5"]) == 0
     out = capsys.readouterr().out
-    for needle in ("model only", "pipeline (end to end)", "naive sequential loop",
+    for needle in ("model only, 2 frames in flight", "model only, 1 frame at a time",
+                   "pipeline (end to end), 2 frames in flight", "naive sequential loop",
                    "latency mean", "RSS"):
         assert needle in out

@@ -27,11 +27,55 @@ def _same(composed: Composed) -> Composed:
     return composed
 
 
+@pytest.mark.parametrize("streams", [1, 2, 3])
 @pytest.mark.parametrize("n", [0, 1, 7, 200])
-def test_every_frame_in_order(n):
+def test_every_frame_in_order(n, streams):
     written = []
-    result = run_offline(_frames(n), _process, _same, lambda c: written.append(c.frame.index))
+    result = run_offline(_frames(n), [_process] * streams, _same,
+                         lambda c: written.append(c.frame.index))
     assert written == list(range(n)) and result.frames == n and not result.interrupted
+
+
+@pytest.mark.parametrize("streams", [2, 3])
+def test_parallel_inference_keeps_order_and_thread_ownership(streams):
+    """Frames finish out of order (uneven model times); the writer still gets them in order,
+    and each inference callable only ever runs on one thread (a Segmenter is not thread-safe)."""
+    owners: dict[int, set[int]] = {}
+    lock = threading.Lock()
+
+    def make(k: int):
+        def process(frame: Frame) -> Composed:
+            with lock:
+                owners.setdefault(k, set()).add(threading.get_ident())
+            time.sleep(0.012 if frame.index % 3 == 0 else 0.001)
+            return _process(frame)
+        return process
+
+    written = []
+    run_offline(_frames(90), [make(k) for k in range(streams)], _same,
+                lambda c: written.append(c.frame.index))
+    assert written == list(range(90))
+    assert len(owners) == streams  # every stream took part
+    assert all(len(threads) == 1 for threads in owners.values())
+    assert len(set().union(*owners.values())) == streams
+
+
+def test_two_streams_overlap_in_time():
+    """Two frames are in the model at once: 40 frames of 20 ms take well under 40 x 20 ms."""
+    active = {"now": 0, "peak": 0}
+    lock = threading.Lock()
+
+    def process(frame: Frame) -> Composed:
+        with lock:
+            active["now"] += 1
+            active["peak"] = max(active["peak"], active["now"])
+        time.sleep(0.02)
+        with lock:
+            active["now"] -= 1
+        return _process(frame)
+
+    run_offline(_frames(40), [process, process], _same, lambda c: None)
+    assert active["peak"] == 2
 
 
 def test_slow_writer_applies_back_pressure_not_drops():
@@ -54,7 +98,8 @@ def test_slow_writer_applies_back_pressure_not_drops():
     assert peak["ahead"] <= 3 + 2  # queue depth plus the items in hand
 
 
-def test_stop_midway_writes_what_was_processed():
+@pytest.mark.parametrize("streams", [1, 2])
+def test_stop_midway_writes_what_was_processed(streams):
     stop = threading.Event()
     written = []
 
@@ -63,15 +108,16 @@ def test_stop_midway_writes_what_was_processed():
             stop.set()
         return _process(frame)
 
-    result = run_offline(_frames(1000), process, _same,
+    result = run_offline(_frames(1000), [process] * streams, _same,
                          lambda c: written.append(c.frame.index), stop)
     assert result.interrupted
     assert written == list(range(len(written))) and 20 <= len(written) <= 22
     assert not [t for t in threading.enumerate() if t.name.startswith("livesegment-")]
 
 
+@pytest.mark.parametrize("streams", [1, 2])
 @pytest.mark.parametrize("where", ["read", "process", "write"])
-def test_errors_reach_the_caller_and_threads_end(where):
+def test_errors_reach_the_caller_and_threads_end(where, streams):
     def frames():
         for f in _frames(50):
             if where == "read" and f.index == 5:
@@ -88,6 +134,6 @@ def test_errors_reach_the_caller_and_threads_end(where):
             raise OSError("disk gone")
 
     with pytest.raises(OSError, match="disk gone"):
-        run_offline(frames(), process, _same, write)
+        run_offline(frames(), [process] * streams, _same, write)
     time.sleep(0.05)
     assert not [t for t in threading.enumerate() if t.name.startswith("livesegment-")]
