@@ -78,7 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="measure model-only, pipeline and naive throughput")
     b.add_argument("--source", type=Path, help="video to read (default: a synthetic 720p clip)")
     _add_model_options(b)
-    b.add_argument("--frames", type=_positive_int, default=60)
+    b.add_argument("--frames", type=_positive_int, default=60,
+                   help="frames per measurement in each round (default 60)")
+    b.add_argument("--rounds", type=_positive_int, default=3,
+                   help="rounds of model/pipeline/naive runs; figures are medians (default 3)")
     b.add_argument("--live-seconds", type=float, default=5.0,
                    help="how long to run the live-latency part (default 5)")
     b.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -241,7 +244,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from livesegment.pipeline.bench import format_table, run_bench
 
     report = run_bench(args.source, args.model, args.device, args.size, args.weights,
-                       args.frames, args.live_seconds, args.backend)
+                       args.frames, args.live_seconds, args.backend, args.rounds)
     if args.json:
         import json
 

@@ -21,6 +21,14 @@ class StageTimes:
         with self._lock:
             self.samples.setdefault(stage, []).append(seconds)
 
+    def merge(self, other: StageTimes) -> None:
+        """Adds another run's samples (benchmark rounds pooled into one report)."""
+        with other._lock:
+            copied = {k: list(v) for k, v in other.samples.items()}
+        with self._lock:
+            for stage, values in copied.items():
+                self.samples.setdefault(stage, []).extend(values)
+
     def summary(self) -> dict[str, dict[str, float]]:
         """``{stage: {"mean_ms": .., "p95_ms": .., "n": ..}}``."""
         with self._lock:
