@@ -18,6 +18,7 @@ from torch import nn
 from livesegment.core.device import inference_dtype, resolve_device
 from livesegment.core.espnetv2 import fold_batch_norms
 from livesegment.core.frames import Composed, Frame, Inference
+from livesegment.core.frozen import FrozenPerShape
 from livesegment.core.overlay import OverlayStyle, blend
 from livesegment.core.postprocess import labels_from_logits
 from livesegment.core.preprocess import inference_size, to_model_input
@@ -60,6 +61,8 @@ class Segmenter:
         if backend == "onnxruntime":
             return cls(spec, OnnxRuntimeModel(net, spec.name), dev, size)
         net = net.to(dev, dtype=inference_dtype(dev), memory_format=torch.channels_last)
+        if dev.type == "cpu":
+            net = FrozenPerShape(net)  # 1.2x on the CPU; CUDA runs eager (unmeasured there)
         return cls(spec, net, dev, size)
 
     def with_size(self, size: int) -> Segmenter:
@@ -71,6 +74,12 @@ class Segmenter:
         """This segmenter and ``count - 1`` siblings sharing its network, one per inference
         thread (the network only reads its weights; each sibling has its own upload buffer)."""
         return [self] + [self.with_size(self.size) for _ in range(count - 1)]
+
+    def warm_up(self, height: int, width: int, wait: bool = True) -> None:
+        """Readies the model for frames of this size before they are hot: builds the frozen
+        CPU graph for the input shape, now (``wait``) or in the background."""
+        if isinstance(self.model, FrozenPerShape):
+            self.model.prepare((1, 3, *self.input_size(height, width)), self.dtype, wait=wait)
 
     @property
     def dtype(self) -> torch.dtype:

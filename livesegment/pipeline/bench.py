@@ -180,6 +180,7 @@ def run_bench(source: Path | None, model: str, device: str, size: int | None,
         probe = VideoFileSource(clip)
         width, height = probe.width, probe.height
         probe.close()
+        seg.warm_up(height, width)
         for _ in range(rounds):
             serial = model_only_fps(seg, height, width, frames)
             result = pipeline_run(seg, style, clip, Path(tmp) / "pipeline.mp4", frames, streams)

@@ -19,6 +19,11 @@ from livesegment.io.video import VIDEO_SUFFIXES, VideoFileSink, VideoFileSource
 from livesegment.pipeline.offline import OfflineResult, run_offline
 
 
+# Videos at least this long get the frozen CPU graph from the start: building it costs ~3 s
+# of CPU and saves ~1/6 of each frame's time after, a gain from about 10 s of 720p video.
+LONG_VIDEO_S = 10.0
+
+
 @dataclass(frozen=True)
 class JobReport:
     """What a finished (or stopped) job did, for the summary line and the GUI."""
@@ -100,6 +105,8 @@ def _process_video(source: Path, output: Path, segmenter: Segmenter, style: Over
         reader.close()
         raise
     total = reader.duration_s
+    if total >= LONG_VIDEO_S:  # worth a faster graph: build it while the first frames run
+        segmenter.warm_up(reader.height, reader.width, wait=False)
     start = time.perf_counter()
 
     def write(c: Composed) -> None:
