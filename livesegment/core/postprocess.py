@@ -58,11 +58,11 @@ def labels_from_logits(logits: torch.Tensor, out_hw: tuple[int, int]) -> torch.T
     down_right = torch.cat([down[:, 1:], down[:, -1:]], 1)
     uniform = (coarse == right) & (coarse == down) & (coarse == down_right)
     labels = _gather2d(coarse.to(torch.uint8), y0, x0)
-    cells = (~uniform).flatten().nonzero()[:, 0]
-    if cells.numel() == 0:
+    i, j = (~uniform).nonzero(as_tuple=True)  # the mixed cells' rows and columns
+    if i.numel() == 0:
         return labels
-    ys, xs, owner = _cell_pixels(cells, w, y0, x0, h)
-    pairs = _two_class_cells(table, cells, h, w)
+    ys, xs, owner = _cell_pixels(i, j, y0, x0, h, w)
+    pairs = _two_class_cells(table, i, j, h, w)
     d = pairs.margins.index_select(0, owner)  # lower class's margin at the four corners
     fy, fx = wy.index_select(0, ys), wx.index_select(0, xs)
     margin = torch.lerp(torch.lerp(d[:, 0], d[:, 1], fx), torch.lerp(d[:, 2], d[:, 3], fx), fy)
@@ -74,21 +74,19 @@ def labels_from_logits(logits: torch.Tensor, out_hw: tuple[int, int]) -> torch.T
     return labels
 
 
-def _cell_pixels(cells: torch.Tensor, w: int, y0: torch.Tensor, x0: torch.Tensor, h: int
-                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _cell_pixels(i: torch.Tensor, j: torch.Tensor, y0: torch.Tensor, x0: torch.Tensor, h: int,
+                 w: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Output pixels whose four source taps are the corners of the given cells: rows, columns
     and the index of their cell. Taps only grow along a row or column, so each cell owns one
     rectangular block of the output; listing blocks avoids scanning the full frame."""
-    dev = cells.device
+    dev = i.device
     row_count = torch.bincount(y0, minlength=h)
     col_count = torch.bincount(x0, minlength=w)
     row_start = torch.cumsum(row_count, 0) - row_count
     col_start = torch.cumsum(col_count, 0) - col_count
-    i = torch.div(cells, w, rounding_mode="floor")
-    j = cells - i * w
     nr, nc = row_count.index_select(0, i), col_count.index_select(0, j)
     sizes = nr * nc
-    owner = torch.repeat_interleave(torch.arange(cells.numel(), device=dev), sizes)
+    owner = torch.repeat_interleave(torch.arange(i.numel(), device=dev), sizes)
     first = torch.cumsum(sizes, 0) - sizes
     k = torch.arange(owner.numel(), device=dev) - first.index_select(0, owner)
     width = nc.index_select(0, owner)
@@ -105,7 +103,8 @@ class _Pairs(NamedTuple):
     margins: torch.Tensor  # score[low] - score[high] at the four corners (00, 01, 10, 11)
 
 
-def _two_class_cells(table: torch.Tensor, cells: torch.Tensor, h: int, w: int) -> _Pairs:
+def _two_class_cells(table: torch.Tensor, i: torch.Tensor, j: torch.Tensor, h: int,
+                     w: int) -> _Pairs:
     """Which classes can win inside each mixed cell, without interpolating.
 
     A bilinear mix never exceeds the largest of its four corner values, and never falls below
@@ -113,7 +112,6 @@ def _two_class_cells(table: torch.Tensor, cells: torch.Tensor, h: int, w: int) -
     reaches the best smallest-corner score of any class. Most cells on an outline have two
     such candidates, and then the sign of one interpolated margin decides each pixel.
     """
-    i, j = cells // w, cells % w
     i1, j1 = (i + 1).clamp_(max=h - 1), (j + 1).clamp_(max=w - 1)
     corners = torch.stack([table.index_select(0, a * w + b) for a, b in
                            ((i, j), (i, j1), (i1, j), (i1, j1))], 1)  # M x 4 x C
