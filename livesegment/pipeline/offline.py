@@ -93,6 +93,8 @@ def run_offline(frames: Iterable[Frame], infer: Infer | Sequence[Infer],
     Exceptions from any stage propagate to the caller after every thread has ended.
     """
     infers = [infer] if callable(infer) else list(infer)
+    if not infers:
+        raise ValueError("run_offline needs at least one inference callable")
     stop = stop or threading.Event()
     work: queue.Queue = queue.Queue(maxsize=len(infers))
     pending: queue.Queue = queue.Queue(maxsize=depth)

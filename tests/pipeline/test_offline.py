@@ -137,3 +137,8 @@ def test_errors_reach_the_caller_and_threads_end(where, streams):
         run_offline(frames(), [process] * streams, _same, write)
     time.sleep(0.05)
     assert not [t for t in threading.enumerate() if t.name.startswith("livesegment-")]
+
+
+def test_no_inference_callable_is_refused_not_a_hang():
+    with pytest.raises(ValueError, match="at least one"):
+        run_offline(_frames(3), [], _same, lambda c: None)
