@@ -89,7 +89,6 @@ class FrozenPerShape(nn.Module):
 
     def _build(self, key: Key) -> None:
         shape, dtype, channels_last = key
-        graph = None
         try:
             graph = _freeze(self.eager, shape, dtype, channels_last)
         except Exception:  # noqa: BLE001 - an untraceable model simply stays eager
