@@ -78,6 +78,12 @@ class FrozenPerShape(nn.Module):
                              daemon=False).start()
         return self.graph_for(shape) is not None
 
+    def planned(self, shape: tuple[int, ...]) -> bool:
+        """True once a graph for ``shape`` is built, being built, or was refused: nothing is
+        left to prepare for it."""
+        with self._lock:
+            return any(k[0] == tuple(shape) for k in self._graphs)
+
     def graph_for(self, shape: tuple[int, ...]) -> torch.jit.ScriptModule | None:
         """The frozen graph serving ``shape``, if one is ready (for tests and reports)."""
         with self._lock:

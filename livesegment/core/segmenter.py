@@ -81,6 +81,13 @@ class Segmenter:
         if isinstance(self.model, FrozenPerShape):
             self.model.prepare((1, 3, *self.input_size(height, width)), self.dtype, wait=wait)
 
+    def is_warm(self, height: int, width: int) -> bool:
+        """True when frames of this size have nothing left to build (or nothing ever to build:
+        CUDA, ONNX Runtime and other models run as they are)."""
+        if isinstance(self.model, FrozenPerShape):
+            return self.model.planned((1, 3, *self.input_size(height, width)))
+        return True
+
     @property
     def dtype(self) -> torch.dtype:
         return inference_dtype(self.device)

@@ -151,6 +151,8 @@ class LivePipeline:
                 continue
             candidate = self._pending or self.segmenter
             try:
+                if self._warm_up(candidate, frame):
+                    continue  # this frame went stale during the build; take a fresh one
                 composed = candidate.process(frame, self._style_for(candidate))
             except torch.OutOfMemoryError:
                 self._shrink_after_oom(candidate)
@@ -163,6 +165,22 @@ class LivePipeline:
             composed = replace(composed, ready_at=time.monotonic())
             self.inference_rate.tick()
             self.results.put(composed)
+
+    def _warm_up(self, segmenter: Segmenter, frame: Frame) -> bool:
+        """Builds the model's graph for a new frame size here, before the first such frame
+        is shown; True if it did (which took seconds).
+
+        Built in the background instead, the trace holds Python's GIL in long stretches, and
+        the eager model it overlaps (one GIL hand-over per layer) slowed to 600-700 ms a frame
+        for 2-3 s: shown frames far older than the live bound. Building first, the capture
+        thread keeps dropping stale frames meanwhile, and the first frame shown is fresh.
+        """
+        height, width = frame.bgr.shape[:2]
+        if segmenter.is_warm(height, width):
+            return False
+        self.on_notice(f"preparing {segmenter.spec.name} for {width}x{height} frames")
+        segmenter.warm_up(height, width, wait=True)
+        return True
 
     def _style_for(self, segmenter: Segmenter) -> OverlayStyle:
         style = self.style

@@ -108,3 +108,27 @@ def test_soak_memory_and_threads_stay_flat():
     # A backlog would grow over the run; the newest-frame slots keep what is shown a few
     # frames (milliseconds at 400 fps) behind the camera, whatever the machine's hiccups.
     assert worst_age < 0.25 and worst_lag < 100
+
+
+def test_a_new_frame_size_gets_its_graph_before_its_first_frame_is_shown():
+    """Built in the background, the trace stalled the overlapping eager frames for seconds;
+    live mode builds first, says so, and shows only frames from the frozen graph."""
+    from livesegment.core.frozen import FrozenPerShape
+    from tests.conftest import RedIsPerson
+
+    seg = fake_segmenter()
+    seg = Segmenter(seg.spec, FrozenPerShape(RedIsPerson().eval(), hot_after=10**6),
+                    seg.device, seg.size)
+    shape = (1, 3, *seg.input_size(48, 64))
+    notices: list[str] = []
+    pipe = LivePipeline(seg, seg.default_style(), on_notice=notices.append)
+    pipe.set_source(SyntheticSource(64, 48, fps=100))
+    deadline = time.monotonic() + 30
+    while pipe.latest() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    first = pipe.latest()
+    pipe.stop()
+    assert first is not None
+    assert seg.model.graph_for(shape) is not None
+    assert notices == ["preparing espnetv2-voc for 64x48 frames"]
+    assert (first.labels == 15).any()  # the red square, segmented by the graph
