@@ -8,8 +8,9 @@ pipeline 1.21x. The graph runs its layers in C++ without Python between them.
   records as constants, so a graph is valid only for the shape it was traced at.
 * Once hot: tracing and freezing take a few seconds, worth it for a video or a live session,
   not for a still or a short clip, so a shape is frozen after ``hot_after`` frames.
-* In the background: until a shape's graph is ready, frames run eagerly, so neither the live
-  view nor an export ever stalls on it.
+* In the background for exports: until a shape's graph is ready, frames run eagerly. Live mode
+  instead calls :meth:`FrozenPerShape.prepare` and waits before showing a new size: a trace
+  holds the GIL in long stretches and stalls an eager model running beside it.
 * Checked: a graph whose logits differ from the eager network's on a test input is discarded
   (and so is one that fails to build); that shape stays eager.
 
