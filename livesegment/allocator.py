@@ -4,9 +4,9 @@ Why: torch frees every intermediate feature map after each layer, and a frame, i
 its composed copy are 1-3 MB each. glibc's malloc hands blocks of that size back to the kernel
 as soon as they are freed (``mmap``/``munmap``, or trimming the top of a heap), so the next
 frame page-faults the same memory in again and the kernel zeroes it. On 2 CPU cores that was
-5,000-9,000 page faults and 25-30 ms of kernel time per frame. Keeping freed blocks in the
-process instead cut it to ~150 faults and ~5 ms, and made the model 1.3x faster
-(BENCHMARKS.md). Memory then stays at the working set's peak instead of going up and down.
+5,000-9,000 page faults and 25-33 ms of kernel time per frame in ``bench``. Keeping freed blocks
+in the process cut it to 125-250 faults and 5-9 ms: the bench pipeline 1.13-1.25x, ``process``
+1.05x (BENCHMARKS.md). Memory then stays at the working set's peak instead of going up and down.
 """
 
 from __future__ import annotations

@@ -270,7 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    keep_freed_memory()  # before torch allocates: 1.3x on the CPU (livesegment/allocator.py)
+    keep_freed_memory()  # before torch allocates; why: livesegment/allocator.py
     try:
         return COMMANDS[args.command](args)
     except LivesegmentError as exc:
