@@ -40,3 +40,14 @@ def offline_streams(device: torch.device) -> int:
     where a single stream keeps the GPU busy and a second has not been measured.
     """
     return 1 if device.type == "cuda" else 2
+
+
+def encoder_threads(device: torch.device) -> int:
+    """x264's thread count for offline output: 1 while the model runs on the CPU (it needs the
+    cores), 0 (x264 picks: 1.5x the cores) when it runs on CUDA and the cores are free.
+
+    With the model's cost taken away, a 720p pipeline on 2 cores ran 34-36 fps with one
+    encoder thread and 41-42 fps with x264's own choice; with more cores the gap widens, and
+    on a GPU the encoder, not the model, would bound offline work (BENCHMARKS.md).
+    """
+    return 0 if device.type == "cuda" else 1

@@ -200,7 +200,7 @@ class VideoFileSink:
 
     def __init__(self, path: Path, width: int, height: int, time_base: Fraction,
                  rate: Fraction, audio_from: Path | None = None, codec: str = "libx264",
-                 crf: int = 20, preset: str = "superfast") -> None:
+                 crf: int = 20, preset: str = "superfast", threads: int = 1) -> None:
         self.path = path
         self.tmp = partial_path(path)
         try:
@@ -218,9 +218,10 @@ class VideoFileSink:
         stream.time_base = time_base
         stream.codec_context.time_base = time_base
         if codec == "libx264":
-            # One encoder thread: on a small CPU the model needs the other cores; measured
-            # "superfast" at 16 ms per 720p frame vs 25 ms for "veryfast" (files ~1.6x larger).
-            stream.options = {"crf": str(crf), "preset": preset, "threads": "1"}
+            # ``threads``: 1 by default, since on a small CPU the model needs the other cores;
+            # 0 lets x264 choose. "superfast": 16 ms per 720p frame vs 25 ms for "veryfast"
+            # (files ~1.6x larger); faster presets cost size (BENCHMARKS.md).
+            stream.options = {"crf": str(crf), "preset": preset, "threads": str(threads)}
         self._stream = stream
         self._tb = time_base
         self._last_pts: int | None = None
@@ -229,11 +230,12 @@ class VideoFileSink:
         self._audio = AudioPassthrough(audio_from, self._container) if audio_from else None
 
     @classmethod
-    def matching(cls, source: VideoFileSource, path: Path, audio: bool = False
-                 ) -> VideoFileSink:
+    def matching(cls, source: VideoFileSource, path: Path, audio: bool = False,
+                 threads: int = 1) -> VideoFileSink:
         """A sink with ``source``'s size, clock and nominal rate (and its audio if asked)."""
         return cls(path, source.width, source.height, source.time_base, source.rate_hint,
-                   audio_from=source.path if audio and source.has_audio else None)
+                   audio_from=source.path if audio and source.has_audio else None,
+                   threads=threads)
 
     @property
     def audio_mode(self) -> str:

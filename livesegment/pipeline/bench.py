@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from livesegment.core.device import offline_streams
+from livesegment.core.device import encoder_threads, offline_streams
 from livesegment.core.overlay import OverlayStyle
 from livesegment.core.preprocess import to_model_input
 from livesegment.core.segmenter import Segmenter, sync_clock
@@ -89,7 +89,7 @@ def pipeline_run(seg: Segmenter, style: OverlayStyle, clip: Path, out: Path, fra
                  streams: int = 1):
     """This project's offline pipeline on ``frames`` frames of ``clip``."""
     reader = VideoFileSource(clip)
-    sink = VideoFileSink.matching(reader, out)
+    sink = VideoFileSink.matching(reader, out, threads=encoder_threads(seg.device))
     result = run_offline(itertools.islice(reader.frames(), frames),
                          [s.infer for s in seg.replicas(streams)],
                          lambda r: seg.compose(r, style),

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from livesegment.core.device import offline_streams
+from livesegment.core.device import encoder_threads, offline_streams
 from livesegment.core.frames import Composed, Frame
 from livesegment.core.overlay import OverlayStyle
 from livesegment.core.segmenter import Segmenter
@@ -100,7 +100,8 @@ def _process_video(source: Path, output: Path, segmenter: Segmenter, style: Over
                    on_progress: Callable[[Progress], None] | None) -> JobReport:
     reader = VideoFileSource(source)
     try:
-        sink = VideoFileSink.matching(reader, output, audio=True)
+        sink = VideoFileSink.matching(reader, output, audio=True,
+                                      threads=encoder_threads(segmenter.device))
     except BaseException:
         reader.close()
         raise

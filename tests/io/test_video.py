@@ -9,7 +9,9 @@ import av
 import cv2
 import numpy as np
 import pytest
+import torch
 
+from livesegment.core.device import encoder_threads
 from livesegment.errors import InputError, OutputError
 from livesegment.io.images import as_bgr8, read_image
 from livesegment.io.paths import check_output
@@ -63,6 +65,28 @@ def test_variable_frame_rate_survives_a_round_trip(tmp_path):
     got, pictures = read_clip(out)
     assert [round(t, 3) for t in got] == times
     assert pictures[0].shape == (96, 128, 3)
+
+
+@pytest.mark.parametrize("complete", [True, False])
+@pytest.mark.parametrize("threads", [1, 0])
+def test_every_frame_comes_out_whatever_the_encoder_threads(tmp_path, threads, complete):
+    """x264 with its own threads holds frames back for its frame-parallel encoders; finishing,
+    or stopping half-way, must still flush every written frame with its timestamp."""
+    times = [i * 0.04 for i in range(30)] + [1.5, 1.54]  # a gap, as a pause in a recording
+    sink = VideoFileSink(tmp_path / "out.mp4", 128, 96, Fraction(1, 1000), Fraction(25),
+                         threads=threads)
+    for i, t in enumerate(times):
+        sink.write(synthetic_frame(i, 96, 128), t)
+    written = sink.finish(complete=complete)
+    assert written.name == ("out.mp4" if complete else "out.partial.mp4")
+    got, pictures = read_clip(written)
+    assert [round(t, 3) for t in got] == [round(t, 3) for t in times]
+    assert np.abs(pictures[-1].astype(int) - synthetic_frame(31, 96, 128)).mean() < 3
+
+
+def test_offline_output_encodes_on_more_threads_only_when_the_model_leaves_the_cpu():
+    assert encoder_threads(torch.device("cpu")) == 1
+    assert encoder_threads(torch.device("cuda")) == 0  # x264 picks; the cores are free
 
 
 @pytest.mark.parametrize(("suffix", "audio_codec", "mode"), [
