@@ -1,4 +1,5 @@
-"""The wheel carries the bundled weights, their licence, the icon and both launchers."""
+"""The wheel carries the bundled weights and sample clip, their licences, the icon and both
+launchers."""
 
 from __future__ import annotations
 
@@ -31,9 +32,14 @@ def test_wheel_contents(wheel):
                    "livesegment/weights/espnetv2_s_2.0_city_1024x512.pth",
                    "livesegment/weights/LICENSE-EdgeNets",
                    "livesegment/assets/livesegment.png",
+                   "livesegment/assets/sample/people-at-table.mp4",
+                   "livesegment/assets/sample/LICENSE", "livesegment/assets/sample/NOTICE",
                    "livesegment/core/espnetv2.py", "livesegment/gui/window.py"):
         assert needed in names
     assert not [n for n in names if n.startswith("tests/")]
+    licence = next(n for n in names if n.endswith(".dist-info/licenses/LICENSE")
+                   or n.endswith(".dist-info/LICENSE"))
+    assert "MIT License" in zipfile.ZipFile(wheel).read(licence).decode()
     entry_points = zipfile.ZipFile(wheel).read(
         next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "livesegment = livesegment.cli:main" in entry_points

@@ -1,0 +1,102 @@
+"""The Python API: load a model, segment a picture, paint an overlay, process a file.
+
+Small functions over the same engine the command line and the window use, so a script gets the
+same labels, colours and files as ``livesegment process``. Pictures are numpy arrays in OpenCV's
+order (HxWx3 uint8 BGR); labels are HxW uint8 class ids (``model.spec.categories[id]``).
+
+>>> import livesegment
+>>> model = livesegment.load_model()                  # espnetv2-voc, bundled with the package
+>>> frame = next(livesegment.read_frames(livesegment.sample_clip()))
+>>> labels = livesegment.segment(model, frame)         # 432x768 class ids
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from livesegment.core.frames import Frame
+from livesegment.core.overlay import OverlayStyle, blend_numpy
+from livesegment.core.segmenter import Segmenter
+from livesegment.core.zoo import DEFAULT_MODEL, REGISTRY
+from livesegment.io.images import read_image
+from livesegment.io.sample import sample_clip
+from livesegment.io.video import VideoFileSource
+from livesegment.pipeline.job import JobReport, is_image
+from livesegment.pipeline.job import process_file as _process_file
+
+__all__ = ["load_model", "models", "overlay", "process_file", "read_frames", "sample_clip",
+           "segment", "Segmenter"]
+
+PathLike = str | os.PathLike
+
+
+def models() -> list[str]:
+    """Names accepted by :func:`load_model` (``livesegment models`` shows details)."""
+    return list(REGISTRY)
+
+
+def load_model(name: str = DEFAULT_MODEL, *, device: str = "auto", size: int | None = None,
+               weights: PathLike | None = None, backend: str = "torch") -> Segmenter:
+    """A model ready for pictures: weights loaded safely, on ``device`` (``auto``: CUDA if
+    present), at inference short side ``size`` (default the model's)."""
+    return Segmenter.create(name, device, size, Path(weights) if weights else None, backend)
+
+
+def segment(model: Segmenter, bgr: np.ndarray) -> np.ndarray:
+    """HxW uint8 class ids for one HxWx3 uint8 BGR picture, at the picture's own size."""
+    return model.process(Frame(0, 0.0, _checked(bgr)), model.default_style()).labels
+
+
+def overlay(bgr: np.ndarray, labels: np.ndarray, model: Segmenter, *,
+            classes: Iterable[str | int] | None = None, opacity: float = 0.5) -> np.ndarray:
+    """``bgr`` with the class colours blended in where ``labels`` has the chosen classes
+    (default: every class but the background), exactly as ``livesegment process`` paints."""
+    if labels.shape != bgr.shape[:2]:
+        raise ValueError(f"labels {labels.shape} do not match the picture {bgr.shape[:2]}")
+    return blend_numpy(_checked(bgr), labels.astype(np.uint8, copy=False),
+                       _style(model, classes, opacity))
+
+
+def read_frames(path: PathLike) -> Iterator[np.ndarray]:
+    """Every picture of a video (or the one picture of an image file), as BGR arrays."""
+    path = Path(path)
+    if is_image(path):
+        yield read_image(path)
+        return
+    source = VideoFileSource(path)
+    try:
+        for frame in source.frames():
+            yield frame.bgr
+    finally:
+        source.close()
+
+
+def process_file(source: PathLike, output: PathLike, model: Segmenter | None = None, *,
+                 classes: Iterable[str | int] | None = None, opacity: float = 0.5,
+                 masks: PathLike | None = None) -> JobReport:
+    """Annotates a video or picture into ``output``, as ``livesegment process`` does: every
+    frame, timing and audio kept, the output swapped in only when complete."""
+    model = model or load_model()
+    return _process_file(Path(source), Path(output), model, _style(model, classes, opacity),
+                         Path(masks) if masks is not None else None)
+
+
+def _style(model: Segmenter, classes: Iterable[str | int] | None,
+           opacity: float) -> OverlayStyle:
+    """The overlay for class names or ids (``None``: every class but the background)."""
+    spec = model.spec
+    selected = None if classes is None else frozenset(
+        c if isinstance(c, int) else spec.class_id(c) for c in classes)
+    return OverlayStyle(spec.palette, spec.background, opacity, selected)
+
+
+def _checked(bgr: np.ndarray) -> np.ndarray:
+    if not (isinstance(bgr, np.ndarray) and bgr.dtype == np.uint8 and bgr.ndim == 3
+            and bgr.shape[2] == 3):
+        got = getattr(bgr, "shape", type(bgr).__name__)
+        raise ValueError(f"expected an HxWx3 uint8 BGR picture, got {got}")
+    return np.ascontiguousarray(bgr)
