@@ -87,10 +87,41 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how long to run the live-latency part (default 5)")
     b.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
+    _add_live_parser(sub)
+
     g = sub.add_parser("gui", help="open the live window")
     g.add_argument("--source", help="camera index, video file or stream URL")
     g.add_argument("--model", help="model to start with")
     return parser
+
+
+def _add_live_parser(sub) -> None:
+    p = sub.add_parser(
+        "live", help="live segmentation without a window: to a virtual camera and/or a file",
+        description="Runs the live pipeline headless: the newest composed frame goes to a "
+        "virtual webcam (for Zoom, Meet, Teams, OBS) and/or a recording; a status line shows "
+        "the pace. Ctrl-C stops cleanly.",
+        epilog="examples:\n  livesegment live --source 0 --virtual-camera\n"
+        "  livesegment live --source 0 --virtual-camera --on-demand --classes person\n"
+        "  livesegment live --source clip.mp4 -o annotated.mp4 --duration 10",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--source", default="0", help="camera index, video file or stream URL "
+                   "(default 0: the first camera)")
+    _add_model_options(p)
+    p.add_argument("--classes", help="comma-separated class names to paint (default: all)")
+    p.add_argument("--opacity", type=_opacity, default=0.5, help="overlay opacity 0..1 "
+                   "(default 0.5)")
+    p.add_argument("--virtual-camera", nargs="?", const="", metavar="DEVICE",
+                   help="send the picture to a virtual webcam (optionally a device such as "
+                   "/dev/video10); needs livesegment[virtualcam]")
+    p.add_argument("--virtual-camera-backend", metavar="NAME",
+                   help="pyvirtualcam backend (v4l2loopback, obs, unitycapture; default: the "
+                   "first that works)")
+    p.add_argument("--on-demand", action="store_true", help="pause the model while no "
+                   "program has the virtual camera open (saves CPU)")
+    p.add_argument("-o", "--output", type=Path, help="also record the composed picture here")
+    p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
+    p.add_argument("--quiet", action="store_true", help="no status line")
 
 
 def version_text() -> str:
@@ -255,13 +286,131 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_live(args: argparse.Namespace) -> int:
+    from livesegment.core.overlay import OverlayStyle
+    from livesegment.core.segmenter import Segmenter
+    from livesegment.core.zoo import get_spec
+    from livesegment.io.live import open_live_source
+    from livesegment.pipeline.headless import LiveSinks, VirtualCameraRequest, run_headless
+    from livesegment.pipeline.live import LivePipeline
+
+    spec = get_spec(args.model)
+    selected = parse_classes(spec, args.classes)
+    _check_live_sinks(args)
+    source = open_live_source(args.source)
+    segmenter = Segmenter.create(spec, args.device, args.size, args.weights, args.backend)
+    style = OverlayStyle(spec.palette, spec.background, args.opacity,
+                         None if selected is None else frozenset(selected))
+    console = LiveConsole(args.quiet)
+    camera = None if args.virtual_camera is None else VirtualCameraRequest(
+        source.fps, args.virtual_camera or None, args.virtual_camera_backend, args.on_demand)
+    ended = threading.Event()
+    with StopOnSignal() as signals:
+        def fail(message: str) -> None:
+            console.failure = console.failure or message
+            signals.stop.set()
+
+        pipeline = LivePipeline(segmenter, style, on_error=lambda message, _retry: fail(message),
+                                on_notice=console.notice, on_end=ended.set)
+        sinks = LiveSinks(args.output, camera, fail, console.notice,
+                          lambda watched: console.watched(pipeline, watched))
+        console.sinks = sinks
+        pipeline.set_source(source)
+        try:
+            report = run_headless(pipeline, [sinks], signals.stop, ended, args.duration,
+                                  console.status)
+        finally:
+            pipeline.stop()
+            written = sinks.close()
+    return console.summary(report, written)
+
+
+def _check_live_sinks(args: argparse.Namespace) -> None:
+    """Refuses, before a model loads, a run with nowhere to send frames or a missing extra."""
+    if args.virtual_camera is None and args.output is None:
+        raise InputError("live needs somewhere to send the picture: --virtual-camera and/or "
+                         "-o FILE (or use 'livesegment gui' for a window)")
+    if args.output is not None:
+        from livesegment.io.paths import check_output
+        from livesegment.io.video import VIDEO_SUFFIXES
+
+        if args.output.suffix.lower() not in VIDEO_SUFFIXES:
+            raise InputError(f"output {args.output} needs a video suffix "
+                             f"({', '.join(sorted(VIDEO_SUFFIXES))})")
+        check_output(args.output)
+    if args.virtual_camera is not None:
+        from livesegment.io.virtualcam import require_pyvirtualcam
+
+        require_pyvirtualcam()
+
+
+class LiveConsole:
+    """What a headless live run prints on stderr: notices, the status line, the summary."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
+        self.failure: str | None = None
+        self.sinks = None
+        self._last_plain = 0.0
+
+    def notice(self, message: str) -> None:
+        if not self.quiet:
+            self._print(f"livesegment: {message}", keep=True)
+
+    def watched(self, pipeline, watched: bool) -> None:
+        pipeline.set_paused(not watched)
+        self.notice("virtual camera " + ("in use: running" if watched
+                                         else "not in use: model paused"))
+
+    def status(self, status) -> None:
+        """Redrawn every second on a terminal; a plain line every 5 s in logs."""
+        from livesegment.pipeline.headless import status_line
+
+        if self.quiet or not (self.tty or time.monotonic() - self._last_plain >= 5.0):
+            return
+        self._last_plain = time.monotonic()
+        feed = self.sinks.feed if self.sinks is not None else None
+        extra = ""
+        if feed is not None:
+            extra = f"virtual camera {feed.sent} sent"
+            if feed.on_demand:
+                extra += ", watched" if feed.watched else ", idle"
+        self._print(status_line(status, extra), keep=not self.tty)
+
+    def _print(self, line: str, keep: bool) -> None:
+        if self.tty:
+            sys.stderr.write("\r" + line + "\x1b[K" + ("\n" if keep else ""))
+        else:
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+    def summary(self, report, written: Path | None) -> int:
+        if self.tty and not self.quiet:
+            sys.stderr.write("\n")
+        fps = report.delivered / report.elapsed_s if report.elapsed_s > 0 else 0.0
+        parts = [f"live finished: {report.delivered} frames in {report.elapsed_s:.1f} s ({fps:.1f} fps), "
+                 f"{report.dropped} dropped, ended by {report.reason}"]
+        feed = self.sinks.feed if self.sinks is not None else None
+        if feed is not None:
+            parts.append(f"virtual camera: {feed.sent} frames sent")
+        if written is not None:
+            parts.append(f"recorded {written}")
+        print("; ".join(parts), file=sys.stderr)
+        if self.failure is not None:
+            print(f"livesegment: {self.failure}", file=sys.stderr)
+            return EXIT_USAGE
+        return 0
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     from livesegment.gui.app import run_gui
 
     return run_gui(args.source, args.model)
 
 
-COMMANDS = {"process": cmd_process, "models": cmd_models, "bench": cmd_bench, "gui": cmd_gui}
+COMMANDS = {"process": cmd_process, "models": cmd_models, "bench": cmd_bench, "live": cmd_live,
+            "gui": cmd_gui}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,6 +23,7 @@ CAMERA_FAILURES_BEFORE_LOST = 30  # consecutive empty reads (~1 s at 30 fps)
 
 class LiveSource(Protocol):
     name: str
+    fps: float  # the nominal rate frames arrive at (for sinks that must keep a pace)
 
     def read(self) -> Frame | None: ...
 
@@ -48,6 +49,8 @@ class CameraSource:
             self._cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
         self._index = 0
         self._start = time.monotonic()
+        reported = self._cap.get(cv2.CAP_PROP_FPS)
+        self.fps = float(reported) if 1 <= reported <= 240 else 30.0  # drivers may say 0
 
     def read(self) -> Frame:
         for _ in range(CAMERA_FAILURES_BEFORE_LOST):
@@ -89,6 +92,7 @@ class PacedFileSource:
     def __init__(self, path: Path) -> None:
         self.name = path.name
         self._video = VideoFileSource(path)
+        self.fps = float(self._video.rate_hint)
         self._frames: Iterator[Frame] = self._video.frames()
         self._t0: float | None = None
         self._pts0 = 0.0

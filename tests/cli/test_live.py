@@ -1,0 +1,120 @@
+"""``livesegment live``: headless live runs on a file source into a fake virtual camera and a
+recording; the status line, a clean Ctrl-C, and the messages for a missing sink or extra."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import av
+import numpy as np
+import pytest
+
+from livesegment.cli import main
+from livesegment.core.frames import Composed, Frame
+from livesegment.pipeline.headless import HeadlessStatus, status_line
+from livesegment.pipeline.live import LiveStats
+from tests.conftest import make_clip
+from tests.pipeline.test_virtualcam import RecordingBackend, backend  # noqa: F401 - fixture
+
+pyvirtualcam = pytest.importorskip("pyvirtualcam")
+FAST = ["--device", "cpu", "--size", "64"]
+
+
+def decoded_frames(path) -> int:
+    with av.open(str(path)) as c:
+        return sum(1 for _ in c.decode(video=0))
+
+
+def test_live_file_to_virtual_camera_and_recording(tmp_path, backend, capsys):  # noqa: F811
+    clip = tmp_path / "clip.mp4"
+    make_clip(clip, frames=20, size=(96, 128), rate=10)
+    out = tmp_path / "rec.mp4"
+    code = main(["live", "--source", str(clip), "--virtual-camera", "--virtual-camera-backend",
+                 "recording", "-o", str(out), *FAST])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "sending 128x96 at 10 fps to virtual camera" in err
+    summary = next(line for line in err.splitlines() if line.startswith("live finished: "))
+    delivered = int(summary.split()[2])
+    assert 5 <= delivered <= 20 and "ended by end of source" in summary
+    rec = backend.instances[0]
+    assert (rec.width, rec.height, rec.fps) == (128, 96, 10) and rec.closed
+    assert len(rec.frames) >= delivered and rec.frames[0].size == 96 * 128 * 3
+    assert f"recorded {out}" in summary and decoded_frames(out) == delivered
+
+
+def test_live_without_a_sink_says_what_to_add(capsys):
+    assert main(["live", "--source", "0"]) == 2
+    assert "--virtual-camera and/or -o FILE" in capsys.readouterr().err
+
+
+def test_live_without_pyvirtualcam_answers_before_loading_anything(monkeypatch, capsys,
+                                                                   tmp_path):
+    monkeypatch.setitem(sys.modules, "pyvirtualcam", None)
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
+    assert main(["live", "--source", str(tmp_path / "absent.mp4"), "--virtual-camera"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("livesegment: the virtual camera needs pyvirtualcam (GPL-2.0, optional): "
+                   "pip install 'livesegment[virtualcam]'")
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_the_recording(tmp_path):
+    clip = tmp_path / "long.mp4"
+    make_clip(clip, frames=300, size=(96, 128), rate=25)  # 12 s: outlives the test
+    out = tmp_path / "rec.mp4"
+    proc = subprocess.Popen([sys.executable, "-m", "livesegment", "live", "--source", str(clip),
+                             "-o", str(out), *FAST], stderr=subprocess.PIPE, text=True)
+    time.sleep(6)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    status = [line for line in err.splitlines() if line.startswith("live: ") and "fps shown" in line]
+    assert status, err  # a plain status line every 5 s when stderr is not a terminal
+    summary = err.strip().splitlines()[-1]
+    assert "ended by stopped" in summary and f"recorded {out}" in summary
+    assert summary.startswith("live finished: ")
+    assert decoded_frames(out) == int(summary.split()[2]) > 10
+
+
+@pytest.mark.parametrize("extra, tail", [("", "espnetv2-voc on cpu at 256"),
+                                         ("virtual camera 30 sent", "| virtual camera 30 sent")])
+def test_status_line_names_pace_latency_and_drops(extra, tail):
+    stats = LiveStats(29.97, 12.5, 341, 83.2, "espnetv2-voc", "cpu", 256)
+    line = status_line(HeadlessStatus(stats, 12.4, 100, 8.0), extra)
+    assert line.startswith("live:  12.4 fps shown (source 30.0), latency   83 ms, 341 dropped")
+    assert line.endswith(tail)
+
+
+def test_composed_frames_reach_every_sink_once():
+    from livesegment.pipeline.headless import run_headless
+    import threading
+
+    class Pipeline:  # the parts of LivePipeline that run_headless reads
+        def __init__(self):
+            from livesegment.pipeline.slots import LatestFrameSlot
+
+            self.results, self.frames = LatestFrameSlot(), LatestFrameSlot()
+
+        def stats(self):
+            return LiveStats(0, 0, 0, 0, "m", "cpu", 1)
+
+    pipe = Pipeline()
+    got_a, got_b = [], []
+    stop, ended = threading.Event(), threading.Event()
+
+    def feed():
+        for i in range(5):
+            pipe.results.put(Composed(Frame(i, i / 10, np.zeros((2, 2, 3), np.uint8)),
+                                      np.zeros((2, 2, 3), np.uint8), np.zeros((2, 2), np.uint8)))
+            time.sleep(0.1)
+        ended.set()
+
+    threading.Thread(target=feed).start()
+    report = run_headless(pipe, [lambda c: got_a.append(c.frame.index),
+                                 lambda c: got_b.append(c.frame.index)], stop, ended)
+    assert got_a == got_b == [0, 1, 2, 3, 4]
+    assert report.delivered == 5 and report.reason == "end of source"
