@@ -152,10 +152,10 @@ class PersonLogits(nn.Module):
 
     def __init__(self, graph: TFLiteGraph) -> None:
         super().__init__()
-        self.graph = graph
+        self.net = graph
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.graph(x)
+        z = self.net(x)
         return torch.cat([torch.zeros_like(z), z], dim=1)
 
 
