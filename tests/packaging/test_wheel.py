@@ -30,6 +30,11 @@ def test_wheel_contents(wheel):
     for needed in ("livesegment/weights/espnetv2_s_2.0_pascal_384x384.pth",
                    "livesegment/weights/espnetv2_s_2.0_city_1024x512.pth",
                    "livesegment/weights/LICENSE-EdgeNets",
+                   "livesegment/weights/selfie_segmentation.tflite",
+                   "livesegment/weights/selfie_segmentation_landscape.tflite",
+                   "livesegment/weights/LICENSE-mediapipe",
+                   "livesegment/weights/sinet_portrait.pth",
+                   "livesegment/weights/LICENSE-ext_portrait_segmentation",
                    "livesegment/assets/livesegment.png",
                    "livesegment/core/espnetv2.py", "livesegment/gui/window.py"):
         assert needed in names
