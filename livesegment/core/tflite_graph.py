@@ -43,26 +43,35 @@ _ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 
 
 class Conv(nn.Module):
-    """CONV_2D, DEPTHWISE_CONV_2D or the transposed convolution, with TFLite's own padding."""
+    """CONV_2D or DEPTHWISE_CONV_2D with TFLite's own (possibly uneven) padding."""
 
-    def __init__(self, conv: nn.Module, pad: tuple[int, int, int, int],
-                 crop: tuple[int, int] = (0, 0), out_hw: tuple[int, int] = (0, 0),
+    def __init__(self, conv: nn.Conv2d, pad: tuple[int, int, int, int],
                  activation: str | None = None) -> None:
         super().__init__()
         self.conv = conv
         self.pad = pad          # left, right, top, bottom (F.pad's order)
-        self.crop = crop        # top, left: transposed convolutions only
-        self.out_hw = out_hw
         self.activation = activation
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if any(self.pad):
             x = F.pad(x, self.pad)
         x = self.conv(x)
-        if any(self.crop) or (self.out_hw[0] and x.shape[-2:] != self.out_hw):
-            top, left = self.crop
-            x = x[..., top:top + self.out_hw[0], left:left + self.out_hw[1]]
         return _ACTIVATIONS[self.activation](x) if self.activation else x
+
+
+class TransposedConv(nn.Module):
+    """MediaPipe's Convolution2DTransposeBias, cropped to the output shape the file states."""
+
+    def __init__(self, conv: nn.ConvTranspose2d, crop: tuple[int, int],
+                 out_hw: tuple[int, int]) -> None:
+        super().__init__()
+        self.conv = conv
+        self.crop = crop        # top, left
+        self.out_hw = out_hw
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        (top, left), (h, w) = self.crop, self.out_hw
+        return self.conv(x)[..., top:top + h, left:left + w]
 
 
 class Elementwise(nn.Module):
@@ -345,7 +354,7 @@ class _Reader:
             pad = _same_padding(self.hw(inputs[0]), self.hw(output), (kh, kw), stride, dilation)
         return Conv(conv, pad, activation=self.fused(opts))
 
-    def transposed(self, op, inputs: list[int], output: int) -> Conv:
+    def transposed(self, op, inputs: list[int], output: int) -> TransposedConv:
         options = op.CustomOptionsAsNumpy()
         _padding, stride_w, stride_h = (int(v) for v in options.view(np.int32)[:3])
         weight = self.const(inputs[1])                 # (O, KH, KW, I)
@@ -360,7 +369,7 @@ class _Reader:
         if full_h < out_h or full_w < out_w:
             raise WeightsError(f"{self.path}: transposed convolution output larger than VALID")
         crop = ((full_h - out_h) // 2, (full_w - out_w) // 2)
-        return Conv(conv, (0, 0, 0, 0), crop, (out_h, out_w))
+        return TransposedConv(conv, crop, (out_h, out_w))
 
 
 def _same_padding(in_hw: tuple[int, int], out_hw: tuple[int, int], kernel: tuple[int, int],
