@@ -286,8 +286,11 @@ class _Reader:
             module, data_inputs = self.module(name, op, inputs, output)
             ops.append(module)
             wiring.append((tuple(data_inputs), output))
-        if drop_final_sigmoid and wiring and wiring[-1][1] == output_id \
-                and isinstance(ops[-1], Activation) and ops[-1].kind == "LOGISTIC":
+        if drop_final_sigmoid:
+            if not (wiring and wiring[-1][1] == output_id and isinstance(ops[-1], Activation)
+                    and ops[-1].kind == "LOGISTIC"):
+                raise WeightsError(f"{self.path}: expected the graph to end in a sigmoid "
+                                   "(a person probability)")
             ops.pop()
             output_id = wiring.pop()[0][0]
         return TFLiteGraph(ops, wiring, input_id, output_id, (in_shape[1], in_shape[2]))
