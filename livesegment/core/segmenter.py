@@ -96,6 +96,8 @@ class Segmenter:
         return OverlayStyle(self.spec.palette, self.spec.background, opacity)
 
     def input_size(self, height: int, width: int) -> tuple[int, int]:
+        if self.spec.fixed_input is not None:  # a one-shape network: squashed to it, as upstream
+            return self.spec.fixed_input
         return inference_size(height, width, self.size, self.spec.size_multiple)
 
     @torch.inference_mode()

@@ -25,6 +25,8 @@ from torch import nn
 
 from livesegment.core.espnetv2 import ESPNetv2
 from livesegment.core.palette import cityscapes_palette, voc_palette
+from livesegment.core.sinet import build_sinet
+from livesegment.core.tflite_graph import load_tflite_person_model
 from livesegment.errors import InputError, WeightsError, first_line
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -41,6 +43,13 @@ CITYSCAPES_CLASSES = (
 )
 EDGENETS_LICENCE = "MIT (sacmehta/EdgeNets)"
 TORCHVISION_LICENCE = "BSD-3-Clause (torchvision)"
+MEDIAPIPE_LICENCE = "Apache-2.0 (google/mediapipe)"
+SINET_LICENCE = "MIT (clovaai/ext_portrait_segmentation)"
+PORTRAIT_CLASSES = ("background", "person")
+# The release's own normalisation (etc/Visualize_video.py): BGR (v - mean) / std / 255 with its
+# portrait dataset's statistics, i.e. RGB (v/255 - mean/255) / std. Not ImageNet's.
+SINET_MEAN = (132.35703 / 255, 115.69884 / 255, 107.304565 / 255)
+SINET_STD = (68.29726, 65.1337, 63.97182)
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,9 @@ class WeightsSource:
 
     kind: Literal["bundled", "torchvision"]
     ref: str  # file name in livesegment/weights, or "EnumName.MEMBER"
+    # ``tflite``: the file holds the graph and its weights (MediaPipe's models), read by
+    # core/tflite_graph.py instead of torch.load.
+    format: Literal["state_dict", "tflite"] = "state_dict"
 
     def path(self) -> Path:
         """Local file holding these weights (it may not exist yet for torchvision's)."""
@@ -85,6 +97,9 @@ class ModelSpec:
     weights: WeightsSource
     licence: str
     default_classes: tuple[str, ...] = ("person",)  # "the usual ones" in the GUI
+    # (H, W) of a network built for one input shape (MediaPipe's selfie models): every frame is
+    # resized to exactly this, aspect ratio not kept, as MediaPipe itself does; ``size`` is unused.
+    fixed_input: tuple[int, int] | None = None
 
     @property
     def num_classes(self) -> int:
@@ -222,11 +237,73 @@ def _build_registry() -> dict[str, ModelSpec]:
         # No usable torchvision (a slim desktop bundle, or a torchvision built for another
         # torch): the bundled ESPNetv2 models still work, the others are simply not offered.
         pass
+    specs += _portrait_specs()
     return {s.name: s for s in specs}
+
+
+def _portrait_palette() -> np.ndarray:
+    """Background black, person in VOC's person colour, so overlays match espnetv2-voc's."""
+    return voc_palette(21)[[0, 15]]
+
+
+def _tflite_builder(ref: str, input_hw: tuple[int, int]) -> Callable[[int], nn.Module]:
+    """The architecture lives in the bundled flatbuffer with its weights: build = read it."""
+    def build(num_classes: int) -> nn.Module:
+        if num_classes != len(PORTRAIT_CLASSES):
+            raise WeightsError(f"{ref} segments {len(PORTRAIT_CLASSES)} classes, "
+                               f"not {num_classes}")
+        return load_tflite_person_model(WeightsSource("bundled", ref).path(), input_hw)
+
+    return build
+
+
+def _portrait_specs() -> list[ModelSpec]:
+    """Person/background models for video calls (issue 15): small, bundled, 2 classes."""
+    selfie = [
+        ("mediapipe-selfie", "MediaPipe selfie segmentation (general, 256x256)",
+         "selfie_segmentation.tflite", (256, 256)),
+        ("mediapipe-selfie-landscape", "MediaPipe selfie segmentation (landscape, 144x256)",
+         "selfie_segmentation_landscape.tflite", (144, 256)),
+    ]
+    specs = [
+        ModelSpec(
+            name=name,
+            title=title,
+            categories=PORTRAIT_CLASSES,
+            background=0,
+            palette=_portrait_palette(),
+            mean=(0.0, 0.0, 0.0),   # RGB in [0, 1]
+            std=(1.0, 1.0, 1.0),
+            size_multiple=16,
+            default_size=min(hw),
+            build=_tflite_builder(ref, hw),
+            weights=WeightsSource("bundled", ref, format="tflite"),
+            licence=MEDIAPIPE_LICENCE,
+            fixed_input=hw,
+        )
+        for name, title, ref, hw in selfie
+    ]
+    specs.append(ModelSpec(
+        name="sinet-portrait",
+        title="SINet portrait segmentation (EG1800)",
+        categories=PORTRAIT_CLASSES,
+        background=0,
+        palette=_portrait_palette(),
+        mean=SINET_MEAN,
+        std=SINET_STD,
+        size_multiple=32,
+        default_size=224,   # trained at 224x224
+        build=build_sinet,
+        weights=WeightsSource("bundled", "sinet_portrait.pth"),
+        licence=SINET_LICENCE,
+    ))
+    return specs
 
 
 REGISTRY: dict[str, ModelSpec] = _build_registry()
 DEFAULT_MODEL = "espnetv2-voc"
+# Video-call mode's person model, chosen from BENCHMARKS.md "Portrait models" (speed, IoU).
+DEFAULT_PORTRAIT_MODEL = "mediapipe-selfie-landscape"
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -324,6 +401,8 @@ def load_model(spec: ModelSpec, weights: Path | None = None) -> nn.Module:
     """Builds ``spec``'s network with trained weights, in eval mode on the CPU."""
     path = Path(weights) if weights is not None else (
         spec.weights.path() if spec.weights.kind == "bundled" else _download(spec))
+    if spec.weights.format == "tflite":
+        return load_tflite_person_model(path, spec.fixed_input)
     state = read_state_dict(path)
     has_aux = any(k.startswith("net.aux_classifier.") or k.startswith("aux_classifier.")
                   for k in state)

@@ -181,4 +181,5 @@ def test_without_torchvision_the_bundled_models_still_work():
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     names = [line.split()[0] for line in proc.stdout.splitlines()[1:]]
-    assert names == ["espnetv2-voc", "espnetv2-cityscapes"]
+    assert names == ["espnetv2-voc", "espnetv2-cityscapes", "mediapipe-selfie",
+                     "mediapipe-selfie-landscape", "sinet-portrait"]
