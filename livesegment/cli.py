@@ -57,6 +57,75 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
                    help="inference engine (onnxruntime: CPU only, needs livesegment[onnx])")
 
 
+def _effect_list(text: str) -> tuple[str, ...]:
+    from livesegment.core.effects import EFFECT_NAMES
+
+    names = tuple(n.strip().lower() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in EFFECT_NAMES]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"unknown effect '{','.join(unknown) or text}' "
+                                         f"(choose from {', '.join(EFFECT_NAMES)})")
+    return names
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+
+
+def _add_effect_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("effects")
+    g.add_argument("--effect", type=_effect_list, default=("overlay",),
+                   help="overlay|blur|replace|color|alpha, or several in order such as "
+                   "blur,overlay (default overlay); the background is every class not in "
+                   "--classes")
+    g.add_argument("--background", help="for replace: a picture, a video (looped) or "
+                   "#RRGGBB; for color: #RRGGBB (default #00b140, green screen)")
+    g.add_argument("--blur-strength", type=_number, default=15.0,
+                   help="blur: Gaussian sigma in pixels (default 15)")
+    g.add_argument("--feather", type=int, default=0, help="soft edge width in pixels "
+                   "(default 0: hard)")
+    g.add_argument("--grow", type=int, default=0, help="move the edge out by this many pixels "
+                   "(negative: in)")
+    g.add_argument("--threshold", type=_number, default=0.0, help="0..1: clear the soft "
+                   "edge below this opacity (default 0)")
+
+
+def effect_from_args(args: argparse.Namespace, spec, style, selected):
+    """The effect (or the plain overlay ``style``) that ``--effect`` and friends ask for."""
+    from livesegment.core.effects import (
+        AlphaEffect, BlurEffect, Chain, Matte, OverlayEffect, ReplaceEffect, parse_colour, solid,
+    )
+
+    names = getattr(args, "effect", ("overlay",))
+    if args.background is not None and not {"replace", "color"} & set(names):
+        raise InputError("--background is used by the replace and color effects only")
+    if "replace" in names and args.background is None:
+        raise InputError("the replace effect needs --background IMAGE|VIDEO|#RRGGBB")
+    if names == ("overlay",):
+        return style
+    matte = Matte.for_classes(spec.num_classes, spec.background, selected, grow=args.grow,
+                              feather=args.feather, threshold=args.threshold)
+
+    def build(name: str):
+        if name == "overlay":
+            return OverlayEffect(style)
+        if name == "blur":
+            return BlurEffect(matte, args.blur_strength)
+        if name == "alpha":
+            return AlphaEffect(matte)
+        if name == "color":
+            return ReplaceEffect(matte, solid(parse_colour(args.background or "#00b140")))
+        from livesegment.io.backgrounds import open_backdrop
+
+        return ReplaceEffect(matte, open_backdrop(args.background))
+
+    effects = tuple(build(n) for n in names)
+    return effects[0] if len(effects) == 1 else Chain(effects)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="livesegment", description="Real-time semantic segmentation of cameras and videos.")
@@ -73,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default 0.5)")
     p.add_argument("--masks", type=Path, help="also write class-id PNGs (000000.png...) here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_effect_options(p)
 
     sub.add_parser("models", help="list the models and whether their weights are at hand")
 
@@ -210,14 +280,18 @@ def cmd_process(args: argparse.Namespace) -> int:
     from livesegment.core.overlay import OverlayStyle
     from livesegment.core.segmenter import Segmenter
     from livesegment.core.zoo import get_spec
-    from livesegment.pipeline.job import check_job_paths, process_file
+    from livesegment.core.effects import is_transparent
+    from livesegment.pipeline.job import check_alpha_output, check_job_paths, process_file
 
     spec = get_spec(args.model)
     selected = parse_classes(spec, args.classes)
     check_job_paths(args.input, args.output, args.masks)  # before the model loads
-    segmenter = Segmenter.create(spec, args.device, args.size, args.weights, args.backend)
     style = OverlayStyle(spec.palette, spec.background, args.opacity,
                          None if selected is None else frozenset(selected))
+    style = effect_from_args(args, spec, style, selected)
+    if is_transparent(style):
+        check_alpha_output(args.input, args.output)
+    segmenter = Segmenter.create(spec, args.device, args.size, args.weights, args.backend)
     bar = ProgressBar(enabled=not args.quiet)
     with StopOnSignal() as signals:
         try:

@@ -19,7 +19,8 @@ from livesegment.core.device import inference_dtype, resolve_device
 from livesegment.core.espnetv2 import fold_batch_norms
 from livesegment.core.frames import Composed, Frame, Inference
 from livesegment.core.frozen import FrozenPerShape
-from livesegment.core.overlay import OverlayStyle, blend
+from livesegment.core.effects import Effect, render
+from livesegment.core.overlay import OverlayStyle
 from livesegment.core.postprocess import labels_from_logits
 from livesegment.core.preprocess import inference_size, to_model_input
 from livesegment.core.onnx_backend import BACKENDS, OnnxRuntimeModel
@@ -132,8 +133,9 @@ class Segmenter:
         return self._pinned.to(self.device, non_blocking=True)
 
     @torch.inference_mode()
-    def compose(self, result: Inference, style: OverlayStyle) -> Composed:
-        """Upsample + argmax at the frame's resolution, then blend ``style`` over it.
+    def compose(self, result: Inference, style: OverlayStyle | Effect) -> Composed:
+        """Upsample + argmax at the frame's resolution, then blend ``style`` over it (or apply
+        an effect: :mod:`livesegment.core.effects`; ``image`` is BGRA for the alpha effect).
 
         Separate from :meth:`infer` so the offline pipeline can compose one frame on another
         thread while the model already works on the next.
@@ -141,12 +143,12 @@ class Segmenter:
         t0 = time.perf_counter()
         height, width = result.frame.bgr.shape[:2]
         labels = labels_from_logits(result.logits, (height, width))
-        image = blend(result.pixels, labels, style)
-        image_np, labels_np = image.cpu().numpy(), labels.cpu().numpy()
+        image_np = render(style, result.pixels, labels, result.frame.pts_s)
+        labels_np = labels.cpu().numpy()
         timings = {**result.timings, "postprocess": time.perf_counter() - t0}
         return Composed(result.frame, image_np, labels_np, timings)
 
-    def process(self, frame: Frame, style: OverlayStyle) -> Composed:
+    def process(self, frame: Frame, style: OverlayStyle | Effect) -> Composed:
         """Segments ``frame`` and blends ``style`` over it at the frame's own resolution."""
         return self.compose(self.infer(frame), style)
 

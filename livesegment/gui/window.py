@@ -18,8 +18,8 @@ import torch
 from PyQt6.QtCore import QObject, QSettings, QStandardPaths, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (
-    QCheckBox, QComboBox, QDockWidget, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
-    QMainWindow, QMessageBox, QProgressBar, QPushButton, QSlider, QVBoxLayout, QWidget,
+    QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar,
+    QPushButton, QWidget,
 )
 
 from livesegment import __version__
@@ -29,22 +29,21 @@ from livesegment.core.segmenter import Segmenter
 from livesegment.core.zoo import DEFAULT_MODEL, REGISTRY, get_spec
 from livesegment.errors import LivesegmentError
 from livesegment.errors import describe
-from livesegment.gui.widgets import ClassList, VideoView
+from livesegment.gui.export import ExportController
+from livesegment.gui.panels import ClassesPanel, EffectsPanel, ModelPanel, SourcePanel
+from livesegment.gui.widgets import VideoView
 from livesegment.io.images import write_image
 from livesegment.io.live import LiveSource, open_live_source, probe_cameras
-from livesegment.pipeline.job import JobReport, Progress, process_file
+from livesegment.pipeline.job import JobReport
 from livesegment.pipeline.live import LivePipeline
 from livesegment.pipeline.recorder import Recorder
 from livesegment.pipeline.stats import RateMeter
 
-SIZES = (128, 192, 256, 320, 384, 448, 512, 640, 768, 1024)
 POLL_MS = 8
 READOUT_MS = 250
-OPEN_VIDEO = "Open video…"
 
 SegmenterFactory = Callable[[str, str, int | None], Segmenter]
 SourceFactory = Callable[[str, "tuple[int, int] | None"], LiveSource]
-RESOLUTIONS = (None, (640, 480), (1280, 720), (1920, 1080))
 
 
 def _create_segmenter(model: str, device: str, size: int | None) -> Segmenter:
@@ -62,9 +61,6 @@ class Signals(QObject):
     source_ready = pyqtSignal(object, str)  # LiveSource, spec
     source_failed = pyqtSignal(str, str)
     cameras_found = pyqtSignal(object)
-    export_progress = pyqtSignal(object)
-    export_done = pyqtSignal(object)
-    export_failed = pyqtSignal(str)
 
 
 class MainWindow(QMainWindow):
@@ -88,8 +84,6 @@ class MainWindow(QMainWindow):
         self.last_latency_ms = 0.0
         self.last_shown = None
         self._model_ticket = 0
-        self._export_stop: threading.Event | None = None
-        self._export_thread: threading.Thread | None = None
         self._helpers: list[threading.Thread] = []
         self._build_ui()
         self._connect()
@@ -111,66 +105,23 @@ class MainWindow(QMainWindow):
     def _build_ui(self) -> None:
         self.view = VideoView()
         self.setCentralWidget(self.view)
-
-        panel = QWidget()
-        layout = QVBoxLayout(panel)
-        form = QFormLayout()
-        self.source_box = QComboBox()
-        self.source_box.addItem(OPEN_VIDEO)
-        self.resolution_box = QComboBox()
-        for res in RESOLUTIONS:
-            self.resolution_box.addItem("Camera default" if res is None else f"{res[0]}x{res[1]}",
-                                        res)
-        self.model_box = QComboBox()
-        for spec in REGISTRY.values():
-            self.model_box.addItem(spec.name)
-        self.device_box = QComboBox()
-        self.device_box.addItems(available_devices())
-        self.size_box = QComboBox()
-        self.opacity = QSlider(Qt.Orientation.Horizontal)
-        self.opacity.setRange(0, 100)
-        self.opacity_label = QLabel()
-        opacity_row = QHBoxLayout()
-        opacity_row.addWidget(self.opacity)
-        opacity_row.addWidget(self.opacity_label)
-        form.addRow("Source", self.source_box)
-        form.addRow("Resolution", self.resolution_box)
-        form.addRow("Model", self.model_box)
-        form.addRow("Device", self.device_box)
-        form.addRow("Size", self.size_box)
-        form.addRow("Opacity", opacity_row)
-        layout.addLayout(form)
-
-        self.classes = ClassList()
-        layout.addWidget(QLabel("Classes"))
-        layout.addWidget(self.classes, 1)
-        buttons = QHBoxLayout()
-        self.all_button = QPushButton("All")
-        self.none_button = QPushButton("None")
-        self.usual_button = QPushButton("Usual")
-        for b in (self.all_button, self.none_button, self.usual_button):
-            buttons.addWidget(b)
-        layout.addLayout(buttons)
-        self.mask_only = QCheckBox("Mask only")
-        layout.addWidget(self.mask_only)
-
-        actions = QHBoxLayout()
+        self.sources = SourcePanel()
+        self.models = ModelPanel()
+        self.classes = ClassesPanel()
+        self.effects = EffectsPanel()
+        self.export = ExportController(self)
+        live = QWidget()
+        actions = QHBoxLayout(live)
         self.pause_button = QPushButton("Pause")
         self.snapshot_button = QPushButton("Snapshot")
         self.record_button = QPushButton("Record")
         self.record_button.setCheckable(True)
         for b in (self.pause_button, self.snapshot_button, self.record_button):
             actions.addWidget(b)
-        layout.addLayout(actions)
-        self.export_button = QPushButton("Export annotated video…")
-        layout.addWidget(self.export_button)
-
-        dock = QDockWidget("Controls", self)
-        dock.setObjectName("controls")
-        dock.setWidget(panel)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-        self.dock = dock
+        actions.addWidget(self.export.button)
+        self.docks = [self._dock(title, widget) for title, widget in (
+            ("Source", self.sources), ("Model", self.models), ("Classes", self.classes),
+            ("Effect", self.effects), ("Live", live))]
 
         bar = self.statusBar()
         self.readout = QLabel("")
@@ -178,21 +129,21 @@ class MainWindow(QMainWindow):
         self.busy.setRange(0, 0)
         self.busy.setMaximumWidth(120)
         self.busy.hide()
-        self.export_progress = QProgressBar()
-        self.export_progress.setRange(0, 1000)
-        self.export_progress.setMaximumWidth(220)
-        self.export_progress.hide()
-        self.export_cancel = QPushButton("Cancel")
-        self.export_cancel.hide()
         self.retry_button = QPushButton("Retry")
         self.retry_button.hide()
-        bar.addPermanentWidget(self.retry_button)
-        bar.addPermanentWidget(self.export_progress)
-        bar.addPermanentWidget(self.export_cancel)
-        bar.addPermanentWidget(self.busy)
-        bar.addPermanentWidget(self.readout)
-
+        for widget in (self.retry_button, self.export.progress, self.export.cancel_button,
+                       self.busy, self.readout):
+            bar.addPermanentWidget(widget)
         self._add_actions()
+
+    def _dock(self, title: str, widget: QWidget) -> QDockWidget:
+        """One panel in its own dock on the right, movable, not closable (nothing to reopen it)."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title.lower())
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        return dock
 
     def _add_actions(self) -> None:
         menu = self.menuBar()
@@ -207,9 +158,9 @@ class MainWindow(QMainWindow):
             (file_menu, "&Quit", "Ctrl+Q", self.close),
             (view_menu, "&Pause / resume", "Space", self.toggle_pause),
             (view_menu, "&Fullscreen", "F11", self.toggle_fullscreen),
-            (view_menu, "&Mask only", "M", lambda: self.mask_only.toggle()),
-            (view_menu, "Increase opacity", "+", lambda: self.opacity.setValue(self.opacity.value() + 10)),
-            (view_menu, "Decrease opacity", "-", lambda: self.opacity.setValue(self.opacity.value() - 10)),
+            (view_menu, "&Mask only", "M", lambda: self.classes.mask_only.toggle()),
+            (view_menu, "Increase opacity", "+", lambda: self.effects.step_opacity(10)),
+            (view_menu, "Decrease opacity", "-", lambda: self.effects.step_opacity(-10)),
             (help_menu, "&About", None, self.about),
         ]
         self.actions_by_name: dict[str, QAction] = {}
@@ -236,39 +187,32 @@ class MainWindow(QMainWindow):
         s.model_failed.connect(self._model_failed)
         s.source_ready.connect(self._source_ready)
         s.source_failed.connect(self._source_failed)
-        s.cameras_found.connect(self._cameras_found)
-        s.export_progress.connect(self._export_progress)
-        s.export_done.connect(self._export_done)
-        s.export_failed.connect(self._export_failed)
-        self.model_box.activated.connect(lambda _i: self.load_model())
-        self.device_box.activated.connect(lambda _i: self.load_model())
-        self.size_box.activated.connect(lambda _i: self._size_changed())
-        self.source_box.activated.connect(self._source_chosen)
-        self.resolution_box.activated.connect(lambda _i: self._resolution_changed())
-        self.opacity.valueChanged.connect(self._opacity_changed)
-        self.classes.selection_changed.connect(lambda _ids: self._style_changed())
-        self.mask_only.toggled.connect(lambda _on: self._style_changed())
-        self.all_button.clicked.connect(self._check_all)
-        self.none_button.clicked.connect(lambda: self.classes.check_only(()))
-        self.usual_button.clicked.connect(self._check_usual)
+        s.cameras_found.connect(self.sources.add_cameras)
+        self.sources.chosen.connect(self.open_source)
+        self.sources.open_video_requested.connect(self.choose_video)
+        self.sources.resolution_changed.connect(self._resolution_changed)
+        self.models.model_changed.connect(self.load_model)
+        self.models.size_changed.connect(self._size_changed)
+        self.classes.changed.connect(self._style_changed)
+        self.effects.changed.connect(self._style_changed)
         self.pause_button.clicked.connect(self.toggle_pause)
         self.snapshot_button.clicked.connect(self.snapshot)
         self.record_button.toggled.connect(self.set_recording)
-        self.export_button.clicked.connect(self.choose_export)
-        self.export_cancel.clicked.connect(self.cancel_export)
+        self.export.button.clicked.connect(self.choose_export)
+        self.export.done.connect(self._export_done)
+        self.export.failed.connect(lambda m: self.show_error(f"export failed: {m}", False))
         self.retry_button.clicked.connect(self.retry_source)
 
     def _restore(self, model: str | None) -> None:
         name = model or self.settings.value("model", DEFAULT_MODEL, str)
         if name not in REGISTRY:
             name = DEFAULT_MODEL
-        self.model_box.setCurrentText(name)
+        self.models.model_box.setCurrentText(name)
         device = self.settings.value("device", "auto", str)
         if device in available_devices():
-            self.device_box.setCurrentText(device)
-        self.opacity.setValue(int(self.settings.value("opacity", 50, int)))
-        self._opacity_changed(self.opacity.value())
-        self._fill_sizes(get_spec(name), self.settings.value("size", 0, int) or None)
+            self.models.device_box.setCurrentText(device)
+        self.effects.restore(self.settings)
+        self.models.fill_sizes(get_spec(name), self.settings.value("size", 0, int) or None)
         geometry = self.settings.value("geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -276,27 +220,15 @@ class MainWindow(QMainWindow):
             self.resize(1280, 760)
 
     # -- model ------------------------------------------------------------------------------
-    def _fill_sizes(self, spec, wanted: int | None = None) -> None:
-        self.size_box.clear()
-        for size in SIZES:
-            if size % spec.size_multiple == 0:
-                label = f"{size}" + (" (default)" if size == spec.default_size else "")
-                self.size_box.addItem(label, size)
-        index = self.size_box.findData(wanted or spec.default_size)
-        self.size_box.setCurrentIndex(max(0, index))
-
-    def current_size(self) -> int | None:
-        return self.size_box.currentData()
-
     def load_model(self) -> None:
         """Loads the selected model on a worker thread; the window keeps painting meanwhile."""
-        name = self.model_box.currentText()
+        name = self.models.model_name()
         spec = get_spec(name)
-        size = self.current_size()
+        size = self.models.size()
         if size is None or size % spec.size_multiple:
-            self._fill_sizes(spec)
-            size = self.current_size()
-        device = self.device_box.currentText()
+            self.models.fill_sizes(spec)
+            size = self.models.size()
+        device = self.models.device()
         self._model_ticket += 1
         ticket = self._model_ticket
         self.busy.show()
@@ -338,54 +270,28 @@ class MainWindow(QMainWindow):
             return
         self.busy.hide()
         if self.segmenter is not None:  # keep what worked, show what did not
-            self.model_box.setCurrentText(self.segmenter.spec.name)
+            self.models.model_box.setCurrentText(self.segmenter.spec.name)
             message += f"; kept {self.segmenter.spec.name}"
         self.show_error(message, False)
 
     def _size_changed(self) -> None:
-        size = self.current_size()
+        size = self.models.size()
         if self.segmenter is not None and self.pipeline is not None and size:
             seg = self.segmenter.with_size(size)
             self.segmenter = seg
             self.pipeline.set_segmenter(seg)
 
-    # -- overlay style ----------------------------------------------------------------------
+    # -- overlay style / effect -------------------------------------------------------------
     def current_style(self) -> OverlayStyle:
-        spec = self.segmenter.spec if self.segmenter else get_spec(self.model_box.currentText())
-        return OverlayStyle(spec.palette, spec.background, self.opacity.value() / 100,
-                            self.classes.checked() if self.classes.count() else None,
-                            self.mask_only.isChecked())
+        spec = self.segmenter.spec if self.segmenter else get_spec(self.models.model_name())
+        return self.effects.look(spec, self.classes.selection(),
+                                 self.classes.mask_only.isChecked())
 
     def _style_changed(self) -> None:
         if self.pipeline is not None and self.segmenter is not None:
             self.pipeline.set_style(self.current_style())
 
-    def _opacity_changed(self, value: int) -> None:
-        self.opacity_label.setText(f"{value}%")
-        self._style_changed()
-
-    def _check_all(self) -> None:
-        if self.segmenter is not None:
-            self.classes.check_only(range(self.segmenter.spec.num_classes))
-
-    def _check_usual(self) -> None:
-        if self.segmenter is not None:
-            spec = self.segmenter.spec
-            self.classes.check_only(spec.class_id(n) for n in spec.default_classes)
-
     # -- sources ----------------------------------------------------------------------------
-    def _cameras_found(self, indices: list[int]) -> None:
-        for index in indices:
-            label = f"Camera {index}"
-            if self.source_box.findText(label) < 0:
-                self.source_box.insertItem(self.source_box.count() - 1, label, str(index))
-
-    def _source_chosen(self, index: int) -> None:
-        if self.source_box.itemText(index) == OPEN_VIDEO:
-            self.choose_video()
-        else:
-            self.open_source(self.source_box.itemData(index) or self.source_box.itemText(index))
-
     def choose_video(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open video", "",
                                               "Videos (*.mp4 *.mkv *.mov *.avi *.webm *.m4v);;"
@@ -399,7 +305,7 @@ class MainWindow(QMainWindow):
         self.retry_button.hide()
         self.statusBar().showMessage(f"Opening {spec}…")
 
-        resolution = self.resolution_box.currentData()
+        resolution = self.sources.resolution()
 
         def work() -> None:
             try:
@@ -418,10 +324,7 @@ class MainWindow(QMainWindow):
             return
         self.source_spec = spec
         self.pipeline.set_source(source)
-        if self.source_box.findData(spec) < 0 and self.source_box.findText(spec) < 0:
-            self.source_box.insertItem(self.source_box.count() - 1, Path(spec).name, spec)
-        index = max(self.source_box.findData(spec), self.source_box.findText(spec))
-        self.source_box.setCurrentIndex(index)
+        self.sources.show_source(spec)
         self.statusBar().showMessage(f"Showing {source.name}", 5000)
 
     def _source_failed(self, message: str, spec: str) -> None:
@@ -478,9 +381,11 @@ class MainWindow(QMainWindow):
     def toggle_fullscreen(self) -> None:
         if self.isFullScreen():
             self.showNormal()
-            self.dock.show()
+            for dock in self.docks:
+                dock.show()
         else:
-            self.dock.hide()
+            for dock in self.docks:
+                dock.hide()
             self.showFullScreen()
 
     @staticmethod
@@ -548,55 +453,15 @@ class MainWindow(QMainWindow):
 
     def start_export(self, output: Path) -> None:
         """Runs the offline engine on the open file in the background; the window stays live."""
-        if self._export_thread is not None or self.segmenter is None or not self.source_spec:
+        if self.export.running or self.segmenter is None or not self.source_spec:
             return
-        source = Path(self.source_spec)
-        seg = self.segmenter.with_size(self.segmenter.size)
-        style = self.current_style()
-        stop = threading.Event()
-        self._export_stop = stop
-
-        def work() -> None:
-            try:
-                # The live view keeps its own model object; torch modules are safe to share for
-                # inference, and each thread runs its own forward pass.
-                report = process_file(source, output, seg, style, stop=stop,
-                                      on_progress=self.signals.export_progress.emit)
-            except Exception as exc:  # noqa: BLE001 - shown in the status bar
-                self.signals.export_failed.emit(describe(exc))
-                return
-            self.signals.export_done.emit(report)
-
-        self.export_progress.setValue(0)
-        self.export_progress.setFormat("Export %p%")
-        self.export_progress.show()
-        self.export_cancel.show()
-        self.export_button.setEnabled(False)
-        self._export_thread = threading.Thread(target=work, name="livesegment-export")
-        self._export_thread.start()
+        self.export.start(Path(self.source_spec), output,
+                          self.segmenter.with_size(self.segmenter.size), self.current_style())
 
     def cancel_export(self) -> None:
-        if self._export_stop is not None:
-            self._export_stop.set()
-
-    def _export_progress(self, p: Progress) -> None:
-        if p.total_s > 0:
-            frac = min(1.0, p.media_s / p.total_s)
-            eta = p.elapsed_s * (1 - frac) / frac if frac > 0 else 0
-            self.export_progress.setValue(int(frac * 1000))
-            self.export_progress.setFormat(f"Export %p% · ETA {int(eta) // 60}:{int(eta) % 60:02d}")
-
-    def _export_finished(self) -> None:
-        if self._export_thread is not None:
-            self._export_thread.join()
-        self._export_thread = None
-        self._export_stop = None
-        self.export_progress.hide()
-        self.export_cancel.hide()
-        self.export_button.setEnabled(True)
+        self.export.cancel()
 
     def _export_done(self, report: JobReport) -> None:
-        self._export_finished()
         if report.interrupted:
             where = f"; {report.frames} frames kept in {report.output}" if report.output else ""
             self.statusBar().showMessage(f"Export cancelled{where}", 10000)
@@ -605,10 +470,6 @@ class MainWindow(QMainWindow):
                                      10000)
         self.last_export = report
         self.open_source(str(report.output))
-
-    def _export_failed(self, message: str) -> None:
-        self._export_finished()
-        self.show_error(f"export failed: {message}", False)
 
     # -- lifetime ---------------------------------------------------------------------------
     def _run_helper(self, work: Callable[[], None]) -> None:
@@ -622,9 +483,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self._timer.stop()
         self._readout_timer.stop()
-        self.cancel_export()
-        if self._export_thread is not None:
-            self._export_thread.join()
+        self.export.join()
         if self.recorder is not None:
             self.set_recording(False)
         if self.pipeline is not None:
@@ -636,10 +495,10 @@ class MainWindow(QMainWindow):
 
     def _save_settings(self) -> None:
         s = self.settings
-        s.setValue("model", self.model_box.currentText())
-        s.setValue("device", self.device_box.currentText())
-        s.setValue("size", self.current_size() or 0)
-        s.setValue("opacity", self.opacity.value())
+        s.setValue("model", self.models.model_name())
+        s.setValue("device", self.models.device())
+        s.setValue("size", self.models.size() or 0)
+        self.effects.save(s)
         if self.segmenter is not None:
             s.setValue(f"classes/{self.segmenter.spec.name}", sorted(self.classes.checked()))
         if self.source_spec:

@@ -19,6 +19,15 @@ from livesegment.io.paths import check_input, interrupted_path, partial_path
 from livesegment.io.timestamps import TimestampReorder
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v"}
+# Codecs that keep an alpha channel, by output suffix: VP9 with an alpha plane in WebM (small,
+# plays in browsers and OBS; FFmpeg's own vp9 decoder ignores the plane, libvpx-vp9 reads it)
+# and ProRes 4444 in MOV (large, for editors; 10-bit alpha). Realtime VP9 settings: the
+# default "good" deadline is several times slower per frame.
+ALPHA_CODECS = {
+    ".webm": ("libvpx-vp9", "yuva420p", {"crf": "30", "b": "0", "deadline": "realtime",
+                                         "cpu-used": "8", "row-mt": "1"}),
+    ".mov": ("prores_ks", "yuva444p10le", {"profile": "4444"}),
+}
 # Audio codecs that players expect inside MP4/MOV; anything else is re-encoded to AAC there.
 MP4_FRIENDLY_AUDIO = {"aac", "mp3", "opus", "ac3", "eac3", "alac", "flac"}
 
@@ -196,12 +205,19 @@ class VideoFileSink:
 
     Each frame keeps its source timestamp, so variable-rate and mislabelled sources play at
     their true speed. Odd picture sizes use 4:4:4 chroma, which needs no even dimensions.
+    ``alpha``: BGRA pictures in, a codec that keeps transparency out (:data:`ALPHA_CODECS`).
     """
 
     def __init__(self, path: Path, width: int, height: int, time_base: Fraction,
                  rate: Fraction, audio_from: Path | None = None, codec: str = "libx264",
-                 crf: int = 20, preset: str = "superfast", threads: int = 1) -> None:
+                 crf: int = 20, preset: str = "superfast", threads: int = 1,
+                 alpha: bool = False) -> None:
         self.path = path
+        if alpha:
+            if path.suffix.lower() not in ALPHA_CODECS:
+                raise OutputError(f"{path} cannot keep transparency; use .webm (VP9) or .mov "
+                                  "(ProRes 4444) for a video, .png for a picture")
+            codec, alpha_format, alpha_options = ALPHA_CODECS[path.suffix.lower()]
         self.tmp = partial_path(path)
         try:
             self._container = av.open(str(self.tmp), "w")
@@ -215,6 +231,9 @@ class VideoFileSink:
         stream.width, stream.height = width, height
         even = width % 2 == 0 and height % 2 == 0
         stream.pix_fmt = "yuv420p" if even else "yuv444p"
+        if alpha:
+            stream.pix_fmt = alpha_format
+            stream.options = {**alpha_options, "threads": str(threads)}
         stream.time_base = time_base
         stream.codec_context.time_base = time_base
         if codec == "libx264":
@@ -231,11 +250,11 @@ class VideoFileSink:
 
     @classmethod
     def matching(cls, source: VideoFileSource, path: Path, audio: bool = False,
-                 threads: int = 1) -> VideoFileSink:
+                 threads: int = 1, alpha: bool = False) -> VideoFileSink:
         """A sink with ``source``'s size, clock and nominal rate (and its audio if asked)."""
         return cls(path, source.width, source.height, source.time_base, source.rate_hint,
                    audio_from=source.path if audio and source.has_audio else None,
-                   threads=threads)
+                   threads=threads, alpha=alpha)
 
     @property
     def audio_mode(self) -> str:
@@ -265,6 +284,8 @@ class VideoFileSink:
         if self._stream.pix_fmt == "yuv420p":
             return av.VideoFrame.from_ndarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420),
                                               format="yuv420p")
+        if self._stream.pix_fmt.startswith("yuva"):
+            return av.VideoFrame.from_ndarray(bgr, format="bgra")
         return av.VideoFrame.from_ndarray(bgr, format="bgr24")
 
     def finish(self, complete: bool = True) -> Path:

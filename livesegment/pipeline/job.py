@@ -10,12 +10,13 @@ from pathlib import Path
 
 from livesegment.core.device import encoder_threads, offline_streams
 from livesegment.core.frames import Composed, Frame
+from livesegment.core.effects import Effect, is_transparent
 from livesegment.core.overlay import OverlayStyle
 from livesegment.core.segmenter import Segmenter
 from livesegment.errors import OutputError
 from livesegment.io.images import IMAGE_SUFFIXES, MaskSink, read_image, write_image
 from livesegment.io.paths import check_input, check_output
-from livesegment.io.video import VIDEO_SUFFIXES, VideoFileSink, VideoFileSource
+from livesegment.io.video import ALPHA_CODECS, VIDEO_SUFFIXES, VideoFileSink, VideoFileSource
 from livesegment.pipeline.offline import OfflineResult, run_offline
 
 
@@ -72,18 +73,37 @@ def check_job_paths(source: Path, output: Path, masks: Path | None = None) -> No
         raise OutputError(f"mask folder {masks} exists and is not a folder")
 
 
-def process_file(source: Path, output: Path, segmenter: Segmenter, style: OverlayStyle,
-                 masks: Path | None = None, stop: threading.Event | None = None,
+# Still formats that keep an alpha channel (OpenCV writes BGRA into these).
+ALPHA_IMAGE_SUFFIXES = {".png", ".webp", ".tif", ".tiff"}
+
+
+def check_alpha_output(source: Path, output: Path) -> None:
+    """A transparent result needs a format with an alpha channel; refused before any work."""
+    suffix = output.suffix.lower()
+    if is_image(source) and suffix not in ALPHA_IMAGE_SUFFIXES:
+        raise OutputError(f"{output} cannot keep transparency; the alpha effect needs "
+                          f"{', '.join(sorted(ALPHA_IMAGE_SUFFIXES))} for a picture")
+    if not is_image(source) and suffix not in ALPHA_CODECS:
+        raise OutputError(f"{output} cannot keep transparency; the alpha effect needs .webm "
+                          "(VP9) or .mov (ProRes 4444) for a video")
+
+
+def process_file(source: Path, output: Path, segmenter: Segmenter,
+                 style: OverlayStyle | Effect, masks: Path | None = None,
+                 stop: threading.Event | None = None,
                  on_progress: Callable[[Progress], None] | None = None) -> JobReport:
     """Annotates ``source`` into ``output``; a stopped video job leaves a playable partial file."""
     check_job_paths(source, output, masks)
+    if is_transparent(style):
+        check_alpha_output(source, output)
     mask_sink = MaskSink(masks) if masks is not None else None
     if is_image(source):
         return _process_image(source, output, segmenter, style, mask_sink)
     return _process_video(source, output, segmenter, style, mask_sink, stop, on_progress)
 
 
-def _process_image(source: Path, output: Path, segmenter: Segmenter, style: OverlayStyle,
+def _process_image(source: Path, output: Path, segmenter: Segmenter,
+                   style: OverlayStyle | Effect,
                    masks: MaskSink | None) -> JobReport:
     start = time.perf_counter()
     bgr = read_image(source)
@@ -95,13 +115,15 @@ def _process_image(source: Path, output: Path, segmenter: Segmenter, style: Over
     return JobReport(output, 1, False, time.perf_counter() - start, w, h)
 
 
-def _process_video(source: Path, output: Path, segmenter: Segmenter, style: OverlayStyle,
+def _process_video(source: Path, output: Path, segmenter: Segmenter,
+                   style: OverlayStyle | Effect,
                    masks: MaskSink | None, stop: threading.Event | None,
                    on_progress: Callable[[Progress], None] | None) -> JobReport:
     reader = VideoFileSource(source)
     try:
         sink = VideoFileSink.matching(reader, output, audio=True,
-                                      threads=encoder_threads(segmenter.device))
+                                      threads=encoder_threads(segmenter.device),
+                                      alpha=is_transparent(style))
     except BaseException:
         reader.close()
         raise

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from livesegment.core.frames import Composed, Frame
+from livesegment.core.effects import Effect, for_model
 from livesegment.core.overlay import OverlayStyle
 from livesegment.core.preprocess import inference_size
 from livesegment.core.segmenter import Segmenter
@@ -46,7 +47,7 @@ class LivePipeline:
     the GUI passes Qt signal ``emit`` methods, which queue onto its own thread.
     """
 
-    def __init__(self, segmenter: Segmenter, style: OverlayStyle,
+    def __init__(self, segmenter: Segmenter, style: OverlayStyle | Effect,
                  on_error: Callable[[str, bool], None] = lambda m, r: None,
                  on_notice: Callable[[str], None] = lambda m: None,
                  on_end: Callable[[], None] = lambda: None) -> None:
@@ -82,7 +83,7 @@ class LivePipeline:
         """Takes effect on the next frame; if it fails there, the current model stays."""
         self._pending = segmenter
 
-    def set_style(self, style: OverlayStyle) -> None:
+    def set_style(self, style: OverlayStyle | Effect) -> None:
         """Immutable swap: the next frame uses it whole (no restart)."""
         self.style = style
 
@@ -182,12 +183,9 @@ class LivePipeline:
         segmenter.warm_up(height, width, wait=True)
         return True
 
-    def _style_for(self, segmenter: Segmenter) -> OverlayStyle:
-        style = self.style
-        if len(style.palette) != segmenter.spec.num_classes:  # a model swap changes the classes
-            style = replace(style, palette=segmenter.spec.palette,
-                            background=segmenter.spec.background, selected=None)
-        return style
+    def _style_for(self, segmenter: Segmenter) -> OverlayStyle | Effect:
+        spec = segmenter.spec  # a model swap changes the classes
+        return for_model(self.style, spec.num_classes, spec.background, spec.palette)
 
     def _inference_failed(self, candidate: Segmenter, exc: BaseException) -> None:
         if candidate is self._pending:

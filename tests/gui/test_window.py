@@ -101,7 +101,7 @@ def test_opacity_slider_changes_the_next_frames_blend(qtbot, settings):
     win = _window(qtbot, settings)
     values = {}
     for percent in (0, 30, 100):
-        win.opacity.setValue(percent)
+        win.effects.opacity.setValue(percent)
         shown = _next_frame(qtbot, win, win.last_shown.frame.index)
         region = _red_region(shown)
         values[percent] = np.abs(shown.image[region].astype(int) -
@@ -187,11 +187,11 @@ def test_model_loads_off_the_gui_thread(qtbot, settings):
 
 def test_settings_persist_between_runs(qtbot, settings):
     win = _window(qtbot, settings)
-    win.opacity.setValue(73)
+    win.effects.opacity.setValue(73)
     win.classes.check_only([PERSON, 7])
     win.close()
     again = _window(qtbot, settings)
-    assert again.opacity.value() == 73
+    assert again.effects.opacity.value() == 73
     assert again.classes.checked() == frozenset({PERSON, 7})
 
 
@@ -216,7 +216,7 @@ def test_export_runs_in_the_background_and_opens_the_result(qtbot, settings, tmp
     qtbot.waitUntil(lambda: win.source_spec == str(clip), timeout=5000)
     out = tmp_path / "annotated.mp4"
     win.start_export(out)
-    assert win.export_progress.isVisible() and win.export_cancel.isVisible()
+    assert win.export.progress.isVisible() and win.export.cancel_button.isVisible()
     qtbot.waitUntil(lambda: win.source_spec == str(out), timeout=30000)
     assert len(read_clip(out)[1]) == 40
     assert "Exported 40 frames" in win.statusBar().currentMessage() or win.source_spec == str(out)
@@ -230,8 +230,8 @@ def test_export_cancel_keeps_a_playable_partial(qtbot, settings, tmp_path):
     qtbot.waitUntil(lambda: win.source_spec == str(clip), timeout=5000)
     win.start_export(tmp_path / "out.mp4")
     qtbot.wait(500)
-    win.export_cancel.click()
-    qtbot.waitUntil(lambda: not win.export_progress.isVisible(), timeout=10000)
+    win.export.cancel_button.click()
+    qtbot.waitUntil(lambda: not win.export.progress.isVisible(), timeout=10000)
     assert "Export cancelled" in win.statusBar().currentMessage()
     partial = tmp_path / "out.partial.mp4"
     assert 0 < len(read_clip(partial)[1]) < 300 and not (tmp_path / "out.mp4").exists()
@@ -254,17 +254,17 @@ def test_shortcuts_and_about(qtbot, settings):
     qtbot.keyClick(win, Qt.Key.Key_Space)
     assert not win.pipeline.paused
     qtbot.keyClick(win, Qt.Key.Key_M)
-    assert win.mask_only.isChecked()
-    win.opacity.setValue(50)
+    assert win.classes.mask_only.isChecked()
+    win.effects.opacity.setValue(50)
     qtbot.keyClick(win, Qt.Key.Key_Plus)
-    assert win.opacity.value() == 60
+    assert win.effects.opacity.value() == 60
     qtbot.keyClick(win, Qt.Key.Key_Minus)
     qtbot.keyClick(win, Qt.Key.Key_Minus)
-    assert win.opacity.value() == 40
+    assert win.effects.opacity.value() == 40
     qtbot.keyClick(win, Qt.Key.Key_F11)
-    assert win.isFullScreen() and not win.dock.isVisible()
+    assert win.isFullScreen() and not any(d.isVisible() for d in win.docks)
     qtbot.keyClick(win, Qt.Key.Key_Escape)
-    assert not win.isFullScreen() and win.dock.isVisible()
+    assert not win.isFullScreen() and all(d.isVisible() for d in win.docks)
     text = about_text(win.segmenter)
     assert "torch" in text and "torchvision" in text and "Device in use: cpu" in text
 
@@ -286,12 +286,12 @@ def test_weights_that_cannot_be_downloaded_keep_the_current_model(qtbot, setting
     qtbot.addWidget(win)
     win.show()
     qtbot.waitUntil(lambda: win.last_shown is not None, timeout=10000)
-    win.model_box.setCurrentText("deeplabv3-resnet50")
+    win.models.model_box.setCurrentText("deeplabv3-resnet50")
     win.load_model()
     qtbot.waitUntil(lambda: "could not be downloaded" in win.statusBar().currentMessage(),
                     timeout=5000)
     assert "kept espnetv2-voc" in win.statusBar().currentMessage()
-    assert win.model_box.currentText() == "espnetv2-voc" and win.segmenter is good
+    assert win.models.model_box.currentText() == "espnetv2-voc" and win.segmenter is good
     before = win.last_shown.frame.index
     qtbot.waitUntil(lambda: win.last_shown.frame.index > before, timeout=5000)
 
@@ -308,7 +308,7 @@ def test_camera_resolution_is_passed_to_the_camera(qtbot, settings):
     qtbot.addWidget(win)
     win.show()
     qtbot.waitUntil(lambda: win.last_shown is not None, timeout=10000)
-    win.resolution_box.setCurrentIndex(win.resolution_box.findText("640x480"))
+    win.sources.resolution_box.setCurrentIndex(win.sources.resolution_box.findText("640x480"))
     win._resolution_changed()
     qtbot.waitUntil(lambda: win.last_shown.image.shape[:2] == (480, 640), timeout=5000)
     assert asked == [("0", None), ("0", (640, 480))]

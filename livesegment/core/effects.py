@@ -1,0 +1,328 @@
+"""Effects: what the composed picture shows, given a frame and its class ids.
+
+Each effect is a small immutable object with one method, ``apply(picture, labels, pts_s)``,
+in the spirit of supervision's annotators: they chain (blur the background, then tint the
+person with an overlay), and the GUI swaps a new one in between frames.
+
+"Foreground" is every selected class (by default every class but the model's background), so
+the same effects work with a portrait model and with a 21-class VOC model. A :class:`Matte`
+turns class ids into an 8-bit alpha plane: grow or shrink the edge, feather it, cut it at a
+threshold. Compositing stays in uint8 with OpenCV (whole-frame passes, no float planes at full
+resolution): measured in BENCHMARKS.md ("Effects").
+
+Backgrounds that change over time (a video) come from a :class:`Backdrop`: anything with
+``picture_at(pts_s, size)``. Reading files is the io layer's job (``livesegment.io.backgrounds``);
+this module only scales pictures (:func:`cover`) and mixes them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+import cv2
+import numpy as np
+import torch
+
+from livesegment.core.overlay import OverlayStyle, blend
+from livesegment.errors import InputError
+
+EFFECT_NAMES = ("overlay", "blur", "replace", "color", "alpha")
+
+
+class Effect(Protocol):
+    """Turns a frame (HxWx3 uint8 BGR) and its HxW uint8 class ids into the shown picture."""
+
+    def apply(self, picture: np.ndarray, labels: np.ndarray, pts_s: float = 0.0) -> np.ndarray:
+        ...
+
+
+class Backdrop(Protocol):
+    """A background picture for each moment, already at the frame's size (HxWx3 uint8 BGR)."""
+
+    def picture_at(self, pts_s: float, size: tuple[int, int]) -> np.ndarray:
+        ...
+
+
+# -- the matte ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Matte:
+    """Which class ids are kept (the person), and how the edge between kept and not is drawn.
+
+    ``grow`` moves the edge outwards (negative: inwards) by that many pixels; ``feather`` makes
+    the edge a linear ramp that many pixels wide, centred on it; ``threshold`` (0..1) then
+    clears alpha below it and stretches the rest back to 0..255, trimming the faint outer part
+    of the ramp, where a background halo would show.
+    """
+
+    keep: frozenset[int]
+    classes: int = 0  # how many classes the model it was made for has (0: not known)
+    grow: int = 0
+    feather: int = 0
+    threshold: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.feather < 0:
+            raise InputError(f"feather {self.feather} must be 0 or more pixels")
+        if not 0.0 <= self.threshold < 1.0:
+            raise InputError(f"threshold {self.threshold} is outside 0..1 (1 excluded)")
+
+    @classmethod
+    def for_classes(cls, num_classes: int, background: int,
+                    selected: Iterable[int] | None = None, **edge) -> Matte:
+        """``selected`` ids, or every class but ``background`` when ``None``."""
+        ids = range(num_classes) if selected is None else selected
+        return cls(frozenset(i for i in ids if 0 <= i < num_classes and
+                             (selected is not None or i != background)), num_classes, **edge)
+
+    @property
+    def key_table(self) -> np.ndarray:
+        table = np.zeros(256, np.uint8)
+        table[sorted(i for i in self.keep if 0 <= i < 256)] = 255
+        return table
+
+    @property
+    def ramp_table(self) -> np.ndarray:
+        """The threshold as a 256-entry lookup: ``max(0, a - t) * 255 / (255 - t)``."""
+        t = self.threshold * 255.0
+        ramp = np.clip((np.arange(256) - t) * 255.0 / (255.0 - t), 0, 255)
+        return np.round(ramp).astype(np.uint8)
+
+    def hard(self, labels: np.ndarray) -> np.ndarray:
+        """255 on kept pixels, 0 elsewhere, after growing/shrinking the edge."""
+        mask = cv2.LUT(np.ascontiguousarray(labels), self.key_table)
+        if self.grow:
+            r = abs(self.grow)
+            kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+            mask = (cv2.dilate if self.grow > 0 else cv2.erode)(mask, kernel)
+        return mask
+
+    def alpha(self, labels: np.ndarray) -> np.ndarray:
+        """HxW uint8 opacity of the foreground: 255 inside, 0 outside, a ramp at the edge."""
+        mask = self.hard(labels)
+        if self.feather > 1:
+            # A box filter turns a step into a linear ramp exactly ``feather`` pixels wide, at
+            # a cost independent of the width.
+            mask = cv2.blur(mask, (self.feather, self.feather), borderType=cv2.BORDER_REPLICATE)
+        if self.threshold > 0:
+            mask = cv2.LUT(mask, self.ramp_table)
+        return mask
+
+    @property
+    def soft(self) -> bool:
+        """Whether :meth:`alpha` can hold values between 0 and 255."""
+        return self.feather > 1
+
+
+def composite(front: np.ndarray, back: np.ndarray, alpha: np.ndarray,
+              soft: bool = True) -> np.ndarray:
+    """``front`` over ``back`` with 8-bit ``alpha``: ``(front*a + back*(255-a) + 127) // 255``.
+
+    Where alpha is 255 the front comes back bit-exact, where it is 0 the back. Only the edge
+    band has partial alpha (a few percent of a frame), so the frame is one masked copy and
+    the mixing formula runs on the band's pixels alone. ``soft=False`` promises an alpha of
+    only 0 and 255 (no band to look for).
+    """
+    out = back.copy()
+    cv2.copyTo(front, alpha, out)
+    if not soft:
+        return out
+    band = cv2.findNonZero(cv2.inRange(alpha, 1, 254))
+    if band is None:
+        return out
+    band = band.reshape(-1, 2)
+    xs, ys = band[:, 0], band[:, 1]
+    a = alpha[ys, xs].astype(np.uint32)[:, None]
+    mixed = front[ys, xs] * a + back[ys, xs] * (255 - a) + 127
+    out[ys, xs] = (mixed // 255).astype(np.uint8)
+    return out
+
+
+# -- backgrounds --------------------------------------------------------------------------------
+def cover(picture: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``picture`` scaled to fill ``size`` (h, w) keeping its aspect ratio, centre-cropped, as a
+    wallpaper or CSS ``background-size: cover`` does: no bars, no distortion."""
+    h, w = size
+    ph, pw = picture.shape[:2]
+    if (ph, pw) == (h, w):
+        return picture
+    scale = max(h / ph, w / pw)
+    sw, sh = max(w, round(pw * scale)), max(h, round(ph * scale))
+    shrink = scale < 1
+    scaled = cv2.resize(picture, (sw, sh),
+                        interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    y, x = (sh - h) // 2, (sw - w) // 2
+    return np.ascontiguousarray(scaled[y:y + h, x:x + w])
+
+
+@dataclass(frozen=True, eq=False)
+class StillBackdrop:
+    """One picture for every frame; its scaled copy is kept per frame size."""
+
+    picture: np.ndarray
+    _scaled: dict = field(default_factory=dict, repr=False)
+
+    def picture_at(self, pts_s: float, size: tuple[int, int]) -> np.ndarray:
+        if size not in self._scaled:
+            self._scaled.clear()
+            self._scaled[size] = cover(self.picture, size)
+        return self._scaled[size]
+
+
+def solid(bgr: tuple[int, int, int]) -> StillBackdrop:
+    """A plain colour (a green screen) as a backdrop."""
+    return StillBackdrop(np.array(bgr, np.uint8).reshape(1, 1, 3))
+
+
+def parse_colour(text: str) -> tuple[int, int, int]:
+    """``#RRGGBB`` (or ``RRGGBB``) -> BGR tuple; anything else is an :class:`InputError`."""
+    m = re.fullmatch(r"#?([0-9a-fA-F]{6})", text.strip())
+    if m is None:
+        raise InputError(f"colour '{text}' is not #RRGGBB (for example #00b140)")
+    r, g, b = (int(m.group(1)[i:i + 2], 16) for i in (0, 2, 4))
+    return (b, g, r)
+
+
+# -- effects ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OverlayEffect:
+    """Today's class-colour overlay (:mod:`livesegment.core.overlay`), bit for bit."""
+
+    style: OverlayStyle
+
+    def apply(self, picture: np.ndarray, labels: np.ndarray, pts_s: float = 0.0) -> np.ndarray:
+        return blend(torch.from_numpy(picture), torch.from_numpy(labels), self.style).numpy()
+
+
+@dataclass(frozen=True)
+class BlurEffect:
+    """The background blurred with a Gaussian of ``strength`` pixels (sigma at full size).
+
+    Cheap: the blur runs on a copy shrunk so that sigma is ~4 pixels there, then is enlarged
+    once. Mask-aware (normalised convolution): person pixels are left out of the average and
+    the weights renormalised, so the person's colours do not bleed into a halo around them.
+    """
+
+    matte: Matte
+    strength: float = 15.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.strength <= 500.0:
+            raise InputError(f"blur strength {self.strength} is outside 0..500 pixels")
+
+    def apply(self, picture: np.ndarray, labels: np.ndarray, pts_s: float = 0.0) -> np.ndarray:
+        alpha = self.matte.alpha(labels)
+        person = alpha if self.matte.feather <= 1 else self.matte.hard(labels)
+        return composite(picture, self.blurred(picture, person), alpha, self.matte.soft)
+
+    def blurred(self, picture: np.ndarray, person: np.ndarray) -> np.ndarray:
+        """The picture blurred from background pixels only (``person`` 255 = left out).
+
+        Normalised convolution: blur (frame x weight) and the weight with the same linear
+        filters, divide. Halving with ``pyrDown`` is such a filter, so the shrinking is part of
+        the blur; what is left of sigma is applied at the small size.
+        """
+        h, w = picture.shape[:2]
+        weight = cv2.bitwise_not(person)
+        num = cv2.bitwise_and(picture, picture, mask=weight)
+        den = weight
+        levels = 0
+        while 2 ** (levels + 1) * 1.5 <= self.strength and min(den.shape) >= 16:
+            num, den = cv2.pyrDown(num), cv2.pyrDown(den)
+            levels += 1
+        # pyrDown's kernel has sigma ~1 pixel per level; Gaussians add in quadrature.
+        step = 2 ** levels
+        sigma = float(np.sqrt(max(0.25, self.strength ** 2 - (step ** 2 - 1)))) / step
+        num = cv2.GaussianBlur(num.astype(np.float32), (0, 0), sigma,
+                               borderType=cv2.BORDER_REFLECT)
+        den = cv2.GaussianBlur(den.astype(np.float32), (0, 0), sigma,
+                               borderType=cv2.BORDER_REFLECT)
+        # Where no background is near (deep inside the person) there is nothing to average;
+        # those pixels only ever show under an opaque person, so black does.
+        ratio = num * (255.0 / np.maximum(den, 1e-3))[..., None]
+        small = np.clip(ratio + 0.5, 0, 255).astype(np.uint8)
+        small[den < 1e-3] = 0
+        return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+@dataclass(frozen=True)
+class ReplaceEffect:
+    """The background replaced by a picture, a video (a :class:`Backdrop`) or a colour."""
+
+    matte: Matte
+    backdrop: Backdrop
+
+    def apply(self, picture: np.ndarray, labels: np.ndarray, pts_s: float = 0.0) -> np.ndarray:
+        back = self.backdrop.picture_at(pts_s, picture.shape[:2])
+        return composite(picture, back, self.matte.alpha(labels), self.matte.soft)
+
+
+@dataclass(frozen=True)
+class AlphaEffect:
+    """A transparent background: HxWx4 BGRA, the colours untouched, the matte as alpha."""
+
+    matte: Matte
+
+    def apply(self, picture: np.ndarray, labels: np.ndarray, pts_s: float = 0.0) -> np.ndarray:
+        out = np.empty((*picture.shape[:2], 4), np.uint8)
+        cv2.mixChannels([picture, self.matte.alpha(labels)], [out], [0, 0, 1, 1, 2, 2, 3, 3])
+        return out
+
+
+@dataclass(frozen=True)
+class Chain:
+    """Effects applied in order, each to the previous one's picture (supervision's pattern of
+    annotating the same scene repeatedly). A BGRA-producing effect must come last."""
+
+    effects: tuple[Effect, ...]
+
+    def __post_init__(self) -> None:
+        if any(isinstance(e, AlphaEffect) for e in self.effects[:-1]):
+            raise InputError("the alpha effect must be the last in a chain")
+
+    def apply(self, picture: np.ndarray, labels: np.ndarray, pts_s: float = 0.0) -> np.ndarray:
+        for effect in self.effects:
+            picture = effect.apply(picture, labels, pts_s)
+        return picture
+
+
+# -- the compositor's entry points --------------------------------------------------------------
+def render(look: OverlayStyle | Effect, pixels: torch.Tensor, labels: torch.Tensor,
+           pts_s: float = 0.0) -> np.ndarray:
+    """The composed picture as a host array. An overlay (style or effect) blends where the
+    frame lives (the GPU path stays on the GPU); other effects run on the CPU with OpenCV."""
+    if isinstance(look, OverlayEffect):
+        look = look.style
+    if isinstance(look, OverlayStyle):
+        return blend(pixels, labels, look).cpu().numpy()
+    return look.apply(np.ascontiguousarray(pixels.cpu().numpy()),
+                      np.ascontiguousarray(labels.cpu().numpy()), pts_s)
+
+
+def for_model(look: OverlayStyle | Effect, num_classes: int, background: int,
+              palette: np.ndarray) -> OverlayStyle | Effect:
+    """``look`` adapted to a model with other classes (a model swap): the selection resets to
+    every class but the background; an effect that fits already comes back unchanged."""
+    if isinstance(look, OverlayStyle):
+        if len(look.palette) == num_classes:
+            return look
+        return replace(look, palette=palette, background=background, selected=None)
+    if isinstance(look, OverlayEffect):
+        return OverlayEffect(for_model(look.style, num_classes, background, palette))
+    if isinstance(look, Chain):
+        return Chain(tuple(for_model(e, num_classes, background, palette) for e in look.effects))
+    matte = getattr(look, "matte", None)
+    if matte is None or matte.classes == num_classes:
+        return look
+    fresh = Matte.for_classes(num_classes, background, None, grow=matte.grow,
+                              feather=matte.feather, threshold=matte.threshold)
+    return replace(look, matte=fresh)
+
+
+def is_transparent(look: OverlayStyle | Effect) -> bool:
+    """Whether ``look`` produces BGRA pictures (outputs must keep an alpha channel)."""
+    if isinstance(look, Chain):
+        return bool(look.effects) and is_transparent(look.effects[-1])
+    return isinstance(look, AlphaEffect)

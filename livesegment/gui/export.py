@@ -1,0 +1,102 @@
+"""Exporting the open video file in the background, with a progress bar and Cancel."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from PyQt6.QtCore import QObject, pyqtSignal
+from PyQt6.QtWidgets import QProgressBar, QPushButton
+
+from livesegment.core.segmenter import Segmenter
+from livesegment.errors import describe
+from livesegment.pipeline.job import JobReport, Progress, process_file
+
+
+class ExportController(QObject):
+    """Runs the offline engine on one file at a time on its own thread; the live view goes on.
+
+    Owns the Export button, the progress bar and Cancel (the window places them). ``done``
+    and ``failed`` arrive on the GUI thread once the worker thread has been joined.
+    """
+
+    done = pyqtSignal(object)    # JobReport
+    failed = pyqtSignal(str)
+    _progress = pyqtSignal(object)
+    _finished = pyqtSignal(object, str)  # report or None, error message
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.button = QPushButton("Export annotated video…")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setMaximumWidth(220)
+        self.progress.hide()
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.hide()
+        self._thread: threading.Thread | None = None
+        self._stop: threading.Event | None = None
+        self.cancel_button.clicked.connect(self.cancel)
+        self._progress.connect(self._show_progress)
+        self._finished.connect(self._end)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    def start(self, source: Path, output: Path, segmenter: Segmenter, style) -> bool:
+        """Starts exporting ``source`` with ``style`` (an overlay style or an effect)."""
+        if self._thread is not None:
+            return False
+        stop = threading.Event()
+        self._stop = stop
+
+        def work() -> None:
+            try:
+                # The live view keeps its own model object; torch modules are safe to share for
+                # inference, and each thread runs its own forward pass.
+                report = process_file(source, output, segmenter, style, stop=stop,
+                                      on_progress=self._progress.emit)
+            except Exception as exc:  # noqa: BLE001 - shown in the status bar
+                self._finished.emit(None, describe(exc))
+                return
+            self._finished.emit(report, "")
+
+        self.progress.setValue(0)
+        self.progress.setFormat("Export %p%")
+        self.progress.show()
+        self.cancel_button.show()
+        self.button.setEnabled(False)
+        self._thread = threading.Thread(target=work, name="livesegment-export")
+        self._thread.start()
+        return True
+
+    def cancel(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+
+    def join(self) -> None:
+        """Stops a running export and waits for its file to be finalised (window closing)."""
+        self.cancel()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _show_progress(self, p: Progress) -> None:
+        if p.total_s > 0:
+            frac = min(1.0, p.media_s / p.total_s)
+            eta = p.elapsed_s * (1 - frac) / frac if frac > 0 else 0
+            self.progress.setValue(int(frac * 1000))
+            self.progress.setFormat(f"Export %p% · ETA {int(eta) // 60}:{int(eta) % 60:02d}")
+
+    def _end(self, report: JobReport | None, message: str) -> None:
+        if self._thread is not None:
+            self._thread.join()
+        self._thread = None
+        self._stop = None
+        self.progress.hide()
+        self.cancel_button.hide()
+        self.button.setEnabled(True)
+        if report is None:
+            self.failed.emit(message)
+        else:
+            self.done.emit(report)
