@@ -284,17 +284,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("livesegment: interrupted", file=sys.stderr)
         return 130
-    except OSError as exc:  # a disk or FFmpeg failure no layer turned into one of ours
-        if args.debug:
-            raise
-        from livesegment.errors import describe
-
-        print(f"livesegment: {describe(exc)}", file=sys.stderr)
-        return 1
     except MemoryError:
         if args.debug:
             raise
         print("livesegment: out of memory; try a smaller --size", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a disk or FFmpeg failure no layer turned into one of ours
+        if args.debug or not (isinstance(exc, OSError) or type(exc).__module__.startswith("av")):
+            raise
+        from livesegment.errors import describe
+
+        print(f"livesegment: {describe(exc)}", file=sys.stderr)
         return 1
 
 

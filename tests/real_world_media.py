@@ -39,10 +39,13 @@ def write_video(path: Path, frames: int = 12, size: tuple[int, int] = (48, 64),
     ``channels``, ``start_s``, ``seconds``, ``hz``.
     """
     height, width = size
+    target, path = path, path.with_name(f"generated{path.suffix}")  # any name, even not UTF-8
     with av.open(str(path), "w", format=fmt) as out:
         vs = out.add_stream(codec, rate=rate)
         vs.width, vs.height, vs.pix_fmt = width, height, pix_fmt
-        vs.time_base = vs.codec_context.time_base = TB
+        tb = Fraction(1, rate) if codec == "mpeg2video" else TB  # MPEG-2 keeps its own clock
+        if codec != "mpeg2video":
+            vs.time_base = vs.codec_context.time_base = tb
         if codec == "libx264":
             vs.options = {"crf": "12", "preset": "ultrafast"}
         if sar is not None:
@@ -57,9 +60,11 @@ def write_video(path: Path, frames: int = 12, size: tuple[int, int] = (48, 64),
         if sub is not None:
             sub.codec_context.subtitle_header = b"[Script Info]\n"
         for i in range(frames):
-            frame = av.VideoFrame.from_ndarray(picture(i, height, width), format="bgr24")
-            frame.pts = int(round((start_s + i / rate) / TB))
-            frame.time_base = TB
+            frame = av.VideoFrame.from_ndarray(picture(i, height, width), format="bgr24").reformat(
+                format=pix_fmt)
+            frame.pts = int(round((start_s + i / rate) / tb))
+            if codec != "mpeg2video":
+                frame.time_base = tb
             for packet in vs.encode(frame):
                 out.mux(packet)
         for packet in vs.encode(None):
@@ -74,7 +79,8 @@ def write_video(path: Path, frames: int = 12, size: tuple[int, int] = (48, 64),
             packet.duration = 200
             packet.time_base = Fraction(1, 1000)
             out.mux(packet)
-    return path
+    path.replace(target)
+    return target
 
 
 def write_tone(out, stream, hz: float, seconds: float, start_s: float) -> None:

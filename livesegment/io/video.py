@@ -115,7 +115,7 @@ class VideoFileSource:
         self.rotation = 0  # degrees counter-clockwise applied to the stored pixels
         self.origin_s = 0.0  # the first picture's time in the file: our time zero
         self.lead_s = 0.0  # how long the audio starts before the first picture
-        self._audio_start_s: float | None = None
+        self._audio_start_s = self._stated_audio_start()
         step = max(1, round(1 / (float(self.rate_hint) * float(self.time_base))))
         self._pictures = self._timed(TimestampReorder(default_step=step))
         self._first = self._peek()
@@ -135,6 +135,13 @@ class VideoFileSource:
             if self.sample_aspect:
                 self.sample_aspect = 1 / self.sample_aspect
         return first
+
+    def _stated_audio_start(self) -> float | None:
+        """When the sound starts, as the demuxer states it (an AAC encoder's priming samples,
+        stored before zero in MP4, are not sound); ``None`` when no track says."""
+        starts = [float(s.start_time * s.time_base) for s in self.audio_streams
+                  if s.start_time is not None and s.time_base]
+        return min(starts) if starts else None
 
     def _sample_aspect(self) -> Fraction | None:
         """The pixel shape (DV/DVD 4:3 and 16:9, 3GP 12:11...); ``None`` for square pixels."""
@@ -221,10 +228,6 @@ class VideoFileSource:
             q.put(None)  # the end of each audio track
 
     def _keep_audio(self, packet: av.Packet) -> None:
-        if packet.pts is not None:
-            t = float(packet.pts * packet.time_base)
-            if self._audio_start_s is None or t < self._audio_start_s:
-                self._audio_start_s = t
         self.audio_packets[packet.stream.index].put(packet)
 
     def close(self) -> None:
