@@ -143,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--masks", type=Path, help="also write class-id PNGs (000000.png...) here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_effect_options(p)
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
 
     sub.add_parser("models", help="list the models and whether their weights are at hand")
 
@@ -285,7 +286,7 @@ def cmd_process(args: argparse.Namespace) -> int:
 
     spec = get_spec(args.model)
     selected = parse_classes(spec, args.classes)
-    check_job_paths(args.input, args.output, args.masks)  # before the model loads
+    check_job_paths(args.input, args.output, args.masks, args.overwrite)  # before the model loads
     style = OverlayStyle(spec.palette, spec.background, args.opacity,
                          None if selected is None else frozenset(selected))
     style = effect_from_args(args, spec, style, selected)
@@ -296,7 +297,7 @@ def cmd_process(args: argparse.Namespace) -> int:
     with StopOnSignal() as signals:
         try:
             report = process_file(args.input, args.output, segmenter, style, args.masks,
-                                  signals.stop, bar.update)
+                                  signals.stop, bar.update, args.overwrite)
         finally:
             bar.close()
     _print_summary(report, segmenter, args.quiet)
@@ -323,6 +324,8 @@ def _print_summary(report, segmenter, quiet: bool) -> None:
         problems.append("the file ends early (truncated)")
     if problems:
         print(f"livesegment: warning: {'; '.join(problems)}", file=sys.stderr)
+    for note in getattr(report, "notes", ()):
+        print(f"livesegment: note: {note}", file=sys.stderr)
     if quiet:
         return
     media = f", {report.duration_s:.2f} s" if report.frames > 1 else ""
@@ -508,6 +511,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print("livesegment: out of memory; try a smaller --size", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a disk or FFmpeg failure no layer turned into one of ours
+        if args.debug or not (isinstance(exc, OSError) or type(exc).__module__.startswith("av")):
+            raise
+        from livesegment.errors import describe
+
+        print(f"livesegment: {describe(exc)}", file=sys.stderr)
         return 1
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import os
+import re
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from livesegment.errors import InputError, OutputError
+from livesegment.errors import InputError, OutputError, av_reason
 from livesegment.io.paths import atomic_target
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
@@ -33,26 +36,104 @@ def as_bgr8(picture: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(picture)
 
 
+def exif_orientation(data: bytes) -> int:
+    """The EXIF orientation (1-8) of an encoded still, 1 when it states none. Pillow reads it
+    from JPEG, PNG (eXIf) and WebP alike; OpenCV's ``IMREAD_UNCHANGED`` ignores it."""
+    try:
+        from PIL import Image
+
+        with Image.open(io.BytesIO(data)) as image:
+            value = image.getexif().get(0x0112, 1)
+    except Exception:  # noqa: BLE001 - a picture Pillow cannot parse has no orientation for us
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def upright(picture: np.ndarray, orientation: int) -> np.ndarray:
+    """The stored pixels turned as EXIF ``orientation`` says viewers show them."""
+    if orientation in (5, 6, 7, 8):
+        picture = cv2.transpose(picture)
+    flips = {2: 1, 3: -1, 4: 0, 6: 1, 7: -1, 8: 0}  # cv2.flip codes after the transpose
+    return cv2.flip(picture, flips[orientation]) if orientation in flips else picture
+
+
+def animated_frames(path: Path) -> int:
+    """How many pictures an animated PNG (APNG) or WebP holds; 1 for a still. Read from the
+    header chunks (acTL / ANIM), as OpenCV would silently decode only the first picture."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+    except OSError:
+        return 1
+    if head.startswith(b"\x89PNG"):
+        at = head.find(b"acTL", 8, head.find(b"IDAT") if b"IDAT" in head else None)
+        return max(1, int.from_bytes(head[at + 4:at + 8], "big")) if at > 0 else 1
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP" and b"ANIM" in head[12:64]:
+        return max(2, head.count(b"ANMF"))
+    return 1
+
+
 def read_image(path: Path) -> np.ndarray:
-    """Decodes a still from disk; a file that is not a picture is an :class:`InputError`."""
-    data = np.fromfile(str(path), np.uint8)
+    """Decodes a still from disk, upright as viewers show it (EXIF orientation applied); a
+    file that is not a picture is an :class:`InputError`."""
+    data = np.fromfile(path, np.uint8)
     picture = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if picture is None:
         raise InputError(f"cannot decode image {path}: not a supported picture or corrupt")
-    return as_bgr8(picture)
+    return as_bgr8(upright(picture, exif_orientation(data.tobytes())))
 
 
 def write_image(path: Path, bgr: np.ndarray) -> None:
-    """Encodes by the file's suffix and swaps it into place only once fully written."""
+    """Encodes by the file's suffix and swaps it into place only once fully written; a write
+    that fails (full disk) leaves nothing behind and says which file."""
     ok, encoded = cv2.imencode(path.suffix.lower(), bgr)
     if not ok:
         raise OutputError(f"cannot encode an image as {path.suffix} for {path}")
-    with atomic_target(path) as tmp:
-        tmp.write_bytes(encoded.tobytes())
+    try:
+        with atomic_target(path) as tmp:
+            _write_all(tmp, encoded.tobytes())
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {av_reason(exc)}") from None
+
+
+def _write_all(path: Path, data: bytes) -> None:
+    """Writes every byte and flushes, so a short write (full disk) raises here instead of
+    leaving a truncated file reported as written. Paths are bytes-safe (names not UTF-8)."""
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()  # on a local disk the flush shows EFBIG/ENOSPC; close() would on NFS
+    if path.stat().st_size != len(data):
+        raise OSError(28, os.strerror(28), str(path))
+
+
+MASK_NAME = re.compile(r"^\d{6}\.png$")
+
+
+def check_mask_folder(folder: Path, inputs: tuple[Path, ...] = (), overwrite: bool = False) -> None:
+    """Refuses a mask folder where we would destroy what we did not write: one holding an input
+    under a mask's name (``--masks .`` beside ``000000.png``), or, unless ``overwrite``, any
+    non-empty folder (the masks of another run, or the user's files)."""
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"mask folder {folder} exists and is not a folder")
+    if not folder.is_dir():
+        return
+    entries = list(folder.iterdir())
+    for source in inputs:
+        if source.exists() and source.resolve().parent == folder.resolve() and \
+                MASK_NAME.match(source.name):
+            raise OutputError(f"mask folder {folder} holds the input {source.name}, which a "
+                              "mask would replace; choose another --masks folder")
+    if entries and not overwrite:
+        raise OutputError(f"mask folder {folder} is not empty ({len(entries)} entries); choose "
+                          "an empty or new folder, or add --overwrite to replace its masks")
 
 
 class MaskSink:
-    """One uint8 PNG of class ids per frame, ``000000.png`` upwards, at source resolution."""
+    """One uint8 PNG of class ids per frame, ``000000.png`` upwards, at source resolution.
+
+    Each mask is written whole (checked, then renamed into place), and :meth:`close` removes
+    masks numbered past this run's last, left by a longer earlier run into the same folder.
+    """
 
     def __init__(self, folder: Path) -> None:
         try:
@@ -61,8 +142,26 @@ class MaskSink:
             raise OutputError(f"cannot create mask folder {folder}: {exc.strerror}") from None
         self.folder = folder
         self.written = 0
+        self.last_index = -1
 
     def write(self, index: int, labels: np.ndarray) -> None:
-        if not cv2.imwrite(str(self.folder / f"{index:06d}.png"), labels):
-            raise OutputError(f"cannot write mask {self.folder / f'{index:06d}.png'}")
+        path = self.folder / f"{index:06d}.png"
+        ok, encoded = cv2.imencode(".png", labels)
+        if not ok:
+            raise OutputError(f"cannot encode mask {path}")
+        try:
+            with atomic_target(path) as tmp:
+                _write_all(tmp, encoded.tobytes())
+        except OSError as exc:
+            raise OutputError(f"cannot write mask {path}: {av_reason(exc)}") from None
         self.written += 1
+        self.last_index = max(self.last_index, index)
+
+    def close(self) -> int:
+        """Removes stale masks beyond this run's last frame; returns how many went."""
+        removed = 0
+        for entry in self.folder.iterdir():
+            if MASK_NAME.match(entry.name) and int(entry.name[:6]) > self.last_index:
+                entry.unlink(missing_ok=True)
+                removed += 1
+        return removed

@@ -10,8 +10,28 @@ from pathlib import Path
 from livesegment.errors import InputError, OutputError
 
 
+STDIN = Path("-")
+NAME_MAX = 255  # bytes in one file name on Linux, macOS and Windows file systems
+
+
+def ffmpeg_name(path: Path) -> str | None:
+    """The name to give FFmpeg so it reads ``path`` as a local file: ``file:`` first, or
+    ``10:30.mp4`` would be taken for a URL of protocol "10". ``-`` is standard input.
+    ``None`` when the name is not valid UTF-8 (FFmpeg cannot be given it; open it in Python)."""
+    if path == STDIN:
+        return "pipe:0"
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return f"file:{path}"
+
+
 def check_input(path: Path) -> None:
-    """A readable regular file, or an :class:`InputError` saying what it is instead."""
+    """A readable file (or ``-``, standard input), or an :class:`InputError` saying what it
+    is instead. Pipes and FIFOs are fine: the input is read once, from start to end."""
+    if path == STDIN:
+        return
     if not path.exists():
         raise InputError(f"input not found: {path}")
     if path.is_dir():
@@ -41,14 +61,25 @@ def check_output(output: Path, inputs: tuple[Path, ...] = ()) -> None:
         raise OutputError(f"output folder {parent} is not writable ({exc.strerror})") from None
 
 
+def _fitted(final: Path, prefix: str, tail: str) -> Path:
+    """``prefix + stem + tail + suffix`` beside ``final``, the stem shortened (by whole
+    characters) so the name stays within NAME_MAX bytes: a 250-byte output name must not make
+    its temporary name fail with "File name too long"."""
+    stem = final.stem
+    room = NAME_MAX - len(os.fsencode(prefix + tail + final.suffix))
+    while len(os.fsencode(stem)) > room and stem:
+        stem = stem[:-1]
+    return final.with_name(f"{prefix}{stem}{tail}{final.suffix}")
+
+
 def partial_path(final: Path, tag: str = "") -> Path:
     """A hidden sibling of ``final`` with the same suffix (muxers pick the format by suffix)."""
-    return final.with_name(f".{final.stem}.{tag or os.getpid()}.partial{final.suffix}")
+    return _fitted(final, ".", f".{tag or os.getpid()}.partial")
 
 
 def interrupted_path(final: Path) -> Path:
     """Where a run stopped half-way leaves its playable output: beside, never over, ``final``."""
-    return final.with_name(f"{final.stem}.partial{final.suffix}")
+    return _fitted(final, "", ".partial")
 
 
 @contextmanager

@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from fractions import Fraction
+from itertools import chain
 from pathlib import Path
+from queue import Empty, SimpleQueue
 
 import av
 import av.logging
@@ -14,8 +17,8 @@ import cv2
 import numpy as np
 
 from livesegment.core.frames import Frame
-from livesegment.errors import InputError, OutputError, first_line
-from livesegment.io.paths import check_input, interrupted_path, partial_path
+from livesegment.errors import InputError, OutputError, av_reason
+from livesegment.io.paths import check_input, ffmpeg_name, interrupted_path, partial_path
 from livesegment.io.timestamps import TimestampReorder
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v"}
@@ -28,23 +31,68 @@ ALPHA_CODECS = {
                                          "cpu-used": "8", "row-mt": "1"}),
     ".mov": ("prores_ks", "yuva444p10le", {"profile": "4444"}),
 }
-# Audio codecs that players expect inside MP4/MOV; anything else is re-encoded to AAC there.
-MP4_FRIENDLY_AUDIO = {"aac", "mp3", "opus", "ac3", "eac3", "alac", "flac"}
+# Layouts kept as they are when transcoding; anything else (no layout, odd ones) -> stereo.
+SURROUND = {"mono", "stereo", "2.1", "3.0", "4.0", "5.0", "5.1", "7.1", "5.0(side)",
+            "5.1(side)", "quad"}
 
 
 def _reason(exc: BaseException) -> str:
-    return first_line(exc).split(": '")[0]  # FFmpeg appends the path, which we name already
+    """FFmpeg's words for a failure, without its raw error number or the path we name already."""
+    return av_reason(exc)
+
+
+@dataclass(frozen=True)
+class AudioRule:
+    """What one output container does with a source's audio: codecs it takes as they are
+    (``None``: whatever its muxer accepts) and the encoder for the rest (``None``: no audio)."""
+
+    copyable: frozenset[str] | None
+    encoder: str | None
+
+
+# Keyed by FFmpeg's muxer name. MP4/MOV players expect these codecs (MOV refuses Opus and FLAC
+# outright); WebM holds only Opus and Vorbis; a GIF holds no sound at all.
+AUDIO_RULES: dict[str, AudioRule] = {
+    "mp4": AudioRule(frozenset({"aac", "mp3", "opus", "ac3", "eac3", "alac", "flac"}), "aac"),
+    "mov": AudioRule(frozenset({"aac", "mp3", "ac3", "eac3", "alac", "pcm_s16le", "pcm_s16be",
+                                "pcm_s24le", "pcm_s24be", "pcm_f32le"}), "aac"),
+    "matroska": AudioRule(None, "aac"),
+    "avi": AudioRule(frozenset({"mp3", "ac3", "pcm_s16le"}), "aac"),
+    "webm": AudioRule(frozenset({"opus", "vorbis"}), "libopus"),
+    "gif": AudioRule(frozenset(), None),
+}
+
+
+def audio_plan(container: str, codec: str, muxable: set[str] | frozenset[str]) -> str | None:
+    """``"copy"``, the encoder to transcode with, or ``None`` when the container holds no sound."""
+    rule = AUDIO_RULES.get(container, AudioRule(None, "aac"))
+    allowed = muxable if rule.copyable is None else rule.copyable & muxable
+    if codec in allowed:
+        return "copy"
+    return rule.encoder
+
+
+def _ffmpeg_input(path: Path):
+    """What to hand ``av.open`` so FFmpeg reads ``path`` as a local file whatever its name."""
+    name = ffmpeg_name(path)
+    return name if name is not None else open(path, "rb")  # noqa: SIM115 - PyAV closes it
 
 
 class VideoFileSource:
-    """Decodes a video file frame by frame; corrupt packets are skipped and counted, not fatal."""
+    """Decodes a video file frame by frame; corrupt packets are skipped and counted, not fatal.
 
-    def __init__(self, path: Path) -> None:
+    Pictures come upright as players show them (a display matrix is applied to the pixels) and
+    timed from the first picture (TS/PS recordings start at 0.5-1.4 s; progress and summaries
+    speak of the video's own time). With ``audio``, the audio packets met while demuxing are
+    kept for the sink, so the file is read once (a pipe can only be).
+    """
+
+    def __init__(self, path: Path, audio: bool = False) -> None:
         check_input(path)
         self.path = path
         try:
-            self._container = av.open(str(path))
-        except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+            self._container = av.open(_ffmpeg_input(path))
+        except (av.FFmpegError, UnicodeDecodeError, ValueError, OSError) as exc:
             raise InputError(f"cannot read video {path}: {_reason(exc)}") from None
         if not self._container.streams.video:
             self._container.close()
@@ -57,7 +105,14 @@ class VideoFileSource:
             self._container.close()
             raise InputError(f"cannot read video {path}: the video stream has no picture size")
         self.time_base: Fraction = self.stream.time_base or Fraction(1, 1000)
-        self.has_audio = bool(self._container.streams.audio)
+        streams = self._container.streams
+        self.audio_streams = list(streams.audio) if audio else []
+        self.audio_packets: dict[int, SimpleQueue] = {s.index: SimpleQueue()
+                                                      for s in self.audio_streams}
+        self.has_audio = bool(self.audio_streams)
+        self.dropped = [f"{s.type} ({s.codec_context.name if s.codec_context else '?'})"
+                        for s in streams if s.type in ("subtitle", "data", "attachment")
+                        or (s.type == "video" and s is not self.stream)]
         self.unreadable = 0  # packets that failed to decode
         self.null_frames = 0  # empty packets (AVI "repeat previous frame")
         self.truncated = False
@@ -65,6 +120,42 @@ class VideoFileSource:
         self.errors_logged = 0  # FFmpeg error messages while reading (damage it skipped)
         self.rate_hint = self._rate_hint()
         self.duration_s = self._stated_duration()
+        self.sample_aspect: Fraction | None = self._sample_aspect()
+        self.rotation = 0  # degrees counter-clockwise applied to the stored pixels
+        self.origin_s = 0.0  # the first picture's time in the file: our time zero
+        self.lead_s = 0.0  # how long the audio starts before the first picture
+        self._audio_start_s = self._stated_audio_start()
+        step = max(1, round(1 / (float(self.rate_hint) * float(self.time_base))))
+        self._pictures = self._timed(TimestampReorder(default_step=step))
+        self._first = self._peek()
+
+    def _peek(self) -> tuple[av.VideoFrame, int] | None:
+        """Decodes the first picture now: its rotation and time set the output's size and clock."""
+        first = next(self._pictures, None)
+        if first is None:
+            return None
+        picture, ticks = first
+        self.origin_s = float(ticks * self.time_base)
+        if self._audio_start_s is not None:  # audio packets met before the first picture
+            self.lead_s = max(0.0, self.origin_s - self._audio_start_s)
+        self.rotation = round((picture.rotation or 0) / 90) * 90 % 360
+        if self.rotation in (90, 270):
+            self.width, self.height = self.height, self.width
+            if self.sample_aspect:
+                self.sample_aspect = 1 / self.sample_aspect
+        return first
+
+    def _stated_audio_start(self) -> float | None:
+        """When the sound starts, as the demuxer states it (an AAC encoder's priming samples,
+        stored before zero in MP4, are not sound); ``None`` when no track says."""
+        starts = [float(s.start_time * s.time_base) for s in self.audio_streams
+                  if s.start_time is not None and s.time_base]
+        return min(starts) if starts else None
+
+    def _sample_aspect(self) -> Fraction | None:
+        """The pixel shape (DV/DVD 4:3 and 16:9, 3GP 12:11...); ``None`` for square pixels."""
+        sar = self.stream.sample_aspect_ratio or self.stream.codec_context.sample_aspect_ratio
+        return Fraction(sar) if sar and sar > 0 and sar != 1 else None
 
     def _stated_duration(self) -> float:
         """The length the file states (for progress and loss estimates); 0 if it says none."""
@@ -80,18 +171,24 @@ class VideoFileSource:
         return Fraction(rate).limit_denominator(1001 * 1000)
 
     def frames(self) -> Iterator[Frame]:
-        """Every decodable picture in display order, with a repaired, increasing timestamp."""
+        """Every decodable picture in display order, upright, with a repaired, increasing
+        timestamp counted from the first picture."""
         tb = self.time_base
-        step = max(1, round(1 / (float(self.rate_hint) * float(tb))))
-        reorder: TimestampReorder[av.VideoFrame] = TimestampReorder(default_step=step)
+        turns = self.rotation // 90
         previous = av.logging.get_level()
         av.logging.set_level(av.logging.ERROR)
         try:
             with av.logging.Capture(local=False) as logs:  # decoder threads log too
-                for picture, ticks in self._timed(reorder):
+                pictures = self._pictures if self._first is None else chain(
+                    [self._first], self._pictures)
+                self._first = None
+                for picture, ticks in pictures:
                     self.errors_logged = len(logs)
                     bgr = picture.to_ndarray(format="bgr24")
-                    yield Frame(self.decoded, float(ticks * tb), bgr, time.monotonic())
+                    if turns:
+                        bgr = np.ascontiguousarray(np.rot90(bgr, turns))
+                    yield Frame(self.decoded, float(ticks * tb) - self.origin_s, bgr,
+                                time.monotonic())
                     self.decoded += 1
                 self.errors_logged = len(logs)
         finally:
@@ -111,15 +208,20 @@ class VideoFileSource:
         return max(self.unreadable, expected - self.decoded)
 
     def _timed(self, reorder: TimestampReorder) -> Iterator[tuple[av.VideoFrame, int]]:
-        packets = self._container.demux(self.stream)
+        packets = self._container.demux(self.stream, *self.audio_streams)
+        video = self.stream.index
         while True:
             try:
                 packet = next(packets)
             except StopIteration:
                 break
-            except av.FFmpegError:
+            except (av.FFmpegError, OSError):
                 self.truncated = True
                 break
+            if packet.stream.index != video:
+                if packet.size:
+                    self._keep_audio(packet)
+                continue
             if packet.size == 0 and packet.dts is not None:
                 self.null_frames += 1
                 continue
@@ -131,87 +233,165 @@ class VideoFileSource:
             for picture in pictures:
                 yield from reorder.push(picture, picture.pts, picture.dts)
         yield from reorder.flush()
+        for q in self.audio_packets.values():
+            q.put(None)  # the end of each audio track
+
+    def _keep_audio(self, packet: av.Packet) -> None:
+        self.audio_packets[packet.stream.index].put(packet)
 
     def close(self) -> None:
         self._container.close()
 
 
 class AudioPassthrough:
-    """Carries a source's first audio track into an output, copied when the container allows."""
+    """Carries one audio track of a source into an output: copied when the container takes the
+    codec, else transcoded to the container's codec (resampled where the encoder needs it).
 
-    def __init__(self, source: Path, output: av.container.OutputContainer) -> None:
-        self._input = av.open(str(source))
-        self._stream = self._input.streams.audio[0]
+    Packets come from the source's single demuxing pass; times are moved by the source's
+    ``origin_s`` (less ``lead_s`` when the sound starts first: the sink then delays the
+    pictures by as much, as no container takes negative times alike) so the track keeps its
+    offset to the first picture, and a track whose clock
+    resets or jumps back (joined TS recordings) is carried on after the last packet.
+    """
+
+    def __init__(self, source: VideoFileSource, stream: av.audio.stream.AudioStream,
+                 output: av.container.OutputContainer) -> None:
+        self._stream = stream
+        self._queue: SimpleQueue = source.audio_packets[stream.index]
+        self._origin_s = source.origin_s - source.lead_s
         self._output = output
-        name = self._stream.codec_context.name
-        mp4_like = output.format.name.split(",")[0] in {"mov", "mp4"}
-        self.copy = name in output.supported_codecs and (not mp4_like or name in MP4_FRIENDLY_AUDIO)
+        container = output.format.name.split(",")[0]
+        plan = audio_plan(container, stream.codec_context.name, output.supported_codecs)
+        self.copy = plan == "copy"
+        self.encoder = None if self.copy else plan
+        self._resampler: av.AudioResampler | None = None
+        self._next_pts: int | None = None
         if self.copy:
-            self._out = output.add_stream_from_template(self._stream)
-        else:
-            self._out = output.add_stream("aac", rate=self._stream.codec_context.sample_rate)
-        self._packets = self._input.demux(self._stream)
+            self._out = output.add_stream_from_template(stream)
+        elif plan is not None:
+            self._out = self._transcoder(plan)
         self._pending: av.Packet | None = None
-        self._done = False
+        self._done = plan is None
+        self._shift = 0  # ticks added after the clock went backwards
+        self._last_dts: int | None = None
+
+    def _transcoder(self, encoder: str) -> av.audio.stream.AudioStream:
+        ctx = self._stream.codec_context
+        codec = av.Codec(encoder, "w")
+        rates = codec.audio_rates
+        rate = ctx.sample_rate if not rates or ctx.sample_rate in rates else 48000
+        layout = ctx.layout.name if ctx.layout and ctx.layout.name in SURROUND else (
+            "mono" if ctx.channels == 1 else "stereo")
+        out = self._output.add_stream(encoder, rate=rate)
+        out.layout = layout
+        fmt = codec.audio_formats[0].name if codec.audio_formats else "fltp"
+        out.codec_context.format = fmt
+        out.time_base = Fraction(1, rate)
+        self._resampler = av.AudioResampler(format=fmt, layout=layout, rate=rate)
+        return out
+
+    @property
+    def mode(self) -> str:
+        if self.copy:
+            return "copied"
+        if self.encoder is None:
+            return "dropped (the output holds no sound)"
+        return f"re-encoded to {self.encoder.removeprefix('lib').upper()}"
 
     def mux_until(self, t_s: float | None) -> None:
-        """Writes source audio up to time ``t_s`` (everything when ``None``), keeping sync."""
+        """Writes audio up to ``t_s`` in output time (everything when ``None``), keeping sync.
+        Only packets the reader has already met are written; the rest wait for later calls."""
         while not self._done:
-            packet = self._pending or self._next_packet()
+            packet = self._pending or self._next_packet(wait=t_s is None)
             if packet is None:
                 break
-            if t_s is not None and packet.pts is not None and float(packet.pts * packet.time_base) > t_s:
+            if t_s is not None and packet.pts is not None and (
+                    float((packet.pts + self._shift) * packet.time_base) - self._origin_s > t_s):
                 self._pending = packet
                 return
             self._pending = None
             self._write(packet)
-        if t_s is None and not self.copy:
-            for out in self._out.encode(None):
-                self._output.mux(out)
+        if t_s is None and self.encoder is not None and not self.copy:
+            self._encode(None)
 
-    def _next_packet(self) -> av.Packet | None:
-        """The next non-empty audio packet, or ``None`` at the end of the track."""
-        while True:
-            try:
-                packet = next(self._packets)
-            except (StopIteration, av.FFmpegError):
+    def _next_packet(self, wait: bool) -> av.Packet | None:
+        """The next audio packet the reader has met; ``None`` if none yet (or at the end)."""
+        try:
+            packet = self._queue.get(block=wait, timeout=5.0 if wait else None)
+        except Empty:
+            if wait:
                 self._done = True
-                return None
-            if packet.size:
-                return packet
-            if packet.dts is None:  # the demuxer's final flush packet
-                self._done = True
-                return None
+            return None
+        if packet is None:
+            self._done = True
+        return packet
+
+    def _rebase(self, packet: av.Packet) -> None:
+        """Moves a packet to output time; a clock that goes backwards carries on from the last."""
+        if packet.dts is not None and self._last_dts is not None and \
+                packet.dts + self._shift <= self._last_dts:
+            self._shift = self._last_dts + (packet.duration or 1) - packet.dts
+        origin = int(round(self._origin_s / packet.time_base))
+        if packet.dts is not None:
+            packet.dts += self._shift - origin
+            self._last_dts = packet.dts + origin
+        if packet.pts is not None:
+            packet.pts += self._shift - origin
 
     def _write(self, packet: av.Packet) -> None:
         if self.copy:
+            self._rebase(packet)
             packet.stream = self._out
             self._output.mux(packet)
             return
+        start = None if packet.pts is None else float(packet.pts * packet.time_base)
         try:
-            for frame in packet.decode():
-                frame.pts = None
-                for out in self._out.encode(frame):
-                    self._output.mux(out)
+            frames = packet.decode()
         except av.FFmpegError:
-            pass  # a damaged audio packet is dropped; the picture matters more
+            return  # a damaged audio packet is dropped; the picture matters more
+        for frame in frames:
+            if self._next_pts is None:
+                t = start if frame.time is None else float(frame.time)
+                rate = self._out.codec_context.sample_rate
+                self._next_pts = int(round(((t or self._origin_s) - self._origin_s) * rate))
+            frame.pts = None
+            for out in self._resampler.resample(frame):
+                self._encode(out)
 
-    def close(self) -> None:
-        self._input.close()
+    def _encode(self, frame: av.AudioFrame | None) -> None:
+        if frame is not None:
+            frame.pts = self._next_pts
+            frame.time_base = self._out.time_base
+            self._next_pts += frame.samples
+        else:
+            for tail in self._resampler.resample(None):
+                self._encode(tail)
+        try:
+            for out in self._out.encode(frame):
+                self._output.mux(out)
+        except av.FFmpegError as exc:
+            if isinstance(exc, OSError):
+                raise  # a write failure (full disk), not a bad frame
+            pass  # a frame the encoder refuses is dropped, not fatal
 
 
 class VideoFileSink:
     """H.264 (by default) into a hidden partial file, renamed over the target only when complete.
 
     Each frame keeps its source timestamp, so variable-rate and mislabelled sources play at
-    their true speed. Odd picture sizes use 4:4:4 chroma, which needs no even dimensions.
+    their true speed. The picture is always 4:2:0, which every player decodes (4:4:4 H.264
+    plays in neither browsers nor QuickTime): an odd width or height is padded to even by
+    repeating the last column/row, one pixel that no player crops away. Non-square pixels are
+    carried over as the stream's sample aspect ratio, so the output displays at the source's
+    size without resampling a single pixel (masks stay pixel-aligned with it).
     ``alpha``: BGRA pictures in, a codec that keeps transparency out (:data:`ALPHA_CODECS`).
     """
 
     def __init__(self, path: Path, width: int, height: int, time_base: Fraction,
-                 rate: Fraction, audio_from: Path | None = None, codec: str = "libx264",
-                 crf: int = 20, preset: str = "superfast", threads: int = 1,
-                 alpha: bool = False) -> None:
+                 rate: Fraction, audio_from: VideoFileSource | None = None,
+                 codec: str = "libx264", crf: int = 20, preset: str = "superfast",
+                 threads: int = 1, sample_aspect: Fraction | None = None,
+                 lead_s: float = 0.0, alpha: bool = False) -> None:
         self.path = path
         if alpha:
             if path.suffix.lower() not in ALPHA_CODECS:
@@ -219,23 +399,25 @@ class VideoFileSink:
                                   "(ProRes 4444) for a video, .png for a picture")
             codec, alpha_format, alpha_options = ALPHA_CODECS[path.suffix.lower()]
         self.tmp = partial_path(path)
+        self.width, self.height = width, height
         try:
-            self._container = av.open(str(self.tmp), "w")
-        except (av.FFmpegError, ValueError) as exc:
+            self._container = _open_output(self.tmp)
+        except (av.FFmpegError, ValueError, OSError) as exc:
             raise OutputError(f"cannot write video {path}: {_reason(exc)}") from None
         try:
             stream = self._container.add_stream(codec, rate=rate)
         except (av.FFmpegError, ValueError) as exc:
             self._discard()
             raise OutputError(f"cannot encode {codec} into {path}: {_reason(exc)}") from None
-        stream.width, stream.height = width, height
-        even = width % 2 == 0 and height % 2 == 0
-        stream.pix_fmt = "yuv420p" if even else "yuv444p"
+        stream.width, stream.height = width + width % 2, height + height % 2
+        stream.pix_fmt = "yuv420p"
         if alpha:
             stream.pix_fmt = alpha_format
             stream.options = {**alpha_options, "threads": str(threads)}
         stream.time_base = time_base
         stream.codec_context.time_base = time_base
+        if sample_aspect:
+            stream.codec_context.sample_aspect_ratio = sample_aspect
         if codec == "libx264":
             # ``threads``: 1 by default, since on a small CPU the model needs the other cores;
             # 0 lets x264 choose. "superfast": 16 ms per 720p frame vs 25 ms for "veryfast"
@@ -243,73 +425,109 @@ class VideoFileSink:
             stream.options = {"crf": str(crf), "preset": preset, "threads": str(threads)}
         self._stream = stream
         self._tb = time_base
+        self._lead_s = lead_s  # pictures start this late when the audio starts before them
         self._last_pts: int | None = None
         self.frames = 0
         self.last_time_s = 0.0
-        self._audio = AudioPassthrough(audio_from, self._container) if audio_from else None
+        tracks = audio_from.audio_streams if audio_from is not None else []
+        try:
+            self._audio = [AudioPassthrough(audio_from, t, self._container) for t in tracks]
+        except (av.FFmpegError, ValueError) as exc:
+            self._discard()
+            raise OutputError(f"cannot carry the audio of {audio_from.path} into {path}: "
+                              f"{_reason(exc)}") from None
 
     @classmethod
     def matching(cls, source: VideoFileSource, path: Path, audio: bool = False,
                  threads: int = 1, alpha: bool = False) -> VideoFileSink:
-        """A sink with ``source``'s size, clock and nominal rate (and its audio if asked)."""
+        """A sink with ``source``'s (upright) size, pixel shape, clock and nominal rate, and
+        every audio track it demuxes if asked."""
         return cls(path, source.width, source.height, source.time_base, source.rate_hint,
-                   audio_from=source.path if audio and source.has_audio else None,
-                   threads=threads, alpha=alpha)
+                   audio_from=source if audio and source.has_audio else None,
+                   threads=threads, sample_aspect=source.sample_aspect,
+                   lead_s=source.lead_s if audio else 0.0, alpha=alpha)
 
     @property
     def audio_mode(self) -> str:
-        if self._audio is None:
+        if not self._audio:
             return "none"
-        return "copied" if self._audio.copy else "re-encoded to AAC"
+        modes = [a.mode for a in self._audio]
+        if len(set(modes)) == 1:
+            return modes[0] if len(modes) == 1 else f"{len(modes)} tracks {modes[0]}"
+        return ", ".join(modes)
 
     def write(self, bgr: np.ndarray, pts_s: float) -> None:
-        pts = int(round(pts_s / self._tb))
+        pts = int(round((pts_s + self._lead_s) / self._tb))
         if self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1
         self._last_pts = pts
         picture = self._picture(bgr)
         picture.pts = pts
         picture.time_base = self._tb
-        if self._audio is not None:
-            self._audio.mux_until(pts_s)
-        for packet in self._stream.encode(picture):
-            self._container.mux(packet)
+        try:
+            for track in self._audio:
+                track.mux_until(pts_s + self._lead_s)
+            for packet in self._stream.encode(picture):
+                self._container.mux(packet)
+        except (av.FFmpegError, OSError) as exc:
+            raise self._write_error(exc) from None
         self.frames += 1
         self.last_time_s = pts_s
 
+    def _write_error(self, exc: BaseException) -> OutputError:
+        return OutputError(f"cannot write video {self.path}: {_reason(exc)}")
+
     def _picture(self, bgr: np.ndarray) -> av.VideoFrame:
-        """The frame in the encoder's pixel format. For 4:2:0, OpenCV's conversion: 2.5x faster
-        than FFmpeg's default scaler and closer (mean round-trip error 0.7 vs 2.8 grey levels,
-        measured on the shared footage)."""
-        if self._stream.pix_fmt == "yuv420p":
-            return av.VideoFrame.from_ndarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420),
-                                              format="yuv420p")
+        """The frame as 4:2:0, through OpenCV's conversion: 2.5x faster than FFmpeg's default
+        scaler and closer (mean round-trip error 0.7 vs 2.8 grey levels, measured on the shared
+        footage). Odd sizes are first padded by repeating the last column/row; BGRA goes to the alpha codec as it is."""
+        h, w = bgr.shape[:2]
+        if h % 2 or w % 2:
+            bgr = cv2.copyMakeBorder(bgr, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)
         if self._stream.pix_fmt.startswith("yuva"):
-            return av.VideoFrame.from_ndarray(bgr, format="bgra")
-        return av.VideoFrame.from_ndarray(bgr, format="bgr24")
+            return av.VideoFrame.from_ndarray(np.ascontiguousarray(bgr), format="bgra")
+        return av.VideoFrame.from_ndarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420),
+                                          format="yuv420p")
 
     def finish(self, complete: bool = True) -> Path:
         """Flushes and closes; a complete file replaces the target, an interrupted one lands
-        beside it (``name.partial.mp4``) so an older output is never destroyed."""
-        for packet in self._stream.encode(None):
-            self._container.mux(packet)
-        if self._audio is not None:
-            self._audio.mux_until(None if complete else self.last_time_s)
-            self._audio.close()
-        self._container.close()
-        final = self.path if complete else interrupted_path(self.path)
-        os.replace(self.tmp, final)
+        beside it (``name.partial.mp4``) so an older output is never destroyed. A write that
+        fails (a full disk) removes the partial file and raises :class:`OutputError`."""
+        try:
+            for packet in self._stream.encode(None):
+                self._container.mux(packet)
+            for track in self._audio:
+                track.mux_until(None if complete else self.last_time_s + self._lead_s)
+            self._container.close()
+            final = self.path if complete else interrupted_path(self.path)
+            os.replace(self.tmp, final)
+        except (av.FFmpegError, OSError) as exc:
+            self._discard()
+            raise self._write_error(exc) from None
         return final
 
     def abort(self) -> None:
         """Drops the partial file: nothing half-written is left under any name."""
-        if self._audio is not None:
-            self._audio.close()
         self._discard()
 
     def _discard(self) -> None:
         try:
             self._container.close()
-        except av.FFmpegError:
-            pass
+        except (av.FFmpegError, OSError):
+            pass  # the file goes anyway; its trailer could not be written (full disk)
         self.tmp.unlink(missing_ok=True)
+
+
+def _open_output(tmp: Path) -> av.container.OutputContainer:
+    """Opens ``tmp`` for writing as a local file, whatever its name (``10:30.mp4``, bytes that
+    are not UTF-8); the muxer is chosen by the suffix either way."""
+    name = ffmpeg_name(tmp)
+    if name is not None:
+        return av.open(name, "w")
+    fmt = OUTPUT_FORMATS.get(tmp.suffix.lower())
+    return av.open(open(tmp, "wb"), "w", format=fmt)  # noqa: SIM115 - PyAV closes it
+
+
+# Muxers by suffix, for files that must be opened as Python file objects (no name to guess by).
+OUTPUT_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska",
+                  ".webm": "webm", ".avi": "avi", ".gif": "gif"}

@@ -13,8 +13,9 @@ from livesegment.core.frames import Composed, Frame
 from livesegment.core.effects import Effect, is_transparent
 from livesegment.core.overlay import OverlayStyle
 from livesegment.core.segmenter import Segmenter
-from livesegment.errors import OutputError
-from livesegment.io.images import IMAGE_SUFFIXES, MaskSink, read_image, write_image
+from livesegment.errors import InputError, OutputError
+from livesegment.io.images import (IMAGE_SUFFIXES, MaskSink, animated_frames, check_mask_folder,
+                                   read_image, write_image)
 from livesegment.io.paths import check_input, check_output
 from livesegment.io.video import ALPHA_CODECS, VIDEO_SUFFIXES, VideoFileSink, VideoFileSource
 from livesegment.pipeline.offline import OfflineResult, run_offline
@@ -41,6 +42,7 @@ class JobReport:
     truncated: bool = False
     audio: str = "none"
     result: OfflineResult | None = None
+    notes: tuple[str, ...] = ()  # what was left out or changed on the way (dropped streams)
 
 
 @dataclass(frozen=True)
@@ -54,12 +56,28 @@ class Progress:
 
 
 def is_image(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_SUFFIXES
+    """A still picture: an image suffix, and not an animated PNG/WebP (those are videos)."""
+    return path.suffix.lower() in IMAGE_SUFFIXES and animated_frames(path) == 1
 
 
-def check_job_paths(source: Path, output: Path, masks: Path | None = None) -> None:
+def _check_animated(source: Path, output: Path) -> None:
+    """An animated picture is processed frame by frame into a video, never cut to its first."""
+    count = animated_frames(source) if source.suffix.lower() in IMAGE_SUFFIXES else 1
+    if count == 1:
+        return
+    if output.suffix.lower() in IMAGE_SUFFIXES:
+        raise OutputError(f"{source} is an animated picture ({count} frames); give a video "
+                          "output such as out.mp4 so that every frame is processed")
+    if source.suffix.lower() == ".webp":
+        raise InputError(f"{source} is an animated WebP ({count} frames), which FFmpeg cannot "
+                         "decode; convert it to .gif or .mp4 first")
+
+
+def check_job_paths(source: Path, output: Path, masks: Path | None = None,
+                    overwrite: bool = False) -> None:
     """Everything that can be refused before a model loads or a byte is written."""
     check_input(source)
+    _check_animated(source, output)
     suffix = output.suffix.lower()
     if is_image(source) and suffix not in IMAGE_SUFFIXES:
         raise OutputError(f"{source} is a picture; give an image output such as out.png, "
@@ -69,8 +87,8 @@ def check_job_paths(source: Path, output: Path, masks: Path | None = None) -> No
         raise OutputError(f"output {output} is {kind}; a video needs one of "
                           f"{', '.join(sorted(VIDEO_SUFFIXES))}")
     check_output(output, (source,))
-    if masks is not None and masks.exists() and not masks.is_dir():
-        raise OutputError(f"mask folder {masks} exists and is not a folder")
+    if masks is not None:
+        check_mask_folder(masks, (source, output), overwrite)
 
 
 # Still formats that keep an alpha channel (OpenCV writes BGRA into these).
@@ -91,15 +109,20 @@ def check_alpha_output(source: Path, output: Path) -> None:
 def process_file(source: Path, output: Path, segmenter: Segmenter,
                  style: OverlayStyle | Effect, masks: Path | None = None,
                  stop: threading.Event | None = None,
-                 on_progress: Callable[[Progress], None] | None = None) -> JobReport:
+                 on_progress: Callable[[Progress], None] | None = None,
+                 overwrite: bool = False) -> JobReport:
     """Annotates ``source`` into ``output``; a stopped video job leaves a playable partial file."""
-    check_job_paths(source, output, masks)
+    check_job_paths(source, output, masks, overwrite)
     if is_transparent(style):
         check_alpha_output(source, output)
     mask_sink = MaskSink(masks) if masks is not None else None
     if is_image(source):
-        return _process_image(source, output, segmenter, style, mask_sink)
-    return _process_video(source, output, segmenter, style, mask_sink, stop, on_progress)
+        report = _process_image(source, output, segmenter, style, mask_sink)
+    else:
+        report = _process_video(source, output, segmenter, style, mask_sink, stop, on_progress)
+    if mask_sink is not None:
+        mask_sink.close()  # no stale masks of a longer earlier run left mixed in
+    return report
 
 
 def _process_image(source: Path, output: Path, segmenter: Segmenter,
@@ -119,7 +142,7 @@ def _process_video(source: Path, output: Path, segmenter: Segmenter,
                    style: OverlayStyle | Effect,
                    masks: MaskSink | None, stop: threading.Event | None,
                    on_progress: Callable[[Progress], None] | None) -> JobReport:
-    reader = VideoFileSource(source)
+    reader = VideoFileSource(source, audio=True)
     try:
         sink = VideoFileSink.matching(reader, output, audio=True,
                                       threads=encoder_threads(segmenter.device),
@@ -150,13 +173,18 @@ def _process_video(source: Path, output: Path, segmenter: Segmenter,
         sink.abort()
         reader.close()
         raise
-    reader.close()
     if result.frames == 0:
         sink.abort()
+        reader.close()
         if not result.interrupted:
             raise OutputError(f"no frame of {source} could be decoded; nothing was written")
         return JobReport(None, 0, True, result.elapsed_s, reader.width, reader.height)
-    final = sink.finish(complete=not result.interrupted)
+    try:
+        final = sink.finish(complete=not result.interrupted)  # audio still drawn from reader
+    finally:
+        reader.close()
+    notes = tuple(f"dropped {what}: the output keeps only picture and sound"
+                  for what in reader.dropped)
     return JobReport(final, result.frames, result.interrupted, result.elapsed_s, reader.width,
                      reader.height, sink.last_time_s, reader.lost_frames, reader.null_frames,
-                     reader.truncated, sink.audio_mode, result)
+                     reader.truncated, sink.audio_mode, result, notes)

@@ -46,7 +46,7 @@ def test_shared_footage_has_341_frames_40ms_apart():
     times = [f.pts_s for f in source.frames()]
     steps = np.round(np.diff(times), 3)
     assert len(times) == 341 and source.unreadable == 0
-    assert times[0] == pytest.approx(0.04)
+    assert times[0] == 0.0 and source.origin_s == pytest.approx(0.04)  # timed from the first
     assert (steps == 0.04).sum() == 339 and steps.min() > 0
 
 
@@ -96,10 +96,10 @@ def test_offline_output_encodes_on_more_threads_only_when_the_model_leaves_the_c
 def test_audio_is_carried_into_mp4(tmp_path, suffix, audio_codec, mode):
     src = tmp_path / f"tone{suffix}"
     make_clip(src, frames=25, tone_hz=440, audio_codec=audio_codec)
-    reader = VideoFileSource(src)
+    reader = VideoFileSource(src, audio=True)
     out = tmp_path / "out.mp4"
     sink = VideoFileSink(out, reader.width, reader.height, reader.time_base, reader.rate_hint,
-                         audio_from=src)
+                         audio_from=reader)
     for f in reader.frames():
         sink.write(f.bgr, f.pts_s)
     sink.finish()
@@ -114,18 +114,23 @@ def test_audio_is_carried_into_mp4(tmp_path, suffix, audio_codec, mode):
     assert abs(peak_hz - 440) < 5  # it is still the tone
 
 
-@pytest.mark.parametrize("size", [(5, 7), (9, 16), (1, 1)])
-def test_odd_sizes_are_written_at_source_resolution(tmp_path, size):
+@pytest.mark.parametrize(("size", "padded"), [((5, 7), (6, 8)), ((9, 16), (10, 16)),
+                                              ((1, 1), (2, 2)), ((8, 6), (8, 6))])
+def test_odd_sizes_are_padded_to_playable_420(tmp_path, size, padded):
+    """4:2:0 (what browsers and QuickTime play) needs even sizes: an odd one gets its last
+    column/row repeated; the source's pixels are all there, unscaled."""
     out = tmp_path / "odd.mp4"
-    sink = VideoFileSink(out, size[1], size[0], Fraction(1, 25), Fraction(25))
+    sink = VideoFileSink(out, size[1], size[0], Fraction(1, 25), Fraction(25), crf=0)
     for i in range(3):
         sink.write(synthetic_frame(i, *size), i / 25)
     sink.finish()
     times, pictures = read_clip(out)
-    assert len(pictures) == 3 and pictures[0].shape[:2] == size
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].codec_context.pix_fmt == "yuv420p"
+    assert len(pictures) == 3 and pictures[0].shape[:2] == padded
 
 
-@pytest.mark.parametrize("size", [(64, 96), (63, 95)], ids=["4:2:0", "4:4:4"])
+@pytest.mark.parametrize("size", [(64, 96), (63, 95)], ids=["even", "odd-padded"])
 def test_colours_survive_the_encoder(tmp_path, size):
     """Flat patches of the VOC palette come back within a few grey levels (colour matrix and
     range agree between our writer and FFmpeg's reader)."""
