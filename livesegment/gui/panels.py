@@ -18,6 +18,7 @@ from livesegment.core.device import available_devices
 from livesegment.core.overlay import OverlayStyle
 from livesegment.core.zoo import REGISTRY, ModelSpec
 from livesegment.gui.widgets import ClassList
+from livesegment.io.sample import sample_clip
 
 SIZES = (128, 192, 256, 320, 384, 448, 512, 640, 768, 1024)
 OPEN_VIDEO = "Open video…"
@@ -34,6 +35,7 @@ class SourcePanel(QWidget):
     def __init__(self) -> None:
         super().__init__()
         self.source_box = QComboBox()
+        self.source_box.addItem("Sample clip", str(sample_clip()))
         self.source_box.addItem(OPEN_VIDEO)
         self.resolution_box = QComboBox()
         for res in RESOLUTIONS:

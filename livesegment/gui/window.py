@@ -34,6 +34,7 @@ from livesegment.gui.panels import ClassesPanel, EffectsPanel, ModelPanel, Sourc
 from livesegment.gui.widgets import VideoView
 from livesegment.io.images import write_image
 from livesegment.io.live import LiveSource, open_live_source, probe_cameras
+from livesegment.io.sample import sample_clip
 from livesegment.pipeline.job import JobReport
 from livesegment.pipeline.live import LivePipeline
 from livesegment.pipeline.recorder import Recorder
@@ -84,6 +85,7 @@ class MainWindow(QMainWindow):
         self.last_latency_ms = 0.0
         self.last_shown = None
         self._model_ticket = 0
+        self._source_note = ""  # said once with the next source shown
         self._helpers: list[threading.Thread] = []
         self._build_ui()
         self._connect()
@@ -187,7 +189,7 @@ class MainWindow(QMainWindow):
         s.model_failed.connect(self._model_failed)
         s.source_ready.connect(self._source_ready)
         s.source_failed.connect(self._source_failed)
-        s.cameras_found.connect(self.sources.add_cameras)
+        s.cameras_found.connect(self._cameras_found)
         self.sources.chosen.connect(self.open_source)
         self.sources.open_video_requested.connect(self.choose_video)
         self.sources.resolution_changed.connect(self._resolution_changed)
@@ -202,6 +204,15 @@ class MainWindow(QMainWindow):
         self.export.done.connect(self._export_done)
         self.export.failed.connect(lambda m: self.show_error(f"export failed: {m}", False))
         self.retry_button.clicked.connect(self.retry_source)
+
+    def _cameras_found(self, indices: list[int]) -> None:
+        """Lists the cameras; with nothing open yet, shows the first one, or the bundled sample
+        clip where there is no camera, so a first start never shows an empty window."""
+        self.sources.add_cameras(indices)
+        if self.source_spec is None:
+            if not indices:
+                self._source_note = " (no camera found: the bundled sample clip)"
+            self.open_source(str(indices[0]) if indices else str(sample_clip()))
 
     def _restore(self, model: str | None) -> None:
         name = model or self.settings.value("model", DEFAULT_MODEL, str)
@@ -325,7 +336,8 @@ class MainWindow(QMainWindow):
         self.source_spec = spec
         self.pipeline.set_source(source)
         self.sources.show_source(spec)
-        self.statusBar().showMessage(f"Showing {source.name}", 5000)
+        self.statusBar().showMessage(f"Showing {source.name}{self._source_note}", 8000)
+        self._source_note = ""
 
     def _source_failed(self, message: str, spec: str) -> None:
         self.busy.hide()

@@ -312,3 +312,28 @@ def test_camera_resolution_is_passed_to_the_camera(qtbot, settings):
     win._resolution_changed()
     qtbot.waitUntil(lambda: win.last_shown.image.shape[:2] == (480, 640), timeout=5000)
     assert asked == [("0", None), ("0", (640, 480))]
+
+
+@pytest.mark.parametrize("cameras, expected", [([], "sample"), ([3], "3")])
+def test_first_start_shows_a_camera_or_else_the_sample(qtbot, settings, monkeypatch, cameras,
+                                                      expected):
+    from livesegment.io.sample import sample_clip
+
+    monkeypatch.setattr("livesegment.gui.window.probe_cameras", lambda: cameras)
+    opened: list[str] = []
+
+    def make_source(spec: str, resolution=None):
+        opened.append(spec)
+        return SyntheticSource(160, 120, fps=30)
+
+    win = MainWindow(None, segmenter_factory=lambda m, d, s: fake_segmenter(),
+                     source_factory=make_source, settings=settings, probe=True)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.last_shown is not None, timeout=10000)
+    want = str(sample_clip()) if expected == "sample" else expected
+    assert opened == [want] and win.source_spec == want
+    if expected == "sample":
+        qtbot.waitUntil(lambda: "no camera found" in win.statusBar().currentMessage())
+        assert win.sources.source_box.currentText() == "Sample clip"
+    win.close()
