@@ -27,10 +27,10 @@ from livesegment.core.device import available_devices
 from livesegment.core.overlay import OverlayStyle
 from livesegment.core.segmenter import Segmenter
 from livesegment.core.zoo import DEFAULT_MODEL, REGISTRY, get_spec
-from livesegment.errors import LivesegmentError
-from livesegment.errors import describe
+from livesegment.errors import LivesegmentError, describe
 from livesegment.gui.export import ExportController
 from livesegment.gui.panels import ClassesPanel, EffectsPanel, ModelPanel, SourcePanel
+from livesegment.gui.virtualcam import VirtualCameraButton
 from livesegment.gui.widgets import VideoView
 from livesegment.io.images import write_image
 from livesegment.io.live import LiveSource, open_live_source, probe_cameras
@@ -118,7 +118,9 @@ class MainWindow(QMainWindow):
         self.snapshot_button = QPushButton("Snapshot")
         self.record_button = QPushButton("Record")
         self.record_button.setCheckable(True)
-        for b in (self.pause_button, self.snapshot_button, self.record_button):
+        self.virtual_camera = VirtualCameraButton(self._source_fps)
+        for b in (self.pause_button, self.snapshot_button, self.record_button,
+                  self.virtual_camera):
             actions.addWidget(b)
         actions.addWidget(self.export.button)
         self.docks = [self._dock(title, widget) for title, widget in (
@@ -204,6 +206,9 @@ class MainWindow(QMainWindow):
         self.export.done.connect(self._export_done)
         self.export.failed.connect(lambda m: self.show_error(f"export failed: {m}", False))
         self.retry_button.clicked.connect(self.retry_source)
+        self.virtual_camera.failed.connect(
+            lambda m: self.show_error(f"virtual camera: {m}", False))
+        self.virtual_camera.started.connect(lambda m: self.statusBar().showMessage(m, 8000))
 
     def _cameras_found(self, indices: list[int]) -> None:
         """Lists the cameras; with nothing open yet, shows the first one, or the bundled sample
@@ -372,6 +377,11 @@ class MainWindow(QMainWindow):
         self.last_latency_ms = (time.monotonic() - composed.frame.captured_at) * 1e3
         if self.recorder is not None:
             self.recorder.add(composed.image, composed.frame.captured_at)
+        self.virtual_camera.offer(composed.image)
+
+    def _source_fps(self) -> float:
+        """The open source's nominal rate: the pace the virtual camera sends at."""
+        return self.pipeline.source_fps if self.pipeline is not None else 30.0
 
     def _update_readouts(self) -> None:
         if self.pipeline is None:
@@ -498,6 +508,7 @@ class MainWindow(QMainWindow):
         self.export.join()
         if self.recorder is not None:
             self.set_recording(False)
+        self.virtual_camera.stop()
         if self.pipeline is not None:
             self.pipeline.stop()
         for thread in self._helpers:

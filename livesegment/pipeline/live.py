@@ -79,6 +79,11 @@ class LivePipeline:
                                          name="livesegment-capture")
         self._capture.start()
 
+    @property
+    def source_fps(self) -> float:
+        """The current source's nominal frame rate (30 when unknown or none is open)."""
+        return float(getattr(self._source, "fps", 0.0) or 30.0)
+
     def set_segmenter(self, segmenter: Segmenter) -> None:
         """Takes effect on the next frame; if it fails there, the current model stays."""
         self._pending = segmenter

@@ -15,6 +15,7 @@ from livesegment.errors import SourceLost
 from livesegment.gui.window import MainWindow, about_text
 from livesegment.io.live import SyntheticSource
 from tests.conftest import PERSON, fake_segmenter, make_clip, read_clip
+from tests.pipeline.test_virtualcam import backend  # noqa: F401 - fixture
 
 
 class DyingSource(SyntheticSource):
@@ -336,4 +337,30 @@ def test_first_start_shows_a_camera_or_else_the_sample(qtbot, settings, monkeypa
     if expected == "sample":
         qtbot.waitUntil(lambda: "no camera found" in win.statusBar().currentMessage())
         assert win.sources.source_box.currentText() == "Sample clip"
+    win.close()
+
+
+def test_virtual_camera_toggle_sends_the_shown_picture(qtbot, settings, backend):  # noqa: F811
+    win = _window(qtbot, settings)
+    win.virtual_camera.setChecked(True)
+    qtbot.waitUntil(lambda: win.virtual_camera.feed is not None
+                    and win.virtual_camera.feed.sent >= 10, timeout=10000)
+    rec = backend.instances[0]
+    assert (rec.width, rec.height, rec.fps) == (160, 120, 30)
+    shown = win.last_shown.image
+    assert rec.frames[-1].size == shown.size
+    win.virtual_camera.setChecked(False)  # released at once
+    assert win.virtual_camera.feed is None and rec.closed
+    win.close()
+
+
+def test_virtual_camera_without_a_device_is_reported_and_unchecked(qtbot, settings,
+                                                                   monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "pyvirtualcam", None)
+    win = _window(qtbot, settings)
+    win.virtual_camera.setChecked(True)
+    qtbot.waitUntil(lambda: not win.virtual_camera.isChecked(), timeout=5000)
+    assert "virtual camera: the virtual camera needs pyvirtualcam" in \
+        win.statusBar().currentMessage()
+    assert win.last_shown is not None and win.pipeline is not None  # the window lives on
     win.close()
