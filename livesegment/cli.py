@@ -173,6 +173,8 @@ def _add_live_parser(sub) -> None:
         "virtual webcam (for Zoom, Meet, Teams, OBS) and/or a recording; a status line shows "
         "the pace. Ctrl-C stops cleanly.",
         epilog="examples:\n  livesegment live --source 0 --virtual-camera\n"
+        "  livesegment live --source 0 --virtual-camera --model mediapipe-selfie-landscape "
+        "--classes person --effect blur\n"
         "  livesegment live --source 0 --virtual-camera --on-demand --classes person\n"
         "  livesegment live --source clip.mp4 -o annotated.mp4 --duration 10",
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -182,6 +184,7 @@ def _add_live_parser(sub) -> None:
     p.add_argument("--classes", help="comma-separated class names to paint (default: all)")
     p.add_argument("--opacity", type=_opacity, default=0.5, help="overlay opacity 0..1 "
                    "(default 0.5)")
+    _add_effect_options(p)
     p.add_argument("--virtual-camera", nargs="?", const="", metavar="DEVICE",
                    help="send the picture to a virtual webcam (optionally a device such as "
                    "/dev/video10); needs livesegment[virtualcam]")
@@ -364,6 +367,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_live(args: argparse.Namespace) -> int:
+    from livesegment.core.effects import is_transparent
     from livesegment.core.overlay import OverlayStyle
     from livesegment.core.segmenter import Segmenter
     from livesegment.core.zoo import get_spec
@@ -373,11 +377,15 @@ def cmd_live(args: argparse.Namespace) -> int:
 
     spec = get_spec(args.model)
     selected = parse_classes(spec, args.classes)
+    style = OverlayStyle(spec.palette, spec.background, args.opacity,
+                         None if selected is None else frozenset(selected))
+    style = effect_from_args(args, spec, style, selected)
+    if is_transparent(style):
+        raise InputError("the alpha effect needs a file that keeps transparency; a camera "
+                         "or recording shows no alpha (use blur, replace or color)")
     _check_live_sinks(args)
     source = open_live_source(args.source)
     segmenter = Segmenter.create(spec, args.device, args.size, args.weights, args.backend)
-    style = OverlayStyle(spec.palette, spec.background, args.opacity,
-                         None if selected is None else frozenset(selected))
     console = LiveConsole(args.quiet)
     camera = None if args.virtual_camera is None else VirtualCameraRequest(
         source.fps, args.virtual_camera or None, args.virtual_camera_backend, args.on_demand)

@@ -127,3 +127,19 @@ def test_composed_frames_reach_every_sink_once():
                                  lambda c: got_b.append(c.frame.index)], stop, ended)
     assert got_a == got_b == [0, 1, 2, 3, 4]
     assert report.delivered == 5 and report.reason == "end of source"
+
+
+def test_live_applies_the_effect_to_what_it_sends(tmp_path, backend, capsys):  # noqa: F811
+    clip = tmp_path / "clip.mp4"
+    make_clip(clip, frames=40, size=(96, 128), rate=10)  # no person: all of it is background
+    code = main(["live", "--source", str(clip), "--virtual-camera", "--virtual-camera-backend",
+                 "recording", "--classes", "person", "--effect", "color", "--background",
+                 "#00ff00", *FAST])
+    assert code == 0, capsys.readouterr().err
+    sent = backend.instances[0].frames[-1].reshape(96, 128, 3)
+    assert (sent == (0, 255, 0)).all()  # BGR green: the background replaced everywhere
+
+
+def test_live_refuses_the_alpha_effect(capsys):
+    assert main(["live", "--source", "0", "-o", "x.mp4", "--effect", "alpha"]) == 2
+    assert "alpha effect needs a file that keeps transparency" in capsys.readouterr().err
