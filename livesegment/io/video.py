@@ -129,7 +129,7 @@ class VideoFileSource:
         self.origin_s = float(ticks * self.time_base)
         if self._audio_start_s is not None:  # audio packets met before the first picture
             self.lead_s = max(0.0, self.origin_s - self._audio_start_s)
-        self.rotation = round((picture.rotation or 0) / 90) * 90 % 360
+        self.rotation = round((getattr(picture, "rotation", 0) or 0) / 90) * 90 % 360
         if self.rotation in (90, 270):
             self.width, self.height = self.height, self.width
             if self.sample_aspect:
