@@ -12,9 +12,9 @@ from livesegment.core.device import encoder_threads, offline_streams
 from livesegment.core.frames import Composed, Frame
 from livesegment.core.overlay import OverlayStyle
 from livesegment.core.segmenter import Segmenter
-from livesegment.errors import InputError, OutputError
-from livesegment.io.images import (IMAGE_SUFFIXES, MaskSink, animated_frames, check_mask_folder,
-                                   read_image, write_image)
+from livesegment.errors import OutputError
+from livesegment.io.images import (IMAGE_SUFFIXES, AnimatedPictureSource, MaskSink,
+                                   animated_frames, check_mask_folder, read_image, write_image)
 from livesegment.io.paths import check_input, check_output
 from livesegment.io.video import VIDEO_SUFFIXES, VideoFileSink, VideoFileSource
 from livesegment.pipeline.offline import OfflineResult, run_offline
@@ -67,9 +67,14 @@ def _check_animated(source: Path, output: Path) -> None:
     if output.suffix.lower() in IMAGE_SUFFIXES:
         raise OutputError(f"{source} is an animated picture ({count} frames); give a video "
                           "output such as out.mp4 so that every frame is processed")
+
+
+def _open_video(source: Path) -> VideoFileSource | AnimatedPictureSource:
+    """The source's frames and audio: FFmpeg for videos, GIFs and APNGs; Pillow for animated
+    WebP, which FFmpeg here cannot decode."""
     if source.suffix.lower() == ".webp":
-        raise InputError(f"{source} is an animated WebP ({count} frames), which FFmpeg cannot "
-                         "decode; convert it to .gif or .mp4 first")
+        return AnimatedPictureSource(source)
+    return VideoFileSource(source, audio=True)
 
 
 def check_job_paths(source: Path, output: Path, masks: Path | None = None,
@@ -121,7 +126,7 @@ def _process_image(source: Path, output: Path, segmenter: Segmenter, style: Over
 def _process_video(source: Path, output: Path, segmenter: Segmenter, style: OverlayStyle,
                    masks: MaskSink | None, stop: threading.Event | None,
                    on_progress: Callable[[Progress], None] | None) -> JobReport:
-    reader = VideoFileSource(source, audio=True)
+    reader = _open_video(source)
     try:
         sink = VideoFileSink.matching(reader, output, audio=True,
                                       threads=encoder_threads(segmenter.device))
