@@ -112,7 +112,8 @@ def _write_all(path: Path, data: bytes) -> None:
 MASK_NAME = re.compile(r"^\d{6}\.png$")
 
 
-def check_mask_folder(folder: Path, inputs: tuple[Path, ...] = (), overwrite: bool = False) -> None:
+def check_mask_folder(folder: Path, inputs: tuple[Path, ...] = (),
+                      overwrite: bool = False) -> None:
     """Refuses a mask folder where we would destroy what we did not write: one holding an input
     under a mask's name (``--masks .`` beside ``000000.png``), or, unless ``overwrite``, any
     non-empty folder (the masks of another run, or the user's files)."""

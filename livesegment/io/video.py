@@ -411,13 +411,14 @@ class VideoFileSink:
         self._last_pts: int | None = None
         self.frames = 0
         self.last_time_s = 0.0
-        tracks = audio_from.audio_streams if audio_from is not None else []
-        try:
-            self._audio = [AudioPassthrough(audio_from, t, self._container) for t in tracks]
-        except (av.FFmpegError, ValueError) as exc:
-            self._discard()
-            raise OutputError(f"cannot carry the audio of {audio_from.path} into {path}: "
-                              f"{_reason(exc)}") from None
+        self._audio: list[AudioPassthrough] = []
+        self.audio_notes: list[str] = []  # tracks that could not be carried, in words
+        for track in audio_from.audio_streams if audio_from is not None else []:
+            try:
+                self._audio.append(AudioPassthrough(audio_from, track, self._container))
+            except (av.FFmpegError, ValueError) as exc:  # a picture without that sound beats none
+                self.audio_notes.append(f"dropped audio track {track.index} "
+                                        f"({track.codec_context.name}): {_reason(exc)}")
 
     @classmethod
     def matching(cls, source: VideoFileSource, path: Path, audio: bool = False,

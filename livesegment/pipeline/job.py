@@ -102,13 +102,13 @@ def process_file(source: Path, output: Path, segmenter: Segmenter, style: Overla
     """Annotates ``source`` into ``output``; a stopped video job leaves a playable partial file."""
     check_job_paths(source, output, masks, overwrite)
     mask_sink = MaskSink(masks) if masks is not None else None
-    if is_image(source):
-        report = _process_image(source, output, segmenter, style, mask_sink)
-    else:
-        report = _process_video(source, output, segmenter, style, mask_sink, stop, on_progress)
-    if mask_sink is not None:
-        mask_sink.close()  # no stale masks of a longer earlier run left mixed in
-    return report
+    try:
+        if is_image(source):
+            return _process_image(source, output, segmenter, style, mask_sink)
+        return _process_video(source, output, segmenter, style, mask_sink, stop, on_progress)
+    finally:
+        if mask_sink is not None:
+            mask_sink.close()  # no stale masks of a longer earlier run left mixed in
 
 
 def _process_image(source: Path, output: Path, segmenter: Segmenter, style: OverlayStyle,
@@ -167,7 +167,7 @@ def _process_video(source: Path, output: Path, segmenter: Segmenter, style: Over
     finally:
         reader.close()
     notes = tuple(f"dropped {what}: the output keeps only picture and sound"
-                  for what in reader.dropped)
+                  for what in reader.dropped) + tuple(sink.audio_notes)
     return JobReport(final, result.frames, result.interrupted, result.elapsed_s, reader.width,
                      reader.height, sink.last_time_s, reader.lost_frames, reader.null_frames,
                      reader.truncated, sink.audio_mode, result, notes)

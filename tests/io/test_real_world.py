@@ -224,6 +224,20 @@ def test_every_audio_track_is_kept_and_subtitles_are_dropped_with_a_word(tmp_pat
         assert not c.streams.subtitles
 
 
+def test_a_track_that_cannot_be_carried_is_dropped_with_a_word_not_fatal(tmp_path,
+                                                                        monkeypatch):
+    src = write_video(tmp_path / "two.mkv", frames=12,
+                      audio=[dict(codec="pcm_s16le", layout="stereo"), dict(codec="aac")])
+    real = audio_plan
+    monkeypatch.setattr("livesegment.io.video.audio_plan", lambda c, codec, m: (
+        "no_such_encoder" if codec == "pcm_s16le" else real(c, codec, m)))
+    report = _run(src, tmp_path / "o.mp4")
+    assert report.frames == 12 and report.audio == "copied"
+    (note,) = report.notes
+    assert note.startswith("dropped audio track 1 (pcm_s16le): ")
+    assert [t[0] for t in _audio_tracks(tmp_path / "o.mp4")] == ["aac"]
+
+
 def test_progress_counts_from_the_start_of_the_video(tmp_path):
     src = write_video(tmp_path / "late.ts", frames=25, start_s=1.4, fmt="mpegts")
     seen = []
