@@ -25,7 +25,7 @@ from livesegment.io.video import AUDIO_RULES, VideoFileSource, audio_plan
 from livesegment.pipeline.job import process_file
 from tests.conftest import PERSON, fake_segmenter, read_clip
 from tests.real_world_media import (animated_picture, asymmetric_frame, audio_offset,
-                                    exif_photo, write_video)
+                                    exif_photo, tone_onset, write_video)
 
 AAC_FRAME_S = 1024 / 48000  # players and demuxers differ by at most one priming frame
 
@@ -149,12 +149,15 @@ def test_audio_keeps_its_offset_to_the_first_picture(tmp_path, name, fmt, video_
                       audio=[dict(codec=codec, start_s=audio_s, seconds=0.8)])
     out = tmp_path / "out.mp4"
     report = _run(src, out)
-    before, after = audio_offset(src), audio_offset(out)
-    assert abs(before - (audio_s - video_s)) <= AAC_FRAME_S + 0.005  # the file is as meant
-    assert abs(after - before) <= AAC_FRAME_S + 0.005, (before, after)
+    before, after = tone_onset(src), tone_onset(out)  # what a listener hears
+    assert before == pytest.approx(audio_s - video_s, abs=0.003)  # the file is as meant
+    assert after == pytest.approx(before, abs=0.003)
+    # and the first audio frame a player decodes, within one AAC frame of priming
+    assert abs(audio_offset(out) - audio_offset(src)) <= AAC_FRAME_S + 0.005
     assert report.duration_s == pytest.approx(24 / 25, abs=1e-3)  # from the first picture
     # sound first: the pictures start that much later, as no container takes negative times
-    assert read_clip(out)[0][0] == pytest.approx(max(0.0, -before), abs=AAC_FRAME_S + 0.005)
+    assert read_clip(out)[0][0] == pytest.approx(max(0.0, -audio_offset(src)),
+                                                 abs=AAC_FRAME_S + 0.005)
 
 
 @pytest.mark.parametrize("codec", ["aac", "mp2"])
@@ -333,7 +336,7 @@ def test_a_fifo_is_read_once_with_its_audio(tmp_path):
     writer.join(timeout=10)
     assert not writer.is_alive()
     assert report.frames == 12 and report.audio == "copied"
-    assert abs(audio_offset(out) - audio_offset(src)) <= AAC_FRAME_S + 0.005
+    assert tone_onset(out) == pytest.approx(tone_onset(src), abs=0.003)
 
 
 @pytest.mark.parametrize(("entries", "inputs", "overwrite", "message"), [
