@@ -58,7 +58,8 @@ def describe(exc: BaseException) -> str:
     the file they concern, others prefixed by their type."""
     if isinstance(exc, LivesegmentError):
         return str(exc)
-    if isinstance(getattr(exc, "strerror", None), str) and exc.strerror:  # type: ignore[attr-defined]
+    strerror = getattr(exc, "strerror", None)
+    if isinstance(strerror, str) and strerror:
         name = getattr(exc, "filename", None)
         return f"{av_reason(exc)}: {name}" if name else av_reason(exc)
     text = str(exc).strip()

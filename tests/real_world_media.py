@@ -142,6 +142,23 @@ def audio_offset(path: Path) -> float:
     return times["audio"][0] - times["video"][0]
 
 
+def tone_onset(path: Path, track: int = 0) -> float:
+    """When the tone becomes audible, relative to the first picture: the sync a listener
+    hears, free of how each container accounts for an encoder's priming samples."""
+    with av.open(str(path)) as c:
+        first_picture = float(next(c.decode(video=0)).time)
+    with av.open(str(path)) as c:
+        for frame in c.decode(c.streams.audio[track]):
+            samples = frame.to_ndarray().astype(float)
+            channels = frame.layout.nb_channels if frame.format.is_packed else 1
+            mono = samples.reshape(-1)[::channels] if frame.format.is_packed else samples[0]
+            scale = 32767.0 if frame.format.name.startswith("s16") else 1.0
+            loud = np.nonzero(np.abs(mono) > 0.05 * scale)[0]
+            if len(loud):
+                return float(frame.time) + loud[0] / frame.sample_rate - first_picture
+    raise AssertionError(f"no sound in {path}")
+
+
 def animated_picture(path: Path, frames: int = 5, size: tuple[int, int] = (48, 64)) -> Path:
     """An animated WebP, APNG or GIF (by suffix), written with Pillow."""
     from PIL import Image

@@ -5,11 +5,14 @@ from __future__ import annotations
 import io
 import os
 import re
+from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from livesegment.core.frames import Frame
 from livesegment.errors import InputError, OutputError, av_reason
 from livesegment.io.paths import atomic_target
 
@@ -109,7 +112,8 @@ def _write_all(path: Path, data: bytes) -> None:
 MASK_NAME = re.compile(r"^\d{6}\.png$")
 
 
-def check_mask_folder(folder: Path, inputs: tuple[Path, ...] = (), overwrite: bool = False) -> None:
+def check_mask_folder(folder: Path, inputs: tuple[Path, ...] = (),
+                      overwrite: bool = False) -> None:
     """Refuses a mask folder where we would destroy what we did not write: one holding an input
     under a mask's name (``--masks .`` beside ``000000.png``), or, unless ``overwrite``, any
     non-empty folder (the masks of another run, or the user's files)."""
@@ -165,3 +169,48 @@ class MaskSink:
                 entry.unlink(missing_ok=True)
                 removed += 1
         return removed
+
+
+class AnimatedPictureSource:
+    """The frames of an animated WebP, through Pillow (this FFmpeg has no animated-WebP
+    decoder), with each frame's own display time. Quacks like a silent ``VideoFileSource``."""
+
+    time_base = Fraction(1, 1000)  # WebP frame durations are whole milliseconds
+    has_audio = False
+    audio_streams: list = []
+    sample_aspect = None
+    lead_s = origin_s = 0.0
+    lost_frames = null_frames = 0
+    truncated = False
+    dropped: list[str] = []
+
+    def __init__(self, path: Path) -> None:
+        from PIL import Image
+
+        self.path = path
+        try:
+            self._image = Image.open(path)
+            self.count = getattr(self._image, "n_frames", 1)
+            self._image.seek(0)
+        except Exception as exc:  # noqa: BLE001 - any Pillow failure is a bad input
+            raise InputError(f"cannot decode animated picture {path}: {exc}") from None
+        self.width, self.height = self._image.size
+        durations = []
+        for i in range(self.count):
+            self._image.seek(i)
+            self._image.load()  # Pillow states a WebP frame's duration once it is decoded
+            durations.append(max(1, int(self._image.info.get("duration", 100) or 100)))
+        self._durations = durations
+        self.duration_s = sum(durations) / 1000
+        self.rate_hint = Fraction(1000, round(sum(durations) / len(durations)))
+
+    def frames(self) -> Iterator[Frame]:
+        t_ms = 0
+        for i, duration in enumerate(self._durations):
+            self._image.seek(i)
+            rgb = np.asarray(self._image.convert("RGB"))
+            yield Frame(i, t_ms / 1000, np.ascontiguousarray(rgb[:, :, ::-1]))
+            t_ms += duration
+
+    def close(self) -> None:
+        self._image.close()

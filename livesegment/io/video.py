@@ -36,9 +36,7 @@ SURROUND = {"mono", "stereo", "2.1", "3.0", "4.0", "5.0", "5.1", "7.1", "5.0(sid
             "5.1(side)", "quad"}
 
 
-def _reason(exc: BaseException) -> str:
-    """FFmpeg's words for a failure, without its raw error number or the path we name already."""
-    return av_reason(exc)
+_reason = av_reason  # FFmpeg's words for a failure: no raw error number, no path
 
 
 @dataclass(frozen=True)
@@ -72,10 +70,20 @@ def audio_plan(container: str, codec: str, muxable: set[str] | frozenset[str]) -
     return rule.encoder
 
 
-def _ffmpeg_input(path: Path):
-    """What to hand ``av.open`` so FFmpeg reads ``path`` as a local file whatever its name."""
+def _ffmpeg_input(path: Path, mode: str = "r"):
+    """What to hand ``av.open`` so FFmpeg takes ``path`` as a local file whatever its name: a
+    ``file:`` name, or a Python file object (closed by ``_close``) for names not in UTF-8."""
     name = ffmpeg_name(path)
-    return name if name is not None else open(path, "rb")  # noqa: SIM115 - PyAV closes it
+    return name if name is not None else open(path, mode + "b")  # noqa: SIM115
+
+
+def _close(container, target) -> None:
+    """Closes a container and the Python file under it, if any (PyAV leaves that open)."""
+    try:
+        container.close()
+    finally:
+        if hasattr(target, "close"):
+            target.close()
 
 
 class VideoFileSource:
@@ -90,19 +98,23 @@ class VideoFileSource:
     def __init__(self, path: Path, audio: bool = False) -> None:
         check_input(path)
         self.path = path
+        self._target = None
         try:
-            self._container = av.open(_ffmpeg_input(path))
+            self._target = _ffmpeg_input(path)
+            self._container = av.open(self._target)
         except (av.FFmpegError, UnicodeDecodeError, ValueError, OSError) as exc:
+            if hasattr(self._target, "close"):
+                self._target.close()
             raise InputError(f"cannot read video {path}: {_reason(exc)}") from None
         if not self._container.streams.video:
-            self._container.close()
+            self.close()
             raise InputError(f"no video stream in {path}")
         self.stream = self._container.streams.video[0]
         self.stream.thread_type = "AUTO"
         ctx = self.stream.codec_context
         self.width, self.height = ctx.width, ctx.height
         if not self.width or not self.height:
-            self._container.close()
+            self.close()
             raise InputError(f"cannot read video {path}: the video stream has no picture size")
         self.time_base: Fraction = self.stream.time_base or Fraction(1, 1000)
         streams = self._container.streams
@@ -138,7 +150,7 @@ class VideoFileSource:
         self.origin_s = float(ticks * self.time_base)
         if self._audio_start_s is not None:  # audio packets met before the first picture
             self.lead_s = max(0.0, self.origin_s - self._audio_start_s)
-        self.rotation = round((picture.rotation or 0) / 90) * 90 % 360
+        self.rotation = round((getattr(picture, "rotation", 0) or 0) / 90) * 90 % 360
         if self.rotation in (90, 270):
             self.width, self.height = self.height, self.width
             if self.sample_aspect:
@@ -240,7 +252,7 @@ class VideoFileSource:
         self.audio_packets[packet.stream.index].put(packet)
 
     def close(self) -> None:
-        self._container.close()
+        _close(self._container, self._target)
 
 
 class AudioPassthrough:
@@ -280,8 +292,8 @@ class AudioPassthrough:
         codec = av.Codec(encoder, "w")
         rates = codec.audio_rates
         rate = ctx.sample_rate if not rates or ctx.sample_rate in rates else 48000
-        layout = ctx.layout.name if ctx.layout and ctx.layout.name in SURROUND else (
-            "mono" if ctx.channels == 1 else "stereo")
+        keep = encoder == "aac" and ctx.layout and ctx.layout.name in SURROUND
+        layout = ctx.layout.name if keep else "mono" if ctx.channels == 1 else "stereo"
         out = self._output.add_stream(encoder, rate=rate)
         out.layout = layout
         fmt = codec.audio_formats[0].name if codec.audio_formats else "fltp"
@@ -400,9 +412,16 @@ class VideoFileSink:
             codec, alpha_format, alpha_options = ALPHA_CODECS[path.suffix.lower()]
         self.tmp = partial_path(path)
         self.width, self.height = width, height
+        self._target = None
         try:
-            self._container = _open_output(self.tmp)
+            self._target = _ffmpeg_input(self.tmp, "w")
+            fmt = None if isinstance(self._target, str) else OUTPUT_FORMATS.get(
+                self.tmp.suffix.lower())  # a file object has no name to choose a muxer by
+            self._container = av.open(self._target, "w", format=fmt)
         except (av.FFmpegError, ValueError, OSError) as exc:
+            if hasattr(self._target, "close"):
+                self._target.close()
+            self.tmp.unlink(missing_ok=True)
             raise OutputError(f"cannot write video {path}: {_reason(exc)}") from None
         try:
             stream = self._container.add_stream(codec, rate=rate)
@@ -429,13 +448,14 @@ class VideoFileSink:
         self._last_pts: int | None = None
         self.frames = 0
         self.last_time_s = 0.0
-        tracks = audio_from.audio_streams if audio_from is not None else []
-        try:
-            self._audio = [AudioPassthrough(audio_from, t, self._container) for t in tracks]
-        except (av.FFmpegError, ValueError) as exc:
-            self._discard()
-            raise OutputError(f"cannot carry the audio of {audio_from.path} into {path}: "
-                              f"{_reason(exc)}") from None
+        self._audio: list[AudioPassthrough] = []
+        self.audio_notes: list[str] = []  # tracks that could not be carried, in words
+        for track in audio_from.audio_streams if audio_from is not None else []:
+            try:
+                self._audio.append(AudioPassthrough(audio_from, track, self._container))
+            except (av.FFmpegError, ValueError) as exc:  # a picture without that sound beats none
+                self.audio_notes.append(f"dropped audio track {track.index} "
+                                        f"({track.codec_context.name}): {_reason(exc)}")
 
     @classmethod
     def matching(cls, source: VideoFileSource, path: Path, audio: bool = False,
@@ -498,7 +518,7 @@ class VideoFileSink:
                 self._container.mux(packet)
             for track in self._audio:
                 track.mux_until(None if complete else self.last_time_s + self._lead_s)
-            self._container.close()
+            _close(self._container, self._target)
             final = self.path if complete else interrupted_path(self.path)
             os.replace(self.tmp, final)
         except (av.FFmpegError, OSError) as exc:
@@ -512,20 +532,10 @@ class VideoFileSink:
 
     def _discard(self) -> None:
         try:
-            self._container.close()
+            _close(self._container, self._target)
         except (av.FFmpegError, OSError):
             pass  # the file goes anyway; its trailer could not be written (full disk)
         self.tmp.unlink(missing_ok=True)
-
-
-def _open_output(tmp: Path) -> av.container.OutputContainer:
-    """Opens ``tmp`` for writing as a local file, whatever its name (``10:30.mp4``, bytes that
-    are not UTF-8); the muxer is chosen by the suffix either way."""
-    name = ffmpeg_name(tmp)
-    if name is not None:
-        return av.open(name, "w")
-    fmt = OUTPUT_FORMATS.get(tmp.suffix.lower())
-    return av.open(open(tmp, "wb"), "w", format=fmt)  # noqa: SIM115 - PyAV closes it
 
 
 # Muxers by suffix, for files that must be opened as Python file objects (no name to guess by).

@@ -13,9 +13,9 @@ from livesegment.core.frames import Composed, Frame
 from livesegment.core.effects import Effect, is_transparent
 from livesegment.core.overlay import OverlayStyle
 from livesegment.core.segmenter import Segmenter
-from livesegment.errors import InputError, OutputError
-from livesegment.io.images import (IMAGE_SUFFIXES, MaskSink, animated_frames, check_mask_folder,
-                                   read_image, write_image)
+from livesegment.errors import OutputError
+from livesegment.io.images import (IMAGE_SUFFIXES, AnimatedPictureSource, MaskSink,
+                                   animated_frames, check_mask_folder, read_image, write_image)
 from livesegment.io.paths import check_input, check_output
 from livesegment.io.video import ALPHA_CODECS, VIDEO_SUFFIXES, VideoFileSink, VideoFileSource
 from livesegment.pipeline.offline import OfflineResult, run_offline
@@ -68,9 +68,14 @@ def _check_animated(source: Path, output: Path) -> None:
     if output.suffix.lower() in IMAGE_SUFFIXES:
         raise OutputError(f"{source} is an animated picture ({count} frames); give a video "
                           "output such as out.mp4 so that every frame is processed")
+
+
+def _open_video(source: Path) -> VideoFileSource | AnimatedPictureSource:
+    """The source's frames and audio: FFmpeg for videos, GIFs and APNGs; Pillow for animated
+    WebP, which FFmpeg here cannot decode."""
     if source.suffix.lower() == ".webp":
-        raise InputError(f"{source} is an animated WebP ({count} frames), which FFmpeg cannot "
-                         "decode; convert it to .gif or .mp4 first")
+        return AnimatedPictureSource(source)
+    return VideoFileSource(source, audio=True)
 
 
 def check_job_paths(source: Path, output: Path, masks: Path | None = None,
@@ -116,13 +121,13 @@ def process_file(source: Path, output: Path, segmenter: Segmenter,
     if is_transparent(style):
         check_alpha_output(source, output)
     mask_sink = MaskSink(masks) if masks is not None else None
-    if is_image(source):
-        report = _process_image(source, output, segmenter, style, mask_sink)
-    else:
-        report = _process_video(source, output, segmenter, style, mask_sink, stop, on_progress)
-    if mask_sink is not None:
-        mask_sink.close()  # no stale masks of a longer earlier run left mixed in
-    return report
+    try:
+        if is_image(source):
+            return _process_image(source, output, segmenter, style, mask_sink)
+        return _process_video(source, output, segmenter, style, mask_sink, stop, on_progress)
+    finally:
+        if mask_sink is not None:
+            mask_sink.close()  # no stale masks of a longer earlier run left mixed in
 
 
 def _process_image(source: Path, output: Path, segmenter: Segmenter,
@@ -142,7 +147,7 @@ def _process_video(source: Path, output: Path, segmenter: Segmenter,
                    style: OverlayStyle | Effect,
                    masks: MaskSink | None, stop: threading.Event | None,
                    on_progress: Callable[[Progress], None] | None) -> JobReport:
-    reader = VideoFileSource(source, audio=True)
+    reader = _open_video(source)
     try:
         sink = VideoFileSink.matching(reader, output, audio=True,
                                       threads=encoder_threads(segmenter.device),
@@ -184,7 +189,7 @@ def _process_video(source: Path, output: Path, segmenter: Segmenter,
     finally:
         reader.close()
     notes = tuple(f"dropped {what}: the output keeps only picture and sound"
-                  for what in reader.dropped)
+                  for what in reader.dropped) + tuple(sink.audio_notes)
     return JobReport(final, result.frames, result.interrupted, result.elapsed_s, reader.width,
                      reader.height, sink.last_time_s, reader.lost_frames, reader.null_frames,
                      reader.truncated, sink.audio_mode, result, notes)
