@@ -7,10 +7,8 @@ that would run code when unpickled is refused, and every key must match the arch
 from __future__ import annotations
 
 import difflib
-import io
 import os
 import pickle
-import pickletools
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -247,10 +245,12 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
-        if _pickle_imports_code(path):
+        imports = _code_it_would_run(path)
+        if imports is not None:
+            named = f" ({', '.join(imports[:3])})" if imports else ""
             raise WeightsError(
                 f"refusing to load {path}: it contains Python objects that would run code when "
-                "loaded (only plain tensor state dicts are accepted)"
+                f"loaded{named}; only plain tensor state dicts are accepted"
             ) from None
         raise WeightsError(f"{path} is not a PyTorch weights file (unreadable data)") from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
@@ -263,24 +263,22 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return {k.removeprefix("module."): v for k, v in obj.items()}
 
 
-_CODE_OPCODES = {"GLOBAL", "STACK_GLOBAL", "REDUCE", "INST", "OBJ", "NEWOBJ", "NEWOBJ_EX"}
+def _code_it_would_run(path: Path) -> list[str] | None:
+    """What a refused file would import when unpickled, or ``None`` if it is not a pickle.
 
-
-def _pickle_imports_code(path: Path) -> bool:
-    """Whether a refused file is a well-formed pickle that imports or calls something.
-
-    Read statically with :mod:`pickletools` (nothing is executed), only to word the refusal:
-    such a file is an attack or a full pickled object, not a damaged state dict.
+    Only to word the refusal (nothing is executed): such a file is an attack or a pickled
+    object, not a damaged state dict. torch's own static scan reads ``torch.save`` checkpoints;
+    it does not read bare pickles (``pickle.dump``), which can only be told apart by their
+    protocol header, and are refused without naming what they import.
     """
     try:
-        raw = path.read_bytes()
-        if zipfile.is_zipfile(io.BytesIO(raw)):
-            with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-                name = next(n for n in archive.namelist() if n.endswith("data.pkl"))
-                raw = archive.read(name)
-        return any(op.name in _CODE_OPCODES for op, _arg, _pos in pickletools.genops(raw))
-    except Exception:  # noqa: BLE001 - anything unparseable is simply not a pickle
-        return False
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+        if zipfile.is_zipfile(path):
+            return torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
+    except Exception:  # noqa: BLE001 - anything torch cannot parse is simply not a checkpoint
+        return None
+    return [] if head[:1] == b"\x80" else None  # PROTO opcode: a pickle, protocol 2 or later
 
 
 def _fit_state_dict(model: nn.Module, state: dict[str, torch.Tensor], spec: ModelSpec,

@@ -158,7 +158,8 @@ def test_pickle_that_runs_code_is_refused_and_never_runs(tmp_path):
     assert not marker.exists()
     zipped = tmp_path / "evil_zip.pth"
     torch.save({"x": _RunsCode()}, zipped)
-    with pytest.raises(WeightsError, match="would run code"):
+    # torch's own scan of the checkpoint names what it would have imported
+    with pytest.raises(WeightsError, match=r"would run code when loaded \(posix\.system\)"):
         load_model(get_spec("espnetv2-voc"), zipped)
     assert not marker.exists()
 
