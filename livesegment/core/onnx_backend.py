@@ -19,9 +19,9 @@ import platformdirs
 import torch
 from torch import nn
 
+from livesegment.core.catalog import BACKENDS  # noqa: F401 - re-exported
 from livesegment.errors import DeviceError
 
-BACKENDS = ("torch", "onnxruntime")
 
 
 def cache_dir() -> Path:

@@ -15,12 +15,17 @@ import numpy as np
 
 from livesegment.core.frames import Frame
 from livesegment.errors import InputError, OutputError, first_line
+from livesegment.io.formats import VIDEO_OUTPUT_SUFFIXES, encode_settings
 from livesegment.io.paths import check_input, interrupted_path, partial_path
 from livesegment.io.timestamps import TimestampReorder
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v"}
+# What we write: the readable containers plus animated GIF (livesegment/io/formats.py).
+OUTPUT_SUFFIXES = VIDEO_OUTPUT_SUFFIXES
 # Audio codecs that players expect inside MP4/MOV; anything else is re-encoded to AAC there.
-MP4_FRIENDLY_AUDIO = {"aac", "mp3", "opus", "ac3", "eac3", "alac", "flac"}
+MP4_FRIENDLY_AUDIO = frozenset({"aac", "mp3", "opus", "ac3", "eac3", "alac", "flac"})
+OPUS_RATES = {8000, 12000, 16000, 24000, 48000}
+AUDIO_NAMES = {"aac": "AAC", "libopus": "Opus"}
 
 
 def _reason(exc: BaseException) -> str:
@@ -30,8 +35,9 @@ def _reason(exc: BaseException) -> str:
 class VideoFileSource:
     """Decodes a video file frame by frame; corrupt packets are skipped and counted, not fatal."""
 
-    def __init__(self, path: Path) -> None:
-        check_input(path)
+    def __init__(self, path: Path | str) -> None:
+        if not (isinstance(path, str) and "://" in path):  # a URL: FFmpeg's to fetch
+            check_input(Path(path))
         self.path = path
         try:
             self._container = av.open(str(path))
@@ -64,6 +70,14 @@ class VideoFileSource:
         if self._container.duration:
             return self._container.duration / 1_000_000
         return 0.0
+
+    def seek(self, t_s: float) -> None:
+        """Starts decoding at the keyframe at or before ``t_s`` (the caller drops the frames
+        before ``t_s``), so a late start does not decode the whole beginning."""
+        try:
+            self._container.seek(int(t_s / self.time_base), stream=self.stream, backward=True)
+        except av.FFmpegError:
+            pass  # not seekable (a live stream): frames before t_s are decoded and dropped
 
     def _rate_hint(self) -> Fraction:
         """A nominal rate for the encoder; the real timing is carried by each frame's pts."""
@@ -130,17 +144,26 @@ class VideoFileSource:
 class AudioPassthrough:
     """Carries a source's first audio track into an output, copied when the container allows."""
 
-    def __init__(self, source: Path, output: av.container.OutputContainer) -> None:
+    def __init__(self, source: Path, output: av.container.OutputContainer,
+                 codec: str = "aac", copyable: frozenset[str] = MP4_FRIENDLY_AUDIO,
+                 offset_s: float = 0.0) -> None:
         self._input = av.open(str(source))
         self._stream = self._input.streams.audio[0]
+        self._offset_s = offset_s  # source time of the output's 0 s (``--start``)
+        if offset_s > 0:
+            self._input.seek(int(offset_s * av.time_base), backward=True)
         self._output = output
         name = self._stream.codec_context.name
         mp4_like = output.format.name.split(",")[0] in {"mov", "mp4"}
-        self.copy = name in output.supported_codecs and (not mp4_like or name in MP4_FRIENDLY_AUDIO)
+        self.copy = name in output.supported_codecs and (not mp4_like or name in copyable)
         if self.copy:
             self._out = output.add_stream_from_template(self._stream)
         else:
-            self._out = output.add_stream("aac", rate=self._stream.codec_context.sample_rate)
+            rate = self._stream.codec_context.sample_rate
+            if codec == "libopus" and rate not in OPUS_RATES:
+                rate = 48000  # PyAV resamples to the encoder's rate
+            self._out = output.add_stream(codec, rate=rate)
+        self.codec = name if self.copy else codec
         self._packets = self._input.demux(self._stream)
         self._pending: av.Packet | None = None
         self._done = False
@@ -151,10 +174,14 @@ class AudioPassthrough:
             packet = self._pending or self._next_packet()
             if packet is None:
                 break
-            if t_s is not None and packet.pts is not None and float(packet.pts * packet.time_base) > t_s:
+            at = float(packet.pts * packet.time_base) - self._offset_s if packet.pts is not None \
+                else None
+            if t_s is not None and at is not None and at > t_s:
                 self._pending = packet
                 return
             self._pending = None
+            if at is not None and at < 0:
+                continue  # before --start
             self._write(packet)
         if t_s is None and not self.copy:
             for out in self._out.encode(None):
@@ -176,6 +203,11 @@ class AudioPassthrough:
 
     def _write(self, packet: av.Packet) -> None:
         if self.copy:
+            if self._offset_s:
+                shift = int(round(self._offset_s / packet.time_base))
+                packet.pts -= shift
+                if packet.dts is not None:
+                    packet.dts -= shift
             packet.stream = self._out
             self._output.mux(packet)
             return
@@ -199,9 +231,13 @@ class VideoFileSink:
     """
 
     def __init__(self, path: Path, width: int, height: int, time_base: Fraction,
-                 rate: Fraction, audio_from: Path | None = None, codec: str = "libx264",
-                 crf: int = 20, preset: str = "superfast", threads: int = 1) -> None:
+                 rate: Fraction, audio_from: Path | None = None, codec: str | None = None,
+                 crf: int | None = None, preset: str = "superfast", threads: int = 1,
+                 audio_offset_s: float = 0.0) -> None:
+        settings = encode_settings(path, codec, crf)  # the suffix's encoder unless told
+        codec = settings.encoder.name
         self.path = path
+        self.width = width
         self.tmp = partial_path(path)
         try:
             self._container = av.open(str(self.tmp), "w")
@@ -213,35 +249,36 @@ class VideoFileSink:
             self._discard()
             raise OutputError(f"cannot encode {codec} into {path}: {_reason(exc)}") from None
         stream.width, stream.height = width, height
-        even = width % 2 == 0 and height % 2 == 0
-        stream.pix_fmt = "yuv420p" if even else "yuv444p"
+        stream.pix_fmt = settings.pix_fmt(width, height)
         stream.time_base = time_base
         stream.codec_context.time_base = time_base
-        if codec == "libx264":
-            # ``threads``: 1 by default, since on a small CPU the model needs the other cores;
-            # 0 lets x264 choose. "superfast": 16 ms per 720p frame vs 25 ms for "veryfast"
-            # (files ~1.6x larger); faster presets cost size (BENCHMARKS.md).
-            stream.options = {"crf": str(crf), "preset": preset, "threads": str(threads)}
+        stream.options = settings.options(preset, threads)
         self._stream = stream
         self._tb = time_base
         self._last_pts: int | None = None
         self.frames = 0
         self.last_time_s = 0.0
-        self._audio = AudioPassthrough(audio_from, self._container) if audio_from else None
+        self._audio = None
+        if audio_from and settings.audio_codec:  # GIF has no sound
+            self._audio = AudioPassthrough(audio_from, self._container, settings.audio_codec,
+                                           settings.audio_copy, audio_offset_s)
 
     @classmethod
     def matching(cls, source: VideoFileSource, path: Path, audio: bool = False,
-                 threads: int = 1) -> VideoFileSink:
-        """A sink with ``source``'s size, clock and nominal rate (and its audio if asked)."""
-        return cls(path, source.width, source.height, source.time_base, source.rate_hint,
-                   audio_from=source.path if audio and source.has_audio else None,
-                   threads=threads)
+                 threads: int = 1, codec: str | None = None, crf: int | None = None,
+                 width: int | None = None, offset_s: float = 0.0) -> VideoFileSink:
+        """A sink with ``source``'s size, clock and nominal rate (and its audio if asked);
+        ``width`` overrides the size for views wider than the source (side by side)."""
+        return cls(path, width or source.width, source.height, source.time_base,
+                   source.rate_hint, audio_from=source.path if audio and source.has_audio
+                   else None, codec=codec, crf=crf, threads=threads, audio_offset_s=offset_s)
 
     @property
     def audio_mode(self) -> str:
         if self._audio is None:
             return "none"
-        return "copied" if self._audio.copy else "re-encoded to AAC"
+        codec = self._audio.codec
+        return "copied" if self._audio.copy else f"re-encoded to {AUDIO_NAMES.get(codec, codec)}"
 
     def write(self, bgr: np.ndarray, pts_s: float) -> None:
         pts = int(round(pts_s / self._tb))
