@@ -78,32 +78,35 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
 
 MAIN_EXAMPLES = """\
 examples:
-  livesegment process --sample -o people-overlay.mp4   the bundled 30 s sample
+  livesegment process --sample -o people-overlay.mp4  # the bundled 30 s sample
   livesegment process walk.mp4 -o walk-overlay.mp4 --classes person,car
-  livesegment process videos/ -o out/                  every video and picture in a folder
-  livesegment process 0 -o camera.mp4 --duration 60    record camera 0 for a minute
-  livesegment models espnetv2-voc                      a model's classes
-  livesegment gui                                      the live window
+  livesegment process videos/ -o out/        # each video and picture in it
+  livesegment process 0 -o cam.mp4 --duration 60   # camera 0 for a minute
+  livesegment models espnetv2-voc            # a model's classes and their ids
+  livesegment gui                            # the live window
 
 {models}
 """
 
 PROCESS_EXAMPLES = """\
-inputs: files, folders (their videos and pictures), quoted patterns ('clips/*.mp4'),
-  stream URLs (rtsp://, http://, https://) or a camera index (0). A camera or stream is
-  recorded until it ends, --duration or Ctrl-C. With several inputs -o names a folder; each
-  output keeps its input's name; outputs that exist are skipped unless --overwrite.
-outputs: {formats} (by suffix), or a picture for a picture.
-time range: --start/--end take seconds or [hh:]mm:ss; the output starts at 0 s, its audio
-  shifted with it.
+inputs: files, folders (their videos and pictures), quoted patterns
+  ('clips/*.mp4'), stream URLs (rtsp://, http://, https://) or a camera index
+  (0). A camera or stream is recorded until it ends, --duration or Ctrl-C.
+  With several inputs -o names a folder and each output keeps its input's
+  name; outputs that exist are skipped unless --overwrite.
+outputs: {formats} (by suffix);
+  a picture for a picture.
+time range: --start/--end take seconds or [hh:]mm:ss; the output starts at
+  0 s and its audio is shifted with it.
 
 examples:
   livesegment process --sample -o people-overlay.mp4
   livesegment process walk.mp4 -o walk.webm --crf 30 --view side-by-side
   livesegment process walk.mp4 -o clip.gif --start 0:12 --end 0:15
   livesegment process 'clips/*.mp4' photo.jpg -o out/ --classes person,15
-  livesegment process walk.mp4 -o out.mp4 --stats shares.csv --masks m/ --masks-style color
-  livesegment process rtsp://camera.local/stream -o door.mp4 --duration 3600
+  livesegment process walk.mp4 -o out.mp4 --stats shares.csv \\
+      --masks m/ --masks-style color
+  livesegment process rtsp://camera.local/stream -o door.mp4 --duration 1:00:00
 """
 
 
