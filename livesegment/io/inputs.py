@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from livesegment.errors import InputError, OutputError
 from livesegment.io.images import IMAGE_SUFFIXES
@@ -96,7 +97,7 @@ def output_name(source: Source) -> str:
     if isinstance(source, str):
         if is_camera(source):
             return f"camera{source}{DEFAULT_VIDEO_SUFFIX}"
-        stem = Path(source.split("?")[0].rstrip("/")).stem or "stream"
+        stem = Path(urlsplit(source).path.rstrip("/")).stem or "stream"
         return f"{stem}{DEFAULT_VIDEO_SUFFIX}"
     suffix = source.suffix.lower()
     if suffix in IMAGE_SUFFIXES:

@@ -59,7 +59,7 @@ def run_batch(jobs: Sequence[tuple[Path | str, Path]],
             results.append(FileResult(source, output, "interrupted"))
             continue
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the rest
-            results.append(FileResult(source, output, "failed", describe(exc)))
+            results.append(FileResult(source, output, "failed", describe(exc).splitlines()[0]))
             continue
         if interrupted(report):
             stop.set()
