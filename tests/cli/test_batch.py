@@ -153,3 +153,16 @@ def test_sample_runs_with_no_input_given(tmp_path, fake_model, capsys):
 def test_no_input_at_all_is_a_clear_error(tmp_path, capsys):
     assert main(["process", "-o", str(tmp_path / "o.mp4")]) == 2
     assert "no input given" in capsys.readouterr().err
+
+
+def test_sample_with_the_real_model_finds_people(tmp_path):
+    """The real default model on the sample's first half second: people take up a share."""
+    stats = tmp_path / "s.json"
+    out = tmp_path / "people.webm"
+    assert main(["process", "--sample", "-o", str(out), "--end", "0.5", "--stats", str(stats),
+                 "--quiet", "--classes", "person"]) == 0
+    import json
+
+    frames = json.loads(stats.read_text())["frames"]
+    assert len(frames) == 5 == len(read_clip(out)[1])
+    assert all(0.02 < f["shares"]["person"] < 0.6 for f in frames)
