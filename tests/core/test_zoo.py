@@ -181,5 +181,6 @@ def test_without_torchvision_the_bundled_models_still_work():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
-    names = [line.split()[0] for line in proc.stdout.splitlines()[1:]]
+    table = proc.stdout.split("\n\n")[0]
+    names = [line.split()[0] for line in table.splitlines()[1:]]
     assert names == ["espnetv2-voc", "espnetv2-cityscapes"]
