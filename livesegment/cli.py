@@ -2,6 +2,10 @@
 
 User errors print one line, ``livesegment: <message>``, and exit 2; Ctrl-C exits 130 and
 SIGTERM 143 after finalising what was written. ``--debug`` shows tracebacks.
+
+Building the parser imports no torch (``--help`` and ``--version`` answer in a fraction of a
+second): choices come from ``core/catalog.py`` and ``io/formats.py``; each command imports
+what it runs. Keep it so: heavy imports go inside the ``cmd_*`` functions.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import argparse
 import os
 import signal
 import sys
+import textwrap
 import threading
 import time
 from collections.abc import Sequence
@@ -17,7 +22,11 @@ from pathlib import Path
 
 from livesegment import __version__
 from livesegment.allocator import keep_freed_memory
+from livesegment.core.catalog import (
+    BACKENDS, DEFAULT_MODEL, DEVICE_CHOICES, MASK_STYLES, MODEL_NAMES, VIEWS,
+)
 from livesegment.errors import InputError, LivesegmentError
+from livesegment.io.formats import ENCODERS, FORMATS
 
 EXIT_USAGE = 2
 
@@ -42,10 +51,21 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _add_model_options(p: argparse.ArgumentParser) -> None:
-    from livesegment.core.device import DEVICE_CHOICES
-    from livesegment.core.zoo import DEFAULT_MODEL
+def _seconds(text: str) -> float:
+    """``90``, ``1:30``, ``0:01:30.5`` -> seconds."""
+    try:
+        parts = [float(part) for part in text.split(":")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"time '{text}' is not seconds or [hh:]mm:ss") from None
+    if len(parts) > 3 or any(part < 0 for part in parts):
+        raise argparse.ArgumentTypeError(f"time '{text}' is not seconds or [hh:]mm:ss")
+    seconds = 0.0
+    for part in parts:
+        seconds = seconds * 60 + part
+    return seconds
 
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"model name (default {DEFAULT_MODEL}; "
                    "see 'livesegment models')")
     p.add_argument("--size", type=_positive_int, help="inference short side in pixels "
@@ -53,7 +73,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
                    help="compute device (default auto: CUDA if present)")
     p.add_argument("--weights", type=Path, help="state dict file for the chosen architecture")
-    p.add_argument("--backend", default="torch", choices=("torch", "onnxruntime"),
+    p.add_argument("--backend", default="torch", choices=BACKENDS,
                    help="inference engine (onnxruntime: CPU only, needs livesegment[onnx])")
 
 
@@ -126,28 +146,128 @@ def effect_from_args(args: argparse.Namespace, spec, style, selected):
     return effects[0] if len(effects) == 1 else Chain(effects)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="livesegment", description="Real-time semantic segmentation of cameras and videos.")
-    parser.add_argument("--version", action="version", version=version_text())
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+MAIN_EXAMPLES = """\
+examples:
+  livesegment process --sample -o people-overlay.mp4  # the bundled 30 s sample
+  livesegment process walk.mp4 -o walk-overlay.mp4 --classes person,car
+  livesegment process videos/ -o out/        # each video and picture in it
+  livesegment process 0 -o cam.mp4 --duration 60   # camera 0 for a minute
+  livesegment models espnetv2-voc            # a model's classes and their ids
+  livesegment gui                            # the live window
 
-    p = sub.add_parser("process", help="annotate a video or image file")
-    p.add_argument("input", type=Path)
-    p.add_argument("-o", "--output", type=Path, required=True)
-    _add_model_options(p)
-    p.add_argument("--classes", help="comma-separated class names to paint (default: all)")
+{models}
+"""
+
+PROCESS_EXAMPLES = """\
+inputs: files, folders (their videos and pictures), quoted patterns
+  ('clips/*.mp4'), stream URLs (rtsp://, http://, https://) or a camera index
+  (0). A camera or stream is recorded until it ends, --duration or Ctrl-C.
+  With several inputs -o names a folder and each output keeps its input's
+  name; outputs that exist are skipped unless --overwrite.
+outputs: {formats} (by suffix);
+  a picture for a picture.
+time range: --start/--end take seconds or [hh:]mm:ss; the output starts at
+  0 s and its audio is shifted with it.
+
+examples:
+  livesegment process --sample -o people-overlay.mp4
+  livesegment process walk.mp4 -o walk.webm --crf 30 --view side-by-side
+  livesegment process walk.mp4 -o clip.gif --start 0:12 --end 0:15
+  livesegment process 'clips/*.mp4' photo.jpg -o out/ --classes person,15
+  livesegment process walk.mp4 -o out.mp4 --stats shares.csv \\
+      --masks m/ --masks-style color
+  livesegment process rtsp://camera.local/stream -o door.mp4 --duration 1:00:00
+"""
+
+
+def _add_debug_option(p: argparse.ArgumentParser, default: object) -> None:
+    """``--debug`` before or after the command: the sub-parser's copy must not reset it."""
+    p.add_argument("--debug", action="store_true", default=default,
+                   help="show tracebacks on errors")
+
+
+def _add_input_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="*", metavar="INPUT",
+                   help="video, picture, folder, quoted pattern, stream URL or camera index")
+    p.add_argument("--sample", action="store_true",
+                   help="add the bundled 30 s sample clip (people at a table) to the inputs")
+    p.add_argument("--start", type=_seconds, default=0.0, metavar="TIME",
+                   help="begin at this time of the source (seconds or [hh:]mm:ss)")
+    p.add_argument("--end", type=_seconds, metavar="TIME", help="stop at this source time")
+    p.add_argument("--duration", type=_seconds, metavar="TIME",
+                   help="how much to process from --start (a camera or stream: how long to "
+                        "record)")
+
+
+def _add_output_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output", required=True, metavar="OUTPUT",
+                   help="output file, or a folder (DIR/) for several inputs")
+    p.add_argument("--overwrite", action="store_true",
+                   help="redo outputs that already exist (several inputs skip them otherwise)")
+    p.add_argument("--view", choices=VIEWS, default="overlay",
+                   help="overlay (default), mask (the colour map alone) or side-by-side "
+                        "(source | overlay, twice as wide)")
+    p.add_argument("--codec", choices=list(ENCODERS), metavar="CODEC",
+                   help="video encoder (default: the suffix's; one of "
+                        f"{', '.join(ENCODERS)})")
+    p.add_argument("--crf", type=int, metavar="N",
+                   help="constant quality, lower is better (x264/x265 0..51, default 20/24; "
+                        "VP9 0..63, default 32)")
+    p.add_argument("--stats", type=Path, metavar="FILE",
+                   help="write each frame's time and class pixel shares (.csv or .json)")
+
+
+def _add_overlay_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--classes", help="comma-separated class names or ids to paint, e.g. "
+                   "person,car or 15,7 (default: all)")
     p.add_argument("--opacity", type=_opacity, default=0.5, help="overlay opacity 0..1 "
                    "(default 0.5)")
-    p.add_argument("--masks", type=Path, help="also write class-id PNGs (000000.png...) here")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add_mask_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--masks", type=Path, help="also write one PNG per frame (000000.png...) "
+                   "to this folder")
+    p.add_argument("--masks-style", choices=MASK_STYLES, default="ids",
+                   help="ids: 8-bit class ids (default), color: the model's colours")
+
+
+def _add_process_parser(sub, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("process", parents=[common], help="annotate videos, pictures, streams "
+                       "or a camera into files", description="Annotate videos, pictures, "
+                       "streams or a camera into files.",
+                       epilog=PROCESS_EXAMPLES.format(formats=", ".join(FORMATS)),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_input_options(p)
+    _add_output_options(p)
+    _add_model_options(p)
+    _add_overlay_options(p)
     _add_effect_options(p)
-    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    _add_mask_options(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    sub.add_parser("models", help="list the models and whether their weights are at hand")
 
-    b = sub.add_parser("bench", help="measure model-only, pipeline and naive throughput")
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="livesegment", description="Real-time semantic segmentation of cameras and videos.",
+        epilog=MAIN_EXAMPLES.format(models=textwrap.fill(
+            f"models (default {DEFAULT_MODEL}): {', '.join(MODEL_NAMES)}", 78,
+            subsequent_indent="  ", break_on_hyphens=False)),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=version_text())
+    _add_debug_option(parser, False)
+    common = argparse.ArgumentParser(add_help=False)
+    _add_debug_option(common, argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    _add_process_parser(sub, common)
+
+    m = sub.add_parser("models", parents=[common], help="list the models, or one model's "
+                       "classes", description="List the models; with a NAME, that model's "
+                       "classes and ids (for --classes).")
+    m.add_argument("name", nargs="?", metavar="NAME", help="show this model's classes")
+
+    b = sub.add_parser("bench", parents=[common],
+                       help="measure model-only, pipeline and naive throughput")
     b.add_argument("--source", type=Path, help="video to read (default: a synthetic 720p clip)")
     _add_model_options(b)
     b.add_argument("--frames", type=_positive_int, default=60,
@@ -158,17 +278,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how long to run the live-latency part (default 5)")
     b.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    _add_live_parser(sub)
+    _add_live_parser(sub, common)
 
-    g = sub.add_parser("gui", help="open the live window")
+    g = sub.add_parser("gui", parents=[common], help="open the live window")
     g.add_argument("--source", help="camera index, video file or stream URL")
     g.add_argument("--model", help="model to start with")
     return parser
 
 
-def _add_live_parser(sub) -> None:
+def _add_live_parser(sub, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
-        "live", help="live segmentation without a window: to a virtual camera and/or a file",
+        "live", parents=[common], help="live segmentation without a window: to a virtual camera and/or a file",
         description="Runs the live pipeline headless: the newest composed frame goes to a "
         "virtual webcam (for Zoom, Meet, Teams, OBS) and/or a recording; a status line shows "
         "the pace. Ctrl-C stops cleanly.",
@@ -203,54 +323,23 @@ def version_text() -> str:
 
 
 def parse_classes(spec, text: str | None) -> set[int] | None:
-    """``person,car`` -> class ids; ``None``/``all`` -> every class."""
+    """``person,car`` or ``15,7`` (or a mix) -> class ids; ``None``/``all`` -> every class."""
     if text is None or text.strip().lower() == "all":
         return None
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
-        raise InputError("--classes is empty; give names such as person,car or 'all'")
-    return {spec.class_id(n) for n in names}
+        raise InputError("--classes is empty; give names such as person,car, ids such as "
+                         "15,7, or 'all'")
+    return {_class_id(spec, n) for n in names}
 
 
-class ProgressBar:
-    """A one-line progress display on stderr: frames, media time, fps, ETA.
-
-    Redraws at most ten times a second on a terminal; elsewhere (logs, CI) a plain line every
-    few seconds, so logs stay readable.
-    """
-
-    def __init__(self, enabled: bool, stream=sys.stderr) -> None:
-        self.enabled = enabled
-        self.stream = stream
-        self.tty = stream.isatty()
-        self._last = 0.0
-
-    def update(self, progress) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self._last < (0.1 if self.tty else 5.0):
-            return
-        self._last = now
-        fps = progress.frames / progress.elapsed_s if progress.elapsed_s > 0 else 0.0
-        line = f"frame {progress.frames}  {fps:5.1f} fps"
-        if progress.total_s > 0:
-            frac = min(1.0, progress.media_s / progress.total_s)
-            eta = progress.elapsed_s * (1 - frac) / frac if frac > 0 else 0.0
-            bar = "#" * int(frac * 24)
-            line = (f"[{bar:<24}] {frac * 100:5.1f}%  {progress.media_s:6.1f}/"
-                    f"{progress.total_s:.1f} s  {line}  ETA {_clock(eta)}")
-        self.stream.write(("\r" + line + "\x1b[K") if self.tty else line + "\n")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.enabled and self.tty and self._last:
-            self.stream.write("\n")
-
-
-def _clock(seconds: float) -> str:
-    seconds = int(seconds + 0.5)
-    return f"{seconds // 60}:{seconds % 60:02d}"
+def _class_id(spec, token: str) -> int:
+    if not token.isdigit():
+        return spec.class_id(token)
+    if int(token) >= spec.num_classes:
+        raise InputError(f"class id {token} is out of range for model {spec.name} "
+                         f"(0..{spec.num_classes - 1}; see 'livesegment models {spec.name}')")
+    return int(token)
 
 
 class StopOnSignal:
@@ -258,6 +347,9 @@ class StopOnSignal:
 
     def __init__(self) -> None:
         self.stop = threading.Event()
+        # The running job's own stop event: a pipeline sets its event when it ends, so each
+        # file of a batch gets a fresh one, and a signal sets both.
+        self.job_stop: threading.Event | None = None
         self.signum: int | None = None
         self._previous: dict[int, object] = {}
 
@@ -270,6 +362,8 @@ class StopOnSignal:
     def _handle(self, signum: int, _frame) -> None:
         self.signum = self.signum or signum
         self.stop.set()
+        if self.job_stop is not None:
+            self.job_stop.set()
 
     def __exit__(self, *exc) -> None:
         for sig, handler in self._previous.items():
@@ -285,28 +379,135 @@ def cmd_process(args: argparse.Namespace) -> int:
     from livesegment.core.segmenter import Segmenter
     from livesegment.core.zoo import get_spec
     from livesegment.core.effects import is_transparent
-    from livesegment.pipeline.job import check_alpha_output, check_job_paths, process_file
+    from livesegment.io.inputs import expand_inputs, plan_outputs, wants_folder
+    from livesegment.io.sample import sample_clip
+    from livesegment.pipeline.job import check_alpha_output, check_job_paths
 
     spec = get_spec(args.model)
     selected = parse_classes(spec, args.classes)
-    check_job_paths(args.input, args.output, args.masks, args.overwrite)  # before the model loads
+    inputs = list(args.inputs) + ([str(sample_clip())] if args.sample else [])
+    sources = expand_inputs(inputs)
+    jobs = plan_outputs(sources, args.output)
+    options = job_options(args)
+    batch = wants_folder(args.output, sources)
+    for _source, output in jobs:
+        _check_encoding(output, options)
     style = OverlayStyle(spec.palette, spec.background, args.opacity,
-                         None if selected is None else frozenset(selected))
+                         None if selected is None else frozenset(selected),
+                         mask_only=args.view == "mask")
     style = effect_from_args(args, spec, style, selected)
-    if is_transparent(style):
-        check_alpha_output(args.input, args.output)
+    for source, output in jobs:  # before the model loads
+        if is_transparent(style):
+            check_alpha_output(source, output)
+        if not batch:
+            check_job_paths(source, output, args.masks, args.overwrite)
     segmenter = Segmenter.create(spec, args.device, args.size, args.weights, args.backend)
+    if not batch:
+        return _process_one(args, jobs[0], segmenter, style, options)
+    return _process_many(args, jobs, segmenter, style, options)
+
+
+def job_options(args: argparse.Namespace):
+    """The output options of ``process`` as a :class:`JobOptions`, the time range checked."""
+    from livesegment.io.class_stats import check_stats_path
+    from livesegment.pipeline.job import JobOptions
+
+    end = args.end
+    if args.duration is not None:
+        if end is not None:
+            raise InputError("give --end or --duration, not both")
+        end = args.start + args.duration
+    if end is not None and end <= args.start:
+        raise InputError(f"--end {end:g} s is not after --start {args.start:g} s")
+    if args.stats is not None:
+        check_stats_path(args.stats)
+    return JobOptions(view=args.view, codec=args.codec, crf=args.crf,
+                      masks_style=args.masks_style, stats=args.stats, start_s=args.start,
+                      end_s=end)
+
+
+def _check_encoding(output: Path, options) -> None:
+    """A codec or crf that does not fit an output is refused before any work."""
+    from livesegment.io.formats import encode_settings
+    from livesegment.io.images import IMAGE_SUFFIXES
+
+    if output.suffix.lower() not in IMAGE_SUFFIXES:
+        if output.suffix.lower() in FORMATS:
+            encode_settings(output, options.codec, options.crf)
+
+
+def _per_output(base: Path | None, output: Path, folder: bool) -> Path | None:
+    """With several inputs, each gets its own masks folder / stats file, named after its output."""
+    if base is None:
+        return None
+    if folder:
+        return base / output.stem
+    return base.with_name(f"{base.stem}-{output.stem}{base.suffix}")
+
+
+def _process_one(args, job, segmenter, style, options) -> int:
+    from livesegment.pipeline.job import process_file
+    from livesegment.terminal import ProgressBar
+
+    source, output = job
     bar = ProgressBar(enabled=not args.quiet)
     with StopOnSignal() as signals:
         try:
-            report = process_file(args.input, args.output, segmenter, style, args.masks,
-                                  signals.stop, bar.update, args.overwrite)
+            report = process_file(source, output, segmenter, style, args.masks,
+                                  signals.stop, bar.update, options, overwrite=args.overwrite)
         finally:
             bar.close()
     _print_summary(report, segmenter, args.quiet)
     if report.interrupted:
         return signals.exit_code
     return 0
+
+
+def _process_many(args, jobs, segmenter, style, options) -> int:
+    """Every job in turn, a bar per file; one line per file at the end; 2 if any failed."""
+    from dataclasses import replace
+
+    from livesegment.pipeline.batch import run_batch
+    from livesegment.pipeline.job import process_file
+    from livesegment.terminal import ProgressBar
+
+    def run_one(source, output):
+        per_file = replace(options, stats=_per_output(options.stats, output, False))
+        bar = ProgressBar(enabled=not args.quiet, label=Path(str(source)).name)
+        signals.job_stop = threading.Event()
+        try:
+            return process_file(source, output, segmenter, style,
+                                _per_output(args.masks, output, True), signals.job_stop,
+                                bar.update, per_file, overwrite=args.overwrite)
+        finally:
+            bar.close()
+
+    with StopOnSignal() as signals:
+        results = run_batch(jobs, run_one, args.overwrite, signals.stop,
+                            interrupted=lambda report: report.interrupted)
+    print_batch_summary(results)
+    if any(r.status == "interrupted" or r.status == "not started" for r in results):
+        return signals.exit_code
+    return EXIT_USAGE if any(r.status == "failed" for r in results) else 0
+
+
+def print_batch_summary(results, stream=None) -> None:
+    """One line per input: what became of it, then a count of failures if there were any."""
+    stream = stream or sys.stderr
+    for r in results:
+        if r.status == "failed":
+            detail = r.message
+        elif r.status == "done":
+            report = r.report
+            detail = f"-> {report.output} ({report.frames} frames, {report.elapsed_s:.1f} s)"
+        elif r.status == "interrupted" and r.report is not None and r.report.output:
+            detail = f"-> {r.report.output} ({r.report.frames} frames, playable)"
+        else:
+            detail = f"-> {r.output}" + (f" ({r.message})" if r.message else "")
+        print(f"{r.status:<12} {r.source} {detail}", file=stream)
+    failed = sum(r.status == "failed" for r in results)
+    if failed:
+        print(f"livesegment: {failed} of {len(results)} inputs failed", file=stream)
 
 
 def _print_summary(report, segmenter, quiet: bool) -> None:
@@ -338,18 +539,42 @@ def _print_summary(report, segmenter, quiet: bool) -> None:
           file=sys.stderr)
 
 
-def cmd_models(_args: argparse.Namespace) -> int:
-    from livesegment.core.zoo import DEFAULT_MODEL, REGISTRY
+def cmd_models(args: argparse.Namespace) -> int:
+    from livesegment.core.zoo import REGISTRY, get_spec
 
+    if args.name:
+        print(model_details(get_spec(args.name)))
+        return 0
     rows = [("NAME", "CLASSES", "SIZE", "WEIGHTS", "LICENCE")]
     for spec in REGISTRY.values():
         name = spec.name + (" (default)" if spec.name == DEFAULT_MODEL else "")
+        licence = spec.licence.split(" (")[0]  # the full credit is in the model's detail view
         rows.append((name, str(spec.num_classes), str(spec.default_size),
-                     spec.weights.status(), spec.licence))
+                     spec.weights.status(), licence))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    print("\nclasses of a model: livesegment models NAME")
     return 0
+
+
+def model_details(spec, width: int = 80) -> str:
+    """A model's facts and its classes as ``id name`` columns that fit ``width``."""
+    lines = [f"{spec.name}: {spec.title}",
+             f"  input short side {spec.default_size} px (multiple of {spec.size_multiple}), "
+             f"weights {spec.weights.status()}",
+             f"  licence {spec.licence}", "",
+             f"classes (--classes takes names or ids; {spec.categories[spec.background]} "
+             "is never painted):"]
+    cells = [f"{i:>3} {name}" for i, name in enumerate(spec.categories)]
+    cell = max(len(c) for c in cells) + 2
+    per_row = max(1, (width - 2) // cell)
+    rows = -(-len(cells) // per_row)  # column-major, like ls
+    for r in range(rows):
+        line = "".join(cells[i].ljust(cell) for i in range(r, len(cells), rows))
+        lines.append(("  " + line).rstrip())
+    return "\n".join(textwrap.shorten(ln, width, placeholder="...") if len(ln) > width else ln
+                     for ln in lines)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from livesegment.core.catalog import DEVICE_CHOICES
 from livesegment.errors import DeviceError
 
-DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 
 def resolve_device(choice: str) -> torch.device:

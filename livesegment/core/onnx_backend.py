@@ -2,7 +2,8 @@
 
 Measured 1.74x faster than PyTorch for ESPNetv2 at 448x256 on 2 CPU cores (BENCHMARKS.md). The
 graph is exported once per input size (ESPNetv2's pyramid pooling bakes the size in) and cached
-under ``~/.cache/livesegment/onnx``, so the ~15 s export is paid on first use of a size only.
+in the user cache folder (``~/.cache/livesegment/onnx`` on Linux, platformdirs' choice
+elsewhere), so the ~15 s export is paid on first use of a size only.
 """
 
 from __future__ import annotations
@@ -14,17 +15,18 @@ import os
 import threading
 from pathlib import Path
 
+import platformdirs
 import torch
 from torch import nn
 
+from livesegment.core.catalog import BACKENDS  # noqa: F401 - re-exported
 from livesegment.errors import DeviceError
 
-BACKENDS = ("torch", "onnxruntime")
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "livesegment" / "onnx"
+    """Exported graphs: the platform's per-user cache (XDG on Linux, Library/Caches, AppData)."""
+    return Path(platformdirs.user_cache_dir("livesegment", appauthor=False)) / "onnx"
 
 
 def _fingerprint(model: nn.Module) -> str:

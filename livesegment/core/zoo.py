@@ -7,10 +7,8 @@ that would run code when unpickled is refused, and every key must match the arch
 from __future__ import annotations
 
 import difflib
-import io
 import os
 import pickle
-import pickletools
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from livesegment.core.catalog import DEFAULT_MODEL, MODEL_NAMES  # noqa: F401 - re-exported
 from livesegment.core.espnetv2 import ESPNetv2
 from livesegment.core.palette import cityscapes_palette, voc_palette
 from livesegment.core.sinet import build_sinet
@@ -223,6 +222,7 @@ def _build_registry() -> dict[str, ModelSpec]:
             default_classes=("person", "rider", "car", "truck", "bus", "bicycle", "motorcycle"),
         ),
     ]
+    specs += _portrait_specs()  # bundled like ESPNetv2: listed before the downloadable ones
     try:
         specs += [
             _torchvision_spec("LRASPP_MobileNet_V3_Large_Weights", "LR-ASPP MobileNetV3-Large"),
@@ -237,7 +237,6 @@ def _build_registry() -> dict[str, ModelSpec]:
         # No usable torchvision (a slim desktop bundle, or a torchvision built for another
         # torch): the bundled ESPNetv2 models still work, the others are simply not offered.
         pass
-    specs += _portrait_specs()
     return {s.name: s for s in specs}
 
 
@@ -301,7 +300,6 @@ def _portrait_specs() -> list[ModelSpec]:
 
 
 REGISTRY: dict[str, ModelSpec] = _build_registry()
-DEFAULT_MODEL = "espnetv2-voc"
 # Video-call mode's person model, chosen from BENCHMARKS.md "Portrait models" (speed, IoU).
 DEFAULT_PORTRAIT_MODEL = "mediapipe-selfie-landscape"
 
@@ -324,10 +322,12 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
-        if _pickle_imports_code(path):
+        imports = _code_it_would_run(path)
+        if imports is not None:
+            named = f" ({', '.join(imports[:3])})" if imports else ""
             raise WeightsError(
                 f"refusing to load {path}: it contains Python objects that would run code when "
-                "loaded (only plain tensor state dicts are accepted)"
+                f"loaded{named}; only plain tensor state dicts are accepted"
             ) from None
         raise WeightsError(f"{path} is not a PyTorch weights file (unreadable data)") from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
@@ -340,24 +340,22 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return {k.removeprefix("module."): v for k, v in obj.items()}
 
 
-_CODE_OPCODES = {"GLOBAL", "STACK_GLOBAL", "REDUCE", "INST", "OBJ", "NEWOBJ", "NEWOBJ_EX"}
+def _code_it_would_run(path: Path) -> list[str] | None:
+    """What a refused file would import when unpickled, or ``None`` if it is not a pickle.
 
-
-def _pickle_imports_code(path: Path) -> bool:
-    """Whether a refused file is a well-formed pickle that imports or calls something.
-
-    Read statically with :mod:`pickletools` (nothing is executed), only to word the refusal:
-    such a file is an attack or a full pickled object, not a damaged state dict.
+    Only to word the refusal (nothing is executed): such a file is an attack or a pickled
+    object, not a damaged state dict. torch's own static scan reads ``torch.save`` checkpoints;
+    it does not read bare pickles (``pickle.dump``), which can only be told apart by their
+    protocol header, and are refused without naming what they import.
     """
     try:
-        raw = path.read_bytes()
-        if zipfile.is_zipfile(io.BytesIO(raw)):
-            with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-                name = next(n for n in archive.namelist() if n.endswith("data.pkl"))
-                raw = archive.read(name)
-        return any(op.name in _CODE_OPCODES for op, _arg, _pos in pickletools.genops(raw))
-    except Exception:  # noqa: BLE001 - anything unparseable is simply not a pickle
-        return False
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+        if zipfile.is_zipfile(path):
+            return torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
+    except Exception:  # noqa: BLE001 - anything torch cannot parse is simply not a checkpoint
+        return None
+    return [] if head[:1] == b"\x80" else None  # PROTO opcode: a pickle, protocol 2 or later
 
 
 def _fit_state_dict(model: nn.Module, state: dict[str, torch.Tensor], spec: ModelSpec,

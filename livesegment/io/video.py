@@ -18,10 +18,13 @@ import numpy as np
 
 from livesegment.core.frames import Frame
 from livesegment.errors import InputError, OutputError, av_reason
+from livesegment.io.formats import VIDEO_OUTPUT_SUFFIXES, encode_settings
 from livesegment.io.paths import check_input, ffmpeg_name, interrupted_path, partial_path
 from livesegment.io.timestamps import TimestampReorder
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v"}
+# What we write: the readable containers plus animated GIF (livesegment/io/formats.py).
+OUTPUT_SUFFIXES = VIDEO_OUTPUT_SUFFIXES
 # Codecs that keep an alpha channel, by output suffix: VP9 with an alpha plane in WebM (small,
 # plays in browsers and OBS; FFmpeg's own vp9 decoder ignores the plane, libvpx-vp9 reads it)
 # and ProRes 4444 in MOV (large, for editors; 10-bit alpha). Realtime VP9 settings: the
@@ -70,9 +73,12 @@ def audio_plan(container: str, codec: str, muxable: set[str] | frozenset[str]) -
     return rule.encoder
 
 
-def _ffmpeg_input(path: Path, mode: str = "r"):
+def _ffmpeg_input(path: Path | str, mode: str = "r"):
     """What to hand ``av.open`` so FFmpeg takes ``path`` as a local file whatever its name: a
-    ``file:`` name, or a Python file object (closed by ``_close``) for names not in UTF-8."""
+    ``file:`` name, or a Python file object (closed by ``_close``) for names not in UTF-8.
+    A URL (a ``str`` with ``://``) goes to FFmpeg as it is."""
+    if isinstance(path, str):
+        return path
     name = ffmpeg_name(path)
     return name if name is not None else open(path, mode + "b")  # noqa: SIM115
 
@@ -92,11 +98,14 @@ class VideoFileSource:
     Pictures come upright as players show them (a display matrix is applied to the pixels) and
     timed from the first picture (TS/PS recordings start at 0.5-1.4 s; progress and summaries
     speak of the video's own time). With ``audio``, the audio packets met while demuxing are
-    kept for the sink, so the file is read once (a pipe can only be).
+    kept for the sink, so the file is read once (a pipe can only be). ``path`` may be a stream
+    URL. ``start_s`` seeks to the keyframe before that time (``--start``); frame times still
+    count from the file's first picture, so the caller drops the frames before it.
     """
 
-    def __init__(self, path: Path, audio: bool = False) -> None:
-        check_input(path)
+    def __init__(self, path: Path | str, audio: bool = False, start_s: float = 0.0) -> None:
+        if not isinstance(path, str):
+            check_input(path)
         self.path = path
         self._target = None
         try:
@@ -137,9 +146,27 @@ class VideoFileSource:
         self.origin_s = 0.0  # the first picture's time in the file: our time zero
         self.lead_s = 0.0  # how long the audio starts before the first picture
         self._audio_start_s = self._stated_audio_start()
+        self.start_s = start_s
+        stated_origin = self._stated_origin()
+        if start_s > 0:
+            self._seek(stated_origin + start_s)
         step = max(1, round(1 / (float(self.rate_hint) * float(self.time_base))))
         self._pictures = self._timed(TimestampReorder(default_step=step))
         self._first = self._peek()
+        if start_s > 0:  # the first picture decoded is the keyframe before the start
+            self.origin_s, self.lead_s = stated_origin, 0.0
+
+    def _stated_origin(self) -> float:
+        start = self.stream.start_time
+        return float(start * self.time_base) if start is not None else 0.0
+
+    def _seek(self, t_s: float) -> None:
+        """Starts decoding at the keyframe at or before ``t_s``, so a late start does not
+        decode the whole beginning; a source that cannot seek decodes and drops instead."""
+        try:
+            self._container.seek(int(t_s / self.time_base), stream=self.stream, backward=True)
+        except (av.FFmpegError, OSError):
+            pass
 
     def _peek(self) -> tuple[av.VideoFrame, int] | None:
         """Decodes the first picture now: its rotation and time set the output's size and clock."""
@@ -270,7 +297,8 @@ class AudioPassthrough:
                  output: av.container.OutputContainer) -> None:
         self._stream = stream
         self._queue: SimpleQueue = source.audio_packets[stream.index]
-        self._origin_s = source.origin_s - source.lead_s
+        self._origin_s = source.origin_s - source.lead_s + source.start_s
+        self._from_start = source.start_s > 0  # sound before ``--start`` is dropped
         self._output = output
         container = output.format.name.split(",")[0]
         plan = audio_plan(container, stream.codec_context.name, output.supported_codecs)
@@ -317,11 +345,14 @@ class AudioPassthrough:
             packet = self._pending or self._next_packet(wait=t_s is None)
             if packet is None:
                 break
-            if t_s is not None and packet.pts is not None and (
-                    float((packet.pts + self._shift) * packet.time_base) - self._origin_s > t_s):
+            at = None if packet.pts is None else (
+                float((packet.pts + self._shift) * packet.time_base) - self._origin_s)
+            if t_s is not None and at is not None and at > t_s:
                 self._pending = packet
                 return
             self._pending = None
+            if self._from_start and at is not None and at < 0:
+                continue
             self._write(packet)
         if t_s is None and self.encoder is not None and not self.copy:
             self._encode(None)
@@ -401,7 +432,7 @@ class VideoFileSink:
 
     def __init__(self, path: Path, width: int, height: int, time_base: Fraction,
                  rate: Fraction, audio_from: VideoFileSource | None = None,
-                 codec: str = "libx264", crf: int = 20, preset: str = "superfast",
+                 codec: str | None = None, crf: int | None = None, preset: str = "superfast",
                  threads: int = 1, sample_aspect: Fraction | None = None,
                  lead_s: float = 0.0, alpha: bool = False) -> None:
         self.path = path
@@ -409,7 +440,12 @@ class VideoFileSink:
             if path.suffix.lower() not in ALPHA_CODECS:
                 raise OutputError(f"{path} cannot keep transparency; use .webm (VP9) or .mov "
                                   "(ProRes 4444) for a video, .png for a picture")
-            codec, alpha_format, alpha_options = ALPHA_CODECS[path.suffix.lower()]
+            codec, pix_fmt, options = ALPHA_CODECS[path.suffix.lower()]
+            options = {**options, "threads": str(threads)}
+        else:  # the suffix's encoder unless told (io/formats.py); a misfit is an OutputError
+            settings = encode_settings(path, codec, crf)
+            codec, pix_fmt = settings.encoder.name, settings.encoder.pix_fmt
+            options = settings.options(preset, threads)
         self.tmp = partial_path(path)
         self.width, self.height = width, height
         self._target = None
@@ -428,20 +464,16 @@ class VideoFileSink:
         except (av.FFmpegError, ValueError) as exc:
             self._discard()
             raise OutputError(f"cannot encode {codec} into {path}: {_reason(exc)}") from None
-        stream.width, stream.height = width + width % 2, height + height % 2
-        stream.pix_fmt = "yuv420p"
-        if alpha:
-            stream.pix_fmt = alpha_format
-            stream.options = {**alpha_options, "threads": str(threads)}
+        subsampled = pix_fmt.startswith(("yuv420", "yuva420"))
+        self._pad = subsampled  # 4:2:0 needs even sides: pad odd ones by one pixel
+        stream.width = width + width % 2 if subsampled else width
+        stream.height = height + height % 2 if subsampled else height
+        stream.pix_fmt = pix_fmt
+        stream.options = options
         stream.time_base = time_base
         stream.codec_context.time_base = time_base
         if sample_aspect:
             stream.codec_context.sample_aspect_ratio = sample_aspect
-        if codec == "libx264":
-            # ``threads``: 1 by default, since on a small CPU the model needs the other cores;
-            # 0 lets x264 choose. "superfast": 16 ms per 720p frame vs 25 ms for "veryfast"
-            # (files ~1.6x larger); faster presets cost size (BENCHMARKS.md).
-            stream.options = {"crf": str(crf), "preset": preset, "threads": str(threads)}
         self._stream = stream
         self._tb = time_base
         self._lead_s = lead_s  # pictures start this late when the audio starts before them
@@ -459,13 +491,16 @@ class VideoFileSink:
 
     @classmethod
     def matching(cls, source: VideoFileSource, path: Path, audio: bool = False,
-                 threads: int = 1, alpha: bool = False) -> VideoFileSink:
+                 threads: int = 1, alpha: bool = False, codec: str | None = None,
+                 crf: int | None = None, width: int | None = None) -> VideoFileSink:
         """A sink with ``source``'s (upright) size, pixel shape, clock and nominal rate, and
-        every audio track it demuxes if asked."""
-        return cls(path, source.width, source.height, source.time_base, source.rate_hint,
-                   audio_from=source if audio and source.has_audio else None,
-                   threads=threads, sample_aspect=source.sample_aspect,
-                   lead_s=source.lead_s if audio else 0.0, alpha=alpha)
+        every audio track it demuxes if asked; ``width`` overrides the size for views wider
+        than the source (side by side). A camera reader has no audio, pixel shape or lead."""
+        return cls(path, width or source.width, source.height, source.time_base,
+                   source.rate_hint, audio_from=source if audio and source.has_audio else None,
+                   codec=codec, crf=crf, threads=threads,
+                   sample_aspect=getattr(source, "sample_aspect", None),
+                   lead_s=getattr(source, "lead_s", 0.0) if audio else 0.0, alpha=alpha)
 
     @property
     def audio_mode(self) -> str:
@@ -498,16 +533,20 @@ class VideoFileSink:
         return OutputError(f"cannot write video {self.path}: {_reason(exc)}")
 
     def _picture(self, bgr: np.ndarray) -> av.VideoFrame:
-        """The frame as 4:2:0, through OpenCV's conversion: 2.5x faster than FFmpeg's default
-        scaler and closer (mean round-trip error 0.7 vs 2.8 grey levels, measured on the shared
-        footage). Odd sizes are first padded by repeating the last column/row; BGRA goes to the alpha codec as it is."""
+        """The frame for the encoder. 4:2:0 through OpenCV's conversion: 2.5x faster than
+        FFmpeg's default scaler and closer (mean round-trip error 0.7 vs 2.8 grey levels,
+        measured on the shared footage); odd sizes are first padded by repeating the last
+        column/row. BGRA goes to an alpha codec as it is; other formats (a GIF's palette)
+        are converted by FFmpeg."""
         h, w = bgr.shape[:2]
-        if h % 2 or w % 2:
+        if self._pad and (h % 2 or w % 2):
             bgr = cv2.copyMakeBorder(bgr, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)
-        if self._stream.pix_fmt.startswith("yuva"):
+        if self._stream.pix_fmt == "yuv420p":
+            return av.VideoFrame.from_ndarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420),
+                                              format="yuv420p")
+        if bgr.shape[2] == 4:
             return av.VideoFrame.from_ndarray(np.ascontiguousarray(bgr), format="bgra")
-        return av.VideoFrame.from_ndarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420),
-                                          format="yuv420p")
+        return av.VideoFrame.from_ndarray(np.ascontiguousarray(bgr), format="bgr24")
 
     def finish(self, complete: bool = True) -> Path:
         """Flushes and closes; a complete file replaces the target, an interrupted one lands

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from livesegment.core.device import encoder_threads, offline_streams
-from livesegment.core.frames import Composed, Frame
 from livesegment.core.effects import Effect, is_transparent
+from livesegment.core.frames import Composed, Frame
 from livesegment.core.overlay import OverlayStyle
 from livesegment.core.segmenter import Segmenter
+from livesegment.core.views import arrange, class_shares, colour_labels, view_width
 from livesegment.errors import OutputError
+from livesegment.io.class_stats import ClassStatsWriter
 from livesegment.io.images import (IMAGE_SUFFIXES, AnimatedPictureSource, MaskSink,
                                    animated_frames, check_mask_folder, read_image, write_image)
+from livesegment.io.inputs import Source, is_camera, is_live
 from livesegment.io.paths import check_input, check_output
-from livesegment.io.video import ALPHA_CODECS, VIDEO_SUFFIXES, VideoFileSink, VideoFileSource
+from livesegment.io.video import ALPHA_CODECS, OUTPUT_SUFFIXES, VideoFileSink, VideoFileSource
 from livesegment.pipeline.offline import OfflineResult, run_offline
 
 
@@ -46,6 +51,24 @@ class JobReport:
 
 
 @dataclass(frozen=True)
+class JobOptions:
+    """How a job writes, beyond the overlay style: the command line's output options.
+
+    ``start_s``/``end_s`` pick a stretch of the source's time (``end_s`` None: to the end; for
+    a camera or stream, seconds after its first frame). The output starts at 0: every frame,
+    its audio, its mask number and its stats row are counted from ``start_s``.
+    """
+
+    view: str = "overlay"  # overlay | mask | side-by-side (mask: give a mask_only style)
+    codec: str | None = None  # None: the output suffix's default encoder
+    crf: int | None = None
+    masks_style: str = "ids"  # ids: class-id PNGs; color: the model's palette
+    stats: Path | None = None
+    start_s: float = 0.0
+    end_s: float | None = None
+
+
+@dataclass(frozen=True)
 class Progress:
     """Where a running job is: frames done and media seconds done out of the total."""
 
@@ -55,9 +78,10 @@ class Progress:
     elapsed_s: float
 
 
-def is_image(path: Path) -> bool:
+def is_image(path: Source) -> bool:
     """A still picture: an image suffix, and not an animated PNG/WebP (those are videos)."""
-    return path.suffix.lower() in IMAGE_SUFFIXES and animated_frames(path) == 1
+    return (isinstance(path, Path) and path.suffix.lower() in IMAGE_SUFFIXES
+            and animated_frames(path) == 1)
 
 
 def _check_animated(source: Path, output: Path) -> None:
@@ -70,27 +94,25 @@ def _check_animated(source: Path, output: Path) -> None:
                           "output such as out.mp4 so that every frame is processed")
 
 
-def _open_video(source: Path) -> VideoFileSource | AnimatedPictureSource:
-    """The source's frames and audio: FFmpeg for videos, GIFs and APNGs; Pillow for animated
-    WebP, which FFmpeg here cannot decode."""
-    if source.suffix.lower() == ".webp":
-        return AnimatedPictureSource(source)
-    return VideoFileSource(source, audio=True)
-
-
-def check_job_paths(source: Path, output: Path, masks: Path | None = None,
+def check_job_paths(source: Source, output: Path, masks: Path | None = None,
                     overwrite: bool = False) -> None:
     """Everything that can be refused before a model loads or a byte is written."""
+    if isinstance(source, str):  # a camera or stream: nothing on disk to check or protect
+        if output.suffix.lower() not in OUTPUT_SUFFIXES:
+            raise OutputError(f"output {output}: recording {source} needs a video file, one "
+                              f"of {', '.join(sorted(OUTPUT_SUFFIXES))}")
+        check_output(output)
+        return
     check_input(source)
     _check_animated(source, output)
     suffix = output.suffix.lower()
     if is_image(source) and suffix not in IMAGE_SUFFIXES:
         raise OutputError(f"{source} is a picture; give an image output such as out.png, "
                           f"not {output}")
-    if not is_image(source) and suffix not in VIDEO_SUFFIXES:
+    if not is_image(source) and suffix not in OUTPUT_SUFFIXES:
         kind = "a picture" if suffix in IMAGE_SUFFIXES else f"'{suffix or 'no suffix'}'"
         raise OutputError(f"output {output} is {kind}; a video needs one of "
-                          f"{', '.join(sorted(VIDEO_SUFFIXES))}")
+                          f"{', '.join(sorted(OUTPUT_SUFFIXES))}")
     check_output(output, (source,))
     if masks is not None:
         check_mask_folder(masks, (source, output), overwrite)
@@ -100,7 +122,7 @@ def check_job_paths(source: Path, output: Path, masks: Path | None = None,
 ALPHA_IMAGE_SUFFIXES = {".png", ".webp", ".tif", ".tiff"}
 
 
-def check_alpha_output(source: Path, output: Path) -> None:
+def check_alpha_output(source: Source, output: Path) -> None:
     """A transparent result needs a format with an alpha channel; refused before any work."""
     suffix = output.suffix.lower()
     if is_image(source) and suffix not in ALPHA_IMAGE_SUFFIXES:
@@ -111,59 +133,123 @@ def check_alpha_output(source: Path, output: Path) -> None:
                           "(VP9) or .mov (ProRes 4444) for a video")
 
 
-def process_file(source: Path, output: Path, segmenter: Segmenter,
+def process_file(source: Source, output: Path, segmenter: Segmenter,
                  style: OverlayStyle | Effect, masks: Path | None = None,
                  stop: threading.Event | None = None,
                  on_progress: Callable[[Progress], None] | None = None,
-                 overwrite: bool = False) -> JobReport:
-    """Annotates ``source`` into ``output``; a stopped video job leaves a playable partial file."""
+                 options: JobOptions = JobOptions(), overwrite: bool = False) -> JobReport:
+    """Annotates ``source`` into ``output``; a stopped video job leaves a playable partial file.
+
+    ``source`` may also be a stream URL or a camera index (a string): it is recorded until it
+    ends, ``options.end_s`` or ``stop``, and what was recorded is the complete output.
+    """
     check_job_paths(source, output, masks, overwrite)
     if is_transparent(style):
         check_alpha_output(source, output)
+    stats = (ClassStatsWriter(options.stats, segmenter.spec.categories, segmenter.spec.name)
+             if options.stats is not None else None)
     mask_sink = MaskSink(masks) if masks is not None else None
+    outputs = _FrameOutputs(options, segmenter, mask_sink, stats)
     try:
         if is_image(source):
-            return _process_image(source, output, segmenter, style, mask_sink)
-        return _process_video(source, output, segmenter, style, mask_sink, stop, on_progress)
+            report = _process_image(source, output, segmenter, style, outputs)
+        else:
+            report = _process_video(source, output, segmenter, style, outputs, stop,
+                                    on_progress, options)
     finally:
         if mask_sink is not None:
             mask_sink.close()  # no stale masks of a longer earlier run left mixed in
+    if stats is not None and report.frames:
+        stats.finish()
+    return report
+
+
+class _FrameOutputs:
+    """What each composed frame becomes besides the video: the chosen view, mask file, stats row."""
+
+    def __init__(self, options: JobOptions, segmenter: Segmenter, masks: MaskSink | None,
+                 stats: ClassStatsWriter | None) -> None:
+        self.options = options
+        self.palette = segmenter.spec.palette
+        self.num_classes = segmenter.spec.num_classes
+        self.masks = masks
+        self.stats = stats
+
+    def picture(self, c: Composed) -> np.ndarray:
+        return arrange(self.options.view, c.frame.bgr, c.image)
+
+    def record(self, c: Composed) -> None:
+        if self.masks is not None:
+            labels = c.labels
+            if self.options.masks_style == "color":
+                labels = colour_labels(labels, self.palette)
+            self.masks.write(c.frame.index, labels)
+        if self.stats is not None:
+            self.stats.add(c.frame.index, c.frame.pts_s, class_shares(c.labels, self.num_classes))
 
 
 def _process_image(source: Path, output: Path, segmenter: Segmenter,
-                   style: OverlayStyle | Effect,
-                   masks: MaskSink | None) -> JobReport:
+                   style: OverlayStyle | Effect, outputs: _FrameOutputs) -> JobReport:
     start = time.perf_counter()
     bgr = read_image(source)
     composed = segmenter.process(Frame(0, 0.0, bgr), style)
-    write_image(output, composed.image)
-    if masks is not None:
-        masks.write(0, composed.labels)
-    h, w = bgr.shape[:2]
+    picture = outputs.picture(composed)
+    write_image(output, picture)
+    outputs.record(composed)
+    h, w = picture.shape[:2]
     return JobReport(output, 1, False, time.perf_counter() - start, w, h)
 
 
-def _process_video(source: Path, output: Path, segmenter: Segmenter,
-                   style: OverlayStyle | Effect,
-                   masks: MaskSink | None, stop: threading.Event | None,
-                   on_progress: Callable[[Progress], None] | None) -> JobReport:
-    reader = _open_video(source)
+def _open_reader(source: Source, options: JobOptions):
+    """A file or URL through FFmpeg (seeked to the start), a camera as a reader alike, or an
+    animated WebP through Pillow (FFmpeg here cannot decode those)."""
+    if isinstance(source, str) and is_camera(source):
+        from livesegment.pipeline.capture import CameraReader
+
+        return CameraReader(source)
+    if isinstance(source, Path) and source.suffix.lower() == ".webp":
+        return AnimatedPictureSource(source)
+    return VideoFileSource(source, audio=True, start_s=options.start_s)
+
+
+def frames_in_range(frames: Iterator[Frame], start_s: float, end_s: float | None
+                    ) -> Iterator[Frame]:
+    """The frames from ``start_s`` up to (not including) ``end_s``, renumbered from 0 and
+    retimed so the first kept moment is 0 s."""
+    index = 0
+    for frame in frames:
+        if frame.pts_s < start_s - 1e-6:
+            continue
+        if end_s is not None and frame.pts_s >= end_s - 1e-6:
+            break
+        yield Frame(index, frame.pts_s - start_s, frame.bgr, frame.captured_at)
+        index += 1
+
+
+def _process_video(source: Source, output: Path, segmenter: Segmenter,
+                   style: OverlayStyle | Effect, outputs: _FrameOutputs,
+                   stop: threading.Event | None,
+                   on_progress: Callable[[Progress], None] | None,
+                   options: JobOptions = JobOptions()) -> JobReport:
+    reader = _open_reader(source, options)
     try:
         sink = VideoFileSink.matching(reader, output, audio=True,
                                       threads=encoder_threads(segmenter.device),
-                                      alpha=is_transparent(style))
+                                      alpha=is_transparent(style), codec=options.codec,
+                                      crf=options.crf,
+                                      width=view_width(options.view, reader.width))
     except BaseException:
         reader.close()
         raise
-    total = reader.duration_s
+    end = options.end_s if options.end_s is not None else reader.duration_s or None
+    total = max(0.0, (end or 0.0) - options.start_s)
     if total >= LONG_VIDEO_S:  # worth a faster graph: build it while the first frames run
         segmenter.warm_up(reader.height, reader.width, wait=False)
     start = time.perf_counter()
 
     def write(c: Composed) -> None:
-        sink.write(c.image, c.frame.pts_s)
-        if masks is not None:
-            masks.write(c.frame.index, c.labels)
+        sink.write(outputs.picture(c), c.frame.pts_s)
+        outputs.record(c)
 
     def report(c: Composed) -> None:
         if on_progress is not None:
@@ -172,7 +258,8 @@ def _process_video(source: Path, output: Path, segmenter: Segmenter,
 
     try:
         streams = segmenter.replicas(offline_streams(segmenter.device))
-        result = run_offline(reader.frames(), [s.infer for s in streams],
+        frames = frames_in_range(reader.frames(), options.start_s, options.end_s)
+        result = run_offline(frames, [s.infer for s in streams],
                              lambda r: segmenter.compose(r, style), write, stop, report)
     except BaseException:
         sink.abort()
@@ -184,12 +271,14 @@ def _process_video(source: Path, output: Path, segmenter: Segmenter,
         if not result.interrupted:
             raise OutputError(f"no frame of {source} could be decoded; nothing was written")
         return JobReport(None, 0, True, result.elapsed_s, reader.width, reader.height)
+    # A camera or stream has no end of its own: stopping it is how a recording ends.
+    interrupted = result.interrupted and not is_live(source)
     try:
-        final = sink.finish(complete=not result.interrupted)  # audio still drawn from reader
+        final = sink.finish(complete=not interrupted)  # audio still drawn from the reader
     finally:
         reader.close()
     notes = tuple(f"dropped {what}: the output keeps only picture and sound"
-                  for what in reader.dropped) + tuple(sink.audio_notes)
-    return JobReport(final, result.frames, result.interrupted, result.elapsed_s, reader.width,
+                  for what in getattr(reader, "dropped", ())) + tuple(sink.audio_notes)
+    return JobReport(final, result.frames, interrupted, result.elapsed_s, sink.width,
                      reader.height, sink.last_time_s, reader.lost_frames, reader.null_frames,
                      reader.truncated, sink.audio_mode, result, notes)

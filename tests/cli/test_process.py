@@ -107,7 +107,7 @@ def test_real_footage_overlay_paints_people(tmp_path):
 
 @pytest.mark.parametrize(("args", "message"), [
     (["process", "{d}/absent.mp4", "-o", "{d}/o.mp4"], "input not found: {d}/absent.mp4"),
-    (["process", "{d}", "-o", "{d}/o.mp4"], "input is a directory"),
+    (["process", "{d}/empty", "-o", "{d}/o.mp4"], "no videos or pictures in folder {d}/empty"),
     (["process", "{d}/text.mp4", "-o", "{d}/o.mp4"], "cannot read video {d}/text.mp4"),
     (["process", "{d}/bad.png", "-o", "{d}/o.png"], "cannot decode image {d}/bad.png"),
     (["process", "{d}/clip.mp4", "-o", "{d}/clip.mp4"], "is the input file"),
@@ -124,6 +124,7 @@ def test_real_footage_overlay_paints_people(tmp_path):
      "is not a PyTorch weights file"),
 ])
 def test_bad_input_gets_one_line_and_exit_2(tmp_path, clip, capsys, args, message):
+    (tmp_path / "empty").mkdir()
     (tmp_path / "text.mp4").write_text("not a video at all")
     (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
     (tmp_path / "clip.mp4").write_bytes(clip.read_bytes())
@@ -189,7 +190,11 @@ def test_signal_midway_leaves_a_playable_partial_file(tmp_path, sig, code):
 
 def test_models_lists_every_model_with_its_weights_status(capsys):
     assert main(["models"]) == 0
-    lines = capsys.readouterr().out.splitlines()
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    table, hint = out.split("\n\n")
+    lines = table.splitlines()
+    assert hint.strip() == "classes of a model: livesegment models NAME"
     assert lines[0].split() == ["NAME", "CLASSES", "SIZE", "WEIGHTS", "LICENCE"]
     by_name = {ln.split()[0]: ln.split() for ln in lines[1:]}
     assert by_name["espnetv2-voc"][1:5] == ["(default)", "21", "256", "bundled"]

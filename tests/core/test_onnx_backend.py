@@ -35,3 +35,10 @@ def test_onnxruntime_matches_torch_and_reuses_its_export(tmp_path, monkeypatch):
 def test_onnxruntime_is_cpu_only_and_names_are_checked():
     with pytest.raises(DeviceError, match="unknown backend 'tensorrt'"):
         Segmenter.create("espnetv2-voc", "cpu", backend="tensorrt")
+
+
+def test_cache_folder_is_the_platform_user_cache(monkeypatch, tmp_path):
+    from livesegment.core.onnx_backend import cache_dir
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "livesegment" / "onnx"

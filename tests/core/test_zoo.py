@@ -158,7 +158,8 @@ def test_pickle_that_runs_code_is_refused_and_never_runs(tmp_path):
     assert not marker.exists()
     zipped = tmp_path / "evil_zip.pth"
     torch.save({"x": _RunsCode()}, zipped)
-    with pytest.raises(WeightsError, match="would run code"):
+    # torch's own scan of the checkpoint names what it would have imported
+    with pytest.raises(WeightsError, match=r"would run code when loaded \(posix\.system\)"):
         load_model(get_spec("espnetv2-voc"), zipped)
     assert not marker.exists()
 
@@ -180,6 +181,7 @@ def test_without_torchvision_the_bundled_models_still_work():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
-    names = [line.split()[0] for line in proc.stdout.splitlines()[1:]]
+    table = proc.stdout.split("\n\n")[0]
+    names = [line.split()[0] for line in table.splitlines()[1:]]
     assert names == ["espnetv2-voc", "espnetv2-cityscapes", "mediapipe-selfie",
                      "mediapipe-selfie-landscape", "sinet-portrait"]

@@ -1,0 +1,29 @@
+"""The names the command line offers, as plain data: ``--help`` and ``--version`` answer from
+here without importing torch (2-3 s saved on every call).
+
+The one list of model names: ``core/zoo.py`` builds its registry in this order and a test
+checks that both agree, so a new model is added here and as a ``ModelSpec`` there.
+"""
+
+from __future__ import annotations
+
+# Bundled models first; the torchvision ones are offered only where torchvision imports
+# (core/zoo.py).
+MODEL_NAMES = (
+    "espnetv2-voc",
+    "espnetv2-cityscapes",
+    "mediapipe-selfie",
+    "mediapipe-selfie-landscape",
+    "sinet-portrait",
+    "lraspp-mobilenet-v3-large",
+    "deeplabv3-mobilenet-v3-large",
+    "deeplabv3-resnet50",
+    "deeplabv3-resnet101",
+    "fcn-resnet50",
+    "fcn-resnet101",
+)
+DEFAULT_MODEL = "espnetv2-voc"
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+BACKENDS = ("torch", "onnxruntime")
+VIEWS = ("overlay", "mask", "side-by-side")
+MASK_STYLES = ("ids", "color")

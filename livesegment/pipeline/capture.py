@@ -1,0 +1,51 @@
+"""A camera recorded without a window: the live source behind a file reader's interface, so
+``process`` runs it through the same offline pipeline as a file (every frame kept, in order).
+
+Frames are timed by the clock from the first one, so the output plays at the camera's real
+pace whatever its nominal rate; it ends with ``--duration`` or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from fractions import Fraction
+
+from livesegment.core.frames import Frame
+from livesegment.errors import InputError
+from livesegment.io.live import open_live_source
+
+CAMERA_TIME_BASE = Fraction(1, 1000)
+CAMERA_RATE_HINT = Fraction(30)  # nominal only; each frame's own time is what counts
+
+
+class CameraReader:
+    """A camera index opened as a live source; the first frame is read at once for the size."""
+
+    duration_s = 0.0  # unknown: a camera runs until stopped
+    has_audio = False
+    time_base = CAMERA_TIME_BASE
+    rate_hint = CAMERA_RATE_HINT
+    lost_frames = null_frames = 0
+    truncated = False
+
+    def __init__(self, index: str) -> None:
+        self.path = index
+        self._source = open_live_source(index)
+        first = self._source.read()
+        if first is None:
+            self._source.close()
+            raise InputError(f"camera {index} delivered no picture")
+        self._first = first
+        self.height, self.width = first.bgr.shape[:2]
+
+    def frames(self) -> Iterator[Frame]:
+        start = self._first.pts_s
+        frame: Frame | None = self._first
+        index = 0
+        while frame is not None:
+            yield Frame(index, frame.pts_s - start, frame.bgr, frame.captured_at)
+            index += 1
+            frame = self._source.read()
+
+    def close(self) -> None:
+        self._source.close()

@@ -1,0 +1,89 @@
+"""The progress bar fits the terminal, and writes plain throttled lines where there is none."""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import os
+import pty
+import re
+import struct
+import termios
+
+from livesegment.pipeline.job import Progress
+from livesegment.terminal import ProgressBar
+
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _terminal(columns: int):
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    return master, os.fdopen(slave, "w", encoding="utf-8")
+
+
+def _read_all(master: int) -> str:
+    os.set_blocking(master, False)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except BlockingIOError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_a_10000_frame_job_stays_on_one_80_column_line():
+    master, tty = _terminal(80)
+    bar = ProgressBar(True, tty, label="a-rather-long-video-file-name-from-a-camera.mp4")
+    for frame in range(0, 10_001, 250):
+        bar._bar and setattr(bar._bar, "last_print_t", 0.0)  # force every redraw
+        bar.update(Progress(frame, frame / 25, 400.0, 1 + frame / 30))
+    bar.close()
+    tty.flush()
+    screen = ANSI.sub("", _read_all(master))
+    tty.close()
+    os.close(master)
+    drawn = [part for part in re.split(r"[\r\n]", screen) if part.strip()]
+    assert len(drawn) > 20  # it really redrew
+    assert max(len(part) for part in drawn) <= 80
+    last = drawn[-1]
+    assert "100%" in last and "400.0/400.0 s" in last and "frame 10000" in last
+    assert "fps" in last and "a-rather-long-v…:" in last
+    assert screen.count("\n") <= 2  # redrawn in place, not a line per update
+
+
+def test_without_a_terminal_it_writes_plain_lines_every_few_seconds(monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr("livesegment.terminal.time.monotonic", lambda: clock[0])
+    log = io.StringIO()
+    bar = ProgressBar(True, log)
+    for second in range(12):  # twelve seconds of updates, ten a second
+        for tenth in range(10):
+            clock[0] = 100.0 + second + tenth / 10
+            frame = second * 10 + tenth
+            bar.update(Progress(frame, frame / 10, 20.0, second + tenth / 10))
+    bar.close()
+    lines = log.getvalue().splitlines()
+    assert "\r" not in log.getvalue()
+    assert len(lines) == 3  # at 0, 5 and 10 s
+    assert lines[2].startswith(" 50% 10.0/20.0 s") and "frame 100" in lines[2]
+    assert "10.0 fps" in lines[2]
+
+
+def test_a_stream_without_a_length_shows_time_and_frames():
+    log = io.StringIO()
+    bar = ProgressBar(True, log)
+    bar.update(Progress(30, 1.5, 0.0, 1.0))
+    assert log.getvalue().startswith("1.5 s [00:01, frame 30, 30.0 fps]")
+
+
+def test_quiet_writes_nothing():
+    log = io.StringIO()
+    bar = ProgressBar(False, log)
+    bar.update(Progress(30, 1.5, 3.0, 1.0))
+    bar.close()
+    assert log.getvalue() == ""
