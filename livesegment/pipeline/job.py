@@ -17,6 +17,7 @@ from livesegment.core.segmenter import Segmenter
 from livesegment.core.views import arrange, class_shares, colour_labels, view_width
 from livesegment.errors import OutputError
 from livesegment.io.class_stats import ClassStatsWriter
+from livesegment.io.gif import GifSink
 from livesegment.io.images import IMAGE_SUFFIXES, MaskSink, read_image, write_image
 from livesegment.io.inputs import Source, is_camera, is_live
 from livesegment.io.paths import check_input, check_output
@@ -193,7 +194,8 @@ def _process_video(source: Source, output: Path, segmenter: Segmenter, style: Ov
                    options: JobOptions = JobOptions()) -> JobReport:
     reader = _open_reader(source, options)
     try:
-        sink = VideoFileSink.matching(reader, output, audio=True,
+        sink_type = GifSink if output.suffix.lower() == ".gif" else VideoFileSink
+        sink = sink_type.matching(reader, output, audio=True,
                                       threads=encoder_threads(segmenter.device),
                                       codec=options.codec, crf=options.crf,
                                       width=view_width(options.view, reader.width),

@@ -54,6 +54,21 @@ def test_webm_and_gif_outputs_keep_every_frame_and_its_time(tmp_path, fake_model
     assert np.allclose(got, times, atol=0.011)  # GIF counts in hundredths
 
 
+def test_gif_colours_stay_close_with_a_palette_per_frame(tmp_path, clip):
+    """A per-frame palette keeps the colours; FFmpeg's fixed one was ~20 levels off."""
+    from livesegment.io.gif import GifSink
+
+    _, pictures = read_clip(clip)
+    out = tmp_path / "o.gif"
+    sink = GifSink(out, 128, 96, Fraction(1, 100), Fraction(25))
+    for i, bgr in enumerate(pictures):
+        sink.write(bgr, i * 0.04)
+    sink.finish()
+    _, back = read_clip(out)
+    assert len(back) == len(pictures)
+    assert max(np.abs(a.astype(int) - b).mean() for a, b in zip(back, pictures)) < 3
+
+
 @pytest.mark.parametrize(("output", "codec", "crf", "message"), [
     ("o.mp4", "h264", None, "unknown codec 'h264' (choose from libx264"),
     ("o.webm", "libx264", None, "codec libx264 cannot go into a .webm file like o.webm"),
