@@ -114,8 +114,7 @@ def process_file(source: Source, output: Path, segmenter: Segmenter, style: Over
     check_job_paths(source, output, masks)
     stats = (ClassStatsWriter(options.stats, segmenter.spec.categories, segmenter.spec.name)
              if options.stats is not None else None)
-    mask_sink = MaskSink(masks) if masks is not None else None
-    outputs = _FrameOutputs(options, segmenter, mask_sink, stats)
+    outputs = _FrameOutputs(options, segmenter, masks, stats)
     if is_image(source):
         report = _process_image(source, output, segmenter, style, outputs)
     else:
@@ -129,19 +128,22 @@ def process_file(source: Source, output: Path, segmenter: Segmenter, style: Over
 class _FrameOutputs:
     """What each composed frame becomes besides the video: the chosen view, mask file, stats row."""
 
-    def __init__(self, options: JobOptions, segmenter: Segmenter, masks: MaskSink | None,
+    def __init__(self, options: JobOptions, segmenter: Segmenter, masks: Path | None,
                  stats: ClassStatsWriter | None) -> None:
         self.options = options
         self.palette = segmenter.spec.palette
         self.num_classes = segmenter.spec.num_classes
-        self.masks = masks
+        self.masks_folder = masks
+        self.masks: MaskSink | None = None  # made with the first mask: a failed input leaves none
         self.stats = stats
 
     def picture(self, c: Composed) -> np.ndarray:
         return arrange(self.options.view, c.frame.bgr, c.image)
 
     def record(self, c: Composed) -> None:
-        if self.masks is not None:
+        if self.masks_folder is not None:
+            if self.masks is None:
+                self.masks = MaskSink(self.masks_folder)
             labels = c.labels
             if self.options.masks_style == "color":
                 labels = colour_labels(labels, self.palette)

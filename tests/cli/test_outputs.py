@@ -303,3 +303,22 @@ def test_a_camera_is_recorded_without_a_window_for_its_duration(tmp_path, fake_m
     assert times[0] == 0.0 and times[-1] < 0.5
     assert np.allclose(np.diff(times), 0.05, atol=0.03)  # the camera's own pace
     assert pictures[0].shape == (96, 128, 3)
+
+
+def test_an_unplugged_camera_keeps_what_was_recorded(tmp_path, fake_model, monkeypatch,
+                                                     capsys):
+    from livesegment.errors import SourceLost
+    from livesegment.io.live import SyntheticSource
+
+    class Unplugged(SyntheticSource):
+        def read(self):
+            if self._index == 6:
+                raise SourceLost("camera 0 stopped delivering frames (unplugged?)")
+            return super().read()
+
+    monkeypatch.setattr("livesegment.pipeline.capture.open_live_source",
+                        lambda spec, resolution=None: Unplugged(64, 48, fps=50))
+    out = tmp_path / "cam.mp4"
+    assert main(["process", "0", "-o", str(out), "--masks", str(tmp_path / "m")]) == 0
+    assert len(read_clip(out)[1]) == 6 and len(list((tmp_path / "m").iterdir())) == 6
+    assert "the file ends early (truncated)" in capsys.readouterr().err
