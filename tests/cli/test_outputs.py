@@ -322,3 +322,22 @@ def test_an_unplugged_camera_keeps_what_was_recorded(tmp_path, fake_model, monke
     assert main(["process", "0", "-o", str(out), "--masks", str(tmp_path / "m")]) == 0
     assert len(read_clip(out)[1]) == 6 and len(list((tmp_path / "m").iterdir())) == 6
     assert "the file ends early (truncated)" in capsys.readouterr().err
+
+
+def test_ctrl_c_ends_a_camera_recording_as_a_complete_file(tmp_path, fake_model, monkeypatch):
+    import os
+    import signal
+
+    from livesegment.io.live import SyntheticSource
+
+    monkeypatch.setattr("livesegment.pipeline.capture.open_live_source",
+                        lambda spec, resolution=None: SyntheticSource(64, 48, fps=25))
+    timer = threading.Timer(0.6, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    out = tmp_path / "cam.mp4"
+    try:
+        code = main(["process", "0", "-o", str(out), "--quiet"])
+    finally:
+        timer.cancel()
+    assert code == 0  # stopping is how a recording ends
+    assert len(read_clip(out)[1]) >= 5 and not (tmp_path / "cam.partial.mp4").exists()
