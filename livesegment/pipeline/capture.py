@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from fractions import Fraction
 
+import cv2
+
 from livesegment.core.frames import Frame
 from livesegment.errors import InputError, SourceLost
 from livesegment.io.live import open_live_source
@@ -30,7 +32,12 @@ class CameraReader:
 
     def __init__(self, index: str) -> None:
         self.path = index
-        self._source = open_live_source(index)
+        previous = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # we say it in one line
+        try:
+            self._source = open_live_source(index)
+        finally:
+            cv2.utils.logging.setLogLevel(previous)
         first = self._source.read()
         if first is None:
             self._source.close()

@@ -341,3 +341,10 @@ def test_ctrl_c_ends_a_camera_recording_as_a_complete_file(tmp_path, fake_model,
         timer.cancel()
     assert code == 0  # stopping is how a recording ends
     assert len(read_clip(out)[1]) >= 5 and not (tmp_path / "cam.partial.mp4").exists()
+
+
+def test_a_missing_camera_is_one_line_and_exit_2(tmp_path, fake_model, capfd):
+    assert main(["process", "97", "-o", str(tmp_path / "cam.mp4")]) == 2
+    err = capfd.readouterr().err
+    assert err == "livesegment: no camera at index 97 (is it plugged in and free?)\n"
+    assert not list(tmp_path.iterdir())
