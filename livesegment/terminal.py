@@ -16,7 +16,8 @@ from tqdm import tqdm
 
 LOG_INTERVAL_S = 5.0
 LABEL_WIDTH = 16  # leaves the bar, times, frames and fps 60 columns
-_WITH_TOTAL = "{desc}{percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s [{elapsed}<{remaining}{postfix}]"
+_WITH_TOTAL = ("{desc}{percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s "
+               "[{elapsed}<{remaining}{postfix}]")
 _WITHOUT_TOTAL = "{desc}{n:.1f} s [{elapsed}{postfix}]"
 _PLAIN = "{desc}{percentage:3.0f}% {n:.1f}/{total:.1f} s [{elapsed}<{remaining}{postfix}]"
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from livesegment.core.catalog import MASK_STYLES, VIEWS  # noqa: F401 - the choices
 
 
 def view_width(view: str, width: int) -> int:

@@ -32,7 +32,7 @@ ENCODERS = {
         Encoder("libvpx-vp9", (0, 63), 32, "yuv420p", "yuv444p"),
         Encoder("libsvtav1", (1, 63), 35, "yuv420p", None),
         Encoder("mpeg4", None, None, "yuv420p", None),
-        Encoder("gif", None, None, "rgb8", "rgb8"),
+        Encoder("gif", None, None, "pal8", "pal8"),  # palettes: livesegment/io/gif.py
     )
 }
 

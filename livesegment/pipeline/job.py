@@ -18,6 +18,7 @@ from livesegment.core.segmenter import Segmenter
 from livesegment.core.views import arrange, class_shares, colour_labels, view_width
 from livesegment.errors import OutputError
 from livesegment.io.class_stats import ClassStatsWriter
+from livesegment.io.gif import GifSink
 from livesegment.io.images import (IMAGE_SUFFIXES, AnimatedPictureSource, MaskSink,
                                    animated_frames, check_mask_folder, read_image, write_image)
 from livesegment.io.inputs import Source, is_camera, is_live
@@ -148,8 +149,7 @@ def process_file(source: Source, output: Path, segmenter: Segmenter,
         check_alpha_output(source, output)
     stats = (ClassStatsWriter(options.stats, segmenter.spec.categories, segmenter.spec.name)
              if options.stats is not None else None)
-    mask_sink = MaskSink(masks) if masks is not None else None
-    outputs = _FrameOutputs(options, segmenter, mask_sink, stats)
+    outputs = _FrameOutputs(options, segmenter, masks, stats)
     try:
         if is_image(source):
             report = _process_image(source, output, segmenter, style, outputs)
@@ -157,8 +157,7 @@ def process_file(source: Source, output: Path, segmenter: Segmenter,
             report = _process_video(source, output, segmenter, style, outputs, stop,
                                     on_progress, options)
     finally:
-        if mask_sink is not None:
-            mask_sink.close()  # no stale masks of a longer earlier run left mixed in
+        outputs.close()
     if stats is not None and report.frames:
         stats.finish()
     return report
@@ -167,25 +166,33 @@ def process_file(source: Source, output: Path, segmenter: Segmenter,
 class _FrameOutputs:
     """What each composed frame becomes besides the video: the chosen view, mask file, stats row."""
 
-    def __init__(self, options: JobOptions, segmenter: Segmenter, masks: MaskSink | None,
+    def __init__(self, options: JobOptions, segmenter: Segmenter, masks: Path | None,
                  stats: ClassStatsWriter | None) -> None:
         self.options = options
         self.palette = segmenter.spec.palette
         self.num_classes = segmenter.spec.num_classes
-        self.masks = masks
+        self.masks_folder = masks
+        self.masks: MaskSink | None = None  # made with the first mask: a failed input leaves none
         self.stats = stats
 
     def picture(self, c: Composed) -> np.ndarray:
         return arrange(self.options.view, c.frame.bgr, c.image)
 
     def record(self, c: Composed) -> None:
-        if self.masks is not None:
+        if self.masks_folder is not None:
+            if self.masks is None:
+                self.masks = MaskSink(self.masks_folder)
             labels = c.labels
             if self.options.masks_style == "color":
                 labels = colour_labels(labels, self.palette)
             self.masks.write(c.frame.index, labels)
         if self.stats is not None:
             self.stats.add(c.frame.index, c.frame.pts_s, class_shares(c.labels, self.num_classes))
+
+    def close(self) -> None:
+        """Removes masks a longer earlier run left beyond this one's last frame."""
+        if self.masks is not None:
+            self.masks.close()
 
 
 def _process_image(source: Path, output: Path, segmenter: Segmenter,
@@ -233,7 +240,8 @@ def _process_video(source: Source, output: Path, segmenter: Segmenter,
                    options: JobOptions = JobOptions()) -> JobReport:
     reader = _open_reader(source, options)
     try:
-        sink = VideoFileSink.matching(reader, output, audio=True,
+        sink_type = GifSink if output.suffix.lower() == ".gif" else VideoFileSink
+        sink = sink_type.matching(reader, output, audio=True,
                                       threads=encoder_threads(segmenter.device),
                                       alpha=is_transparent(style), codec=options.codec,
                                       crf=options.crf,

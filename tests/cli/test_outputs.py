@@ -55,6 +55,21 @@ def test_webm_and_gif_outputs_keep_every_frame_and_its_time(tmp_path, fake_model
     assert np.allclose(got, times, atol=0.011)  # GIF counts in hundredths
 
 
+def test_gif_colours_stay_close_with_a_palette_per_frame(tmp_path, clip):
+    """A per-frame palette keeps the colours; FFmpeg's fixed one was ~20 levels off."""
+    from livesegment.io.gif import GifSink
+
+    _, pictures = read_clip(clip)
+    out = tmp_path / "o.gif"
+    sink = GifSink(out, 128, 96, Fraction(1, 100), Fraction(25))
+    for i, bgr in enumerate(pictures):
+        sink.write(bgr, i * 0.04)
+    sink.finish()
+    _, back = read_clip(out)
+    assert len(back) == len(pictures)
+    assert max(np.abs(a.astype(int) - b).mean() for a, b in zip(back, pictures)) < 3
+
+
 @pytest.mark.parametrize(("output", "codec", "crf", "message"), [
     ("o.mp4", "h264", None, "unknown codec 'h264' (choose from libx264"),
     ("o.webm", "libx264", None, "codec libx264 cannot go into a .webm file like o.webm"),
@@ -289,3 +304,48 @@ def test_a_camera_is_recorded_without_a_window_for_its_duration(tmp_path, fake_m
     assert times[0] == 0.0 and times[-1] < 0.5
     assert np.allclose(np.diff(times), 0.05, atol=0.03)  # the camera's own pace
     assert pictures[0].shape == (96, 128, 3)
+
+
+def test_an_unplugged_camera_keeps_what_was_recorded(tmp_path, fake_model, monkeypatch,
+                                                     capsys):
+    from livesegment.errors import SourceLost
+    from livesegment.io.live import SyntheticSource
+
+    class Unplugged(SyntheticSource):
+        def read(self):
+            if self._index == 6:
+                raise SourceLost("camera 0 stopped delivering frames (unplugged?)")
+            return super().read()
+
+    monkeypatch.setattr("livesegment.pipeline.capture.open_live_source",
+                        lambda spec, resolution=None: Unplugged(64, 48, fps=50))
+    out = tmp_path / "cam.mp4"
+    assert main(["process", "0", "-o", str(out), "--masks", str(tmp_path / "m")]) == 0
+    assert len(read_clip(out)[1]) == 6 and len(list((tmp_path / "m").iterdir())) == 6
+    assert "the file ends early (truncated)" in capsys.readouterr().err
+
+
+def test_ctrl_c_ends_a_camera_recording_as_a_complete_file(tmp_path, fake_model, monkeypatch):
+    import os
+    import signal
+
+    from livesegment.io.live import SyntheticSource
+
+    monkeypatch.setattr("livesegment.pipeline.capture.open_live_source",
+                        lambda spec, resolution=None: SyntheticSource(64, 48, fps=25))
+    timer = threading.Timer(0.6, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    out = tmp_path / "cam.mp4"
+    try:
+        code = main(["process", "0", "-o", str(out), "--quiet"])
+    finally:
+        timer.cancel()
+    assert code == 0  # stopping is how a recording ends
+    assert len(read_clip(out)[1]) >= 5 and not (tmp_path / "cam.partial.mp4").exists()
+
+
+def test_a_missing_camera_is_one_line_and_exit_2(tmp_path, fake_model, capfd):
+    assert main(["process", "97", "-o", str(tmp_path / "cam.mp4")]) == 2
+    err = capfd.readouterr().err
+    assert err == "livesegment: no camera at index 97 (is it plugged in and free?)\n"
+    assert not list(tmp_path.iterdir())
