@@ -24,6 +24,7 @@ from PyQt6.QtWidgets import (
 
 from livesegment import __version__
 from livesegment.core.device import available_devices
+from livesegment.core.effects import Effect, is_transparent
 from livesegment.core.overlay import OverlayStyle
 from livesegment.core.segmenter import Segmenter
 from livesegment.core.zoo import DEFAULT_MODEL, REGISTRY, get_spec
@@ -195,6 +196,7 @@ class MainWindow(QMainWindow):
         self.models.size_changed.connect(self._size_changed)
         self.classes.changed.connect(self._style_changed)
         self.effects.changed.connect(self._style_changed)
+        self.effects.error.connect(lambda m: self.show_error(m, False))
         self.pause_button.clicked.connect(self.toggle_pause)
         self.snapshot_button.clicked.connect(self.snapshot)
         self.record_button.toggled.connect(self.set_recording)
@@ -282,7 +284,7 @@ class MainWindow(QMainWindow):
             self.pipeline.set_segmenter(seg)
 
     # -- overlay style / effect -------------------------------------------------------------
-    def current_style(self) -> OverlayStyle:
+    def current_style(self) -> OverlayStyle | Effect:
         spec = self.segmenter.spec if self.segmenter else get_spec(self.models.model_name())
         return self.effects.look(spec, self.classes.selection(),
                                  self.classes.mask_only.isChecked())
@@ -445,9 +447,12 @@ class MainWindow(QMainWindow):
             self.show_error("export needs a video file as the source (Open video…)", False)
             return
         src = Path(self.source_spec)
-        suggestion = str(src.with_name(f"{src.stem}-annotated.mp4"))
-        path, _ = QFileDialog.getSaveFileName(self, "Export annotated video", suggestion,
-                                              "MP4 video (*.mp4);;Matroska (*.mkv)")
+        if is_transparent(self.current_style()):  # only these formats keep the alpha channel
+            suffix, kinds = ".webm", "WebM with alpha (*.webm);;ProRes 4444 (*.mov)"
+        else:
+            suffix, kinds = ".mp4", "MP4 video (*.mp4);;Matroska (*.mkv)"
+        suggestion = str(src.with_name(f"{src.stem}-annotated{suffix}"))
+        path, _ = QFileDialog.getSaveFileName(self, "Export annotated video", suggestion, kinds)
         if path:
             self.start_export(Path(path))
 
