@@ -105,6 +105,8 @@ class ModelPanel(QWidget):
                 label = f"{size}" + (" (default)" if size == spec.default_size else "")
                 self.size_box.addItem(label, size)
         index = self.size_box.findData(wanted or spec.default_size)
+        if index < 0:  # a stored size this model does not take: its default
+            index = self.size_box.findData(spec.default_size)
         self.size_box.setCurrentIndex(max(0, index))
 
     def model_name(self) -> str:

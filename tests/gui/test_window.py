@@ -250,7 +250,7 @@ def test_unreadable_file_is_reported(qtbot, settings, tmp_path):
 def test_shortcuts_and_about(qtbot, settings):
     win = _window(qtbot, settings)
     qtbot.keyClick(win, Qt.Key.Key_Space)
-    assert win.pipeline.paused and win.pause_button.text() == "Resume"
+    assert win.pipeline.paused and win.capture.pause_button.text() == "Resume"
     qtbot.keyClick(win, Qt.Key.Key_Space)
     assert not win.pipeline.paused
     qtbot.keyClick(win, Qt.Key.Key_M)
