@@ -149,7 +149,10 @@ class AudioPassthrough:
         if self.copy:
             self._out = output.add_stream_from_template(self._stream)
         else:
-            self._out = output.add_stream("aac", rate=self._stream.codec_context.sample_rate)
+            # WebM takes Opus/Vorbis only (the alpha effect's VP9 output); elsewhere AAC.
+            codec = "libopus" if output.format.name.split(",")[0] == "webm" else "aac"
+            rate = self._stream.codec_context.sample_rate
+            self._out = output.add_stream(codec, rate=48000 if codec == "libopus" else rate)
         self._packets = self._input.demux(self._stream)
         self._pending: av.Packet | None = None
         self._done = False
@@ -260,7 +263,9 @@ class VideoFileSink:
     def audio_mode(self) -> str:
         if self._audio is None:
             return "none"
-        return "copied" if self._audio.copy else "re-encoded to AAC"
+        if self._audio.copy:
+            return "copied"
+        return f"re-encoded to {'Opus' if self._audio._out.name == 'libopus' else 'AAC'}"
 
     def write(self, bgr: np.ndarray, pts_s: float) -> None:
         pts = int(round(pts_s / self._tb))
