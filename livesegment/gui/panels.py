@@ -235,9 +235,13 @@ class EffectsPanel(QWidget):
         self.effect_box.setCurrentIndex(max(0, self.effect_box.findData(name)))
 
     def look(self, spec: ModelSpec, selection: frozenset[int] | None,
-             mask_only: bool = False) -> OverlayStyle | Effect:
+             mask_only: bool = False, own_background: bool = False) -> OverlayStyle | Effect:
         """The immutable style or effect for the pipeline from the panel's current settings;
-        the kept classes are ``selection`` (every class but the background when ``None``)."""
+        the kept classes are ``selection`` (every class but the background when ``None``).
+
+        ``own_background``: a fresh reader of the background video, for an export running
+        beside the live view (sharing one, each would rewind it for the other).
+        """
         style = OverlayStyle(spec.palette, spec.background, self.opacity.value() / 100,
                              selection, mask_only)
         name = self.effect_name()
@@ -250,7 +254,10 @@ class EffectsPanel(QWidget):
         elif name == "alpha":
             return AlphaEffect(matte)
         elif name == "replace" and self._backdrop is not None:
-            effect = ReplaceEffect(matte, self._backdrop)
+            backdrop = self._backdrop
+            if own_background and self.background_spec:
+                backdrop = self._open_backdrop(self.background_spec)
+            effect = ReplaceEffect(matte, backdrop)
         else:  # colour, or replace before a picture is chosen
             effect = ReplaceEffect(matte, solid(parse_colour(self.colour)))
         if self.overlay_on_top.isChecked():

@@ -274,10 +274,10 @@ class MainWindow(QMainWindow):
             self.pipeline.set_segmenter(seg)
 
     # -- overlay style / effect -------------------------------------------------------------
-    def current_style(self) -> OverlayStyle | Effect:
+    def current_style(self, own_background: bool = False) -> OverlayStyle | Effect:
         spec = self.segmenter.spec if self.segmenter else get_spec(self.models.model_name())
         return self.effects.look(spec, self.classes.selection(),
-                                 self.classes.mask_only.isChecked())
+                                 self.classes.mask_only.isChecked(), own_background)
 
     def _style_changed(self) -> None:
         if self.pipeline is not None and self.segmenter is not None:
@@ -404,8 +404,13 @@ class MainWindow(QMainWindow):
         """Runs the offline engine on the open file in the background; the window stays live."""
         if self.export.running or self.segmenter is None or not self.source_spec:
             return
+        try:
+            style = self.current_style(own_background=True)
+        except LivesegmentError as exc:  # the background file went away meanwhile
+            self.show_error(f"export failed: {exc}", False)
+            return
         self.export.start(Path(self.source_spec), output,
-                          self.segmenter.with_size(self.segmenter.size), self.current_style())
+                          self.segmenter.with_size(self.segmenter.size), style)
 
     def cancel_export(self) -> None:
         self.export.cancel()

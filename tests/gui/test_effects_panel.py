@@ -88,6 +88,20 @@ def test_background_picture_replaces_and_a_bad_one_is_reported(panel, qtbot, tmp
     assert panel.look(VOC, None).backdrop is look.backdrop  # the previous one stays
 
 
+def test_an_export_gets_its_own_background_video_reader(panel, tmp_path):
+    from tests.conftest import make_clip
+
+    clip = tmp_path / "waves.mp4"
+    make_clip(clip, frames=3, size=(24, 32))
+    assert panel.set_background(str(clip))
+    live = panel.look(VOC, None)
+    assert panel.look(VOC, None).backdrop is live.backdrop
+    export = panel.look(VOC, None, own_background=True)
+    assert export.backdrop is not live.backdrop
+    assert np.array_equal(export.backdrop.picture_at(0.05, (24, 32)),
+                          live.backdrop.picture_at(0.05, (24, 32)))
+
+
 def test_colour_and_overlay_on_top(panel, qtbot):
     assert panel.set_colour("#ff0000") and panel.effect_name() == "color"
     look = panel.look(VOC, None)
