@@ -11,8 +11,8 @@ from pathlib import Path
 from PyQt6.QtCore import QSettings, Qt, pyqtSignal
 from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import (
-    QCheckBox, QColorDialog, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
-    QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget,
+    QCheckBox, QColorDialog, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout,
+    QLabel, QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget,
 )
 
 from livesegment.core.device import available_devices
@@ -202,6 +202,14 @@ class EffectsPanel(QWidget):
         self.feather = QSpinBox()
         self.feather.setRange(0, 40)
         self.feather.setSuffix(" px")
+        self.grow = QSpinBox()
+        self.grow.setRange(-30, 30)
+        self.grow.setSuffix(" px")
+        self.grow.setToolTip("Move the edge out (negative: in)")
+        self.threshold = QDoubleSpinBox()
+        self.threshold.setRange(0.0, 0.95)
+        self.threshold.setSingleStep(0.05)
+        self.threshold.setToolTip("Clear the faint outer part of a soft edge")
         self.overlay_on_top = QCheckBox("Overlay on top")
         self.background_button = QPushButton("Picture or video…")
         self.colour_button = QPushButton("Colour…")
@@ -214,13 +222,16 @@ class EffectsPanel(QWidget):
         form.addRow("Opacity", _row(self.opacity, self.opacity_label))
         form.addRow("Blur", _row(self.strength, self.strength_label))
         form.addRow("Soft edge", self.feather)
+        form.addRow("Grow edge", self.grow)
+        form.addRow("Threshold", self.threshold)
         form.addRow("Background", _row(self.background_button, self.colour_button))
         form.addRow("", self.background_label)
         form.addRow("", self.overlay_on_top)
         self.opacity.valueChanged.connect(self._opacity_changed)
         self.strength.valueChanged.connect(self._strength_changed)
         self.effect_box.currentIndexChanged.connect(lambda _i: self._effect_changed())
-        self.feather.valueChanged.connect(lambda _v: self.changed.emit())
+        for box in (self.feather, self.grow, self.threshold):
+            box.valueChanged.connect(lambda _v: self.changed.emit())
         self.overlay_on_top.toggled.connect(lambda _on: self._effect_changed())
         self.background_button.clicked.connect(self.choose_background)
         self.colour_button.clicked.connect(self.choose_colour)
@@ -248,7 +259,8 @@ class EffectsPanel(QWidget):
         if name == "overlay" or mask_only:
             return style
         matte = Matte.for_classes(spec.num_classes, spec.background, selection,
-                                  feather=self.feather.value())
+                                  feather=self.feather.value(), grow=self.grow.value(),
+                                  threshold=round(self.threshold.value(), 2))
         if name == "blur":
             effect = BlurEffect(matte, float(self.strength.value()))
         elif name == "alpha":
@@ -317,6 +329,8 @@ class EffectsPanel(QWidget):
         self._opacity_changed(self.opacity.value())
         self.strength.setValue(int(settings.value("effect/strength", 15, int)))
         self.feather.setValue(int(settings.value("effect/feather", 0, int)))
+        self.grow.setValue(int(settings.value("effect/grow", 0, int)))
+        self.threshold.setValue(float(settings.value("effect/threshold", 0.0, float)))
         self.colour = settings.value("effect/colour", DEFAULT_COLOUR, str)
         self.background_label.setText(self.colour)
         background = settings.value("effect/background", "", str)
@@ -329,6 +343,8 @@ class EffectsPanel(QWidget):
         settings.setValue("effect/name", self.effect_name())
         settings.setValue("effect/strength", self.strength.value())
         settings.setValue("effect/feather", self.feather.value())
+        settings.setValue("effect/grow", self.grow.value())
+        settings.setValue("effect/threshold", self.threshold.value())
         settings.setValue("effect/colour", self.colour)
         settings.setValue("effect/background", self.background_spec or "")
 
@@ -349,7 +365,8 @@ class EffectsPanel(QWidget):
         name = self.effect_name()
         self.opacity.setEnabled(name == "overlay" or self.overlay_on_top.isChecked())
         self.strength.setEnabled(name == "blur")
-        self.feather.setEnabled(name != "overlay")
+        for box in (self.feather, self.grow, self.threshold):
+            box.setEnabled(name != "overlay")
         self.overlay_on_top.setEnabled(name in ("blur", "replace", "color"))
 
 

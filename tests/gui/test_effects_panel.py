@@ -64,8 +64,11 @@ def test_strength_feather_and_enabled_controls(panel):
     panel.set_effect("blur")
     panel.strength.setValue(25)
     panel.feather.setValue(6)
+    panel.grow.setValue(-2)
+    panel.threshold.setValue(0.25)
     look = panel.look(VOC, None)
     assert look.strength == 25.0 and look.matte.feather == 6
+    assert look.matte.grow == -2 and look.matte.threshold == 0.25
     assert look.matte.keep == frozenset(range(1, 21))  # every class but the background
     assert panel.strength.isEnabled() and not panel.opacity.isEnabled()
     panel.set_effect("overlay")
@@ -146,8 +149,10 @@ def test_effect_settings_persist(qtbot, settings):
     win.effects.set_effect("blur")
     win.effects.strength.setValue(33)
     win.effects.feather.setValue(4)
+    win.effects.grow.setValue(3)
     win.close()
     again = _window(qtbot, settings)
     assert again.effects.effect_name() == "blur"
     assert again.effects.strength.value() == 33 and again.effects.feather.value() == 4
+    assert again.effects.grow.value() == 3
     assert isinstance(again.pipeline.style, BlurEffect)
