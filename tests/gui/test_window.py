@@ -72,7 +72,11 @@ def _window(qtbot, settings, source=None, segmenter=None, delay_s=0.0, fps=30.0)
 
 
 def _next_frame(qtbot, win, after_index: int):
-    qtbot.waitUntil(lambda: win.last_shown.frame.index > after_index + 2, timeout=5000)
+    # Also captured after this call: under load the result slot may still hold a frame that
+    # was composed before the change just made, with an index already past after_index + 2.
+    called_at = time.monotonic()
+    qtbot.waitUntil(lambda: win.last_shown.frame.index > after_index + 2 and
+                    win.last_shown.frame.captured_at > called_at, timeout=5000)
     return win.last_shown
 
 
