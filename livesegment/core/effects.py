@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Protocol
 
 import cv2
@@ -77,13 +78,13 @@ class Matte:
         return cls(frozenset(i for i in ids if 0 <= i < num_classes and
                              (selected is not None or i != background)), num_classes, **edge)
 
-    @property
+    @cached_property
     def key_table(self) -> np.ndarray:
         table = np.zeros(256, np.uint8)
         table[sorted(i for i in self.keep if 0 <= i < 256)] = 255
         return table
 
-    @property
+    @cached_property
     def ramp_table(self) -> np.ndarray:
         """The threshold as a 256-entry lookup: ``max(0, a - t) * 255 / (255 - t)``."""
         t = self.threshold * 255.0
