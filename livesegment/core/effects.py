@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Protocol
 
 import cv2
@@ -77,13 +78,13 @@ class Matte:
         return cls(frozenset(i for i in ids if 0 <= i < num_classes and
                              (selected is not None or i != background)), num_classes, **edge)
 
-    @property
+    @cached_property
     def key_table(self) -> np.ndarray:
         table = np.zeros(256, np.uint8)
         table[sorted(i for i in self.keep if 0 <= i < 256)] = 255
         return table
 
-    @property
+    @cached_property
     def ramp_table(self) -> np.ndarray:
         """The threshold as a 256-entry lookup: ``max(0, a - t) * 255 / (255 - t)``."""
         t = self.threshold * 255.0
@@ -101,7 +102,10 @@ class Matte:
 
     def alpha(self, labels: np.ndarray) -> np.ndarray:
         """HxW uint8 opacity of the foreground: 255 inside, 0 outside, a ramp at the edge."""
-        mask = self.hard(labels)
+        return self.soften(self.hard(labels))
+
+    def soften(self, mask: np.ndarray) -> np.ndarray:
+        """The feather and threshold applied to a :meth:`hard` mask."""
         if self.feather > 1:
             # A box filter turns a step into a linear ramp exactly ``feather`` pixels wide, at
             # a cost independent of the width.
@@ -116,28 +120,24 @@ class Matte:
         return self.feather > 1
 
 
-def composite(front: np.ndarray, back: np.ndarray, alpha: np.ndarray,
-              soft: bool = True) -> np.ndarray:
-    """``front`` over ``back`` with 8-bit ``alpha``: ``(front*a + back*(255-a) + 127) // 255``.
+def composite(front: np.ndarray, back: np.ndarray, alpha: np.ndarray, soft: bool = True,
+              in_place: bool = False) -> np.ndarray:
+    """``front`` over ``back`` with 8-bit ``alpha``: ``front*a/255 + back*(255-a)/255``, each
+    term rounded (so within one grey level of the exact mix).
 
-    Where alpha is 255 the front comes back bit-exact, where it is 0 the back. Only the edge
-    band has partial alpha (a few percent of a frame), so the frame is one masked copy and
-    the mixing formula runs on the band's pixels alone. ``soft=False`` promises an alpha of
-    only 0 and 255 (no band to look for).
+    Where alpha is 255 the front comes back bit-exact, where it is 0 the back. A hard matte
+    (``soft=False``: only 0 and 255) is one masked copy; a soft one five whole-frame uint8
+    passes (measured faster than mixing only the edge band's pixels with numpy).
+    ``in_place`` lets a hard matte write into ``back`` (a scratch picture the caller made).
     """
-    out = back.copy()
-    cv2.copyTo(front, alpha, out)
     if not soft:
+        out = back if in_place else back.copy()
+        cv2.copyTo(front, alpha, out)
         return out
-    band = cv2.findNonZero(cv2.inRange(alpha, 1, 254))
-    if band is None:
-        return out
-    band = band.reshape(-1, 2)
-    xs, ys = band[:, 0], band[:, 1]
-    a = alpha[ys, xs].astype(np.uint32)[:, None]
-    mixed = front[ys, xs] * a + back[ys, xs] * (255 - a) + 127
-    out[ys, xs] = (mixed // 255).astype(np.uint8)
-    return out
+    a3 = cv2.merge((alpha, alpha, alpha))
+    kept = cv2.multiply(front, a3, scale=1 / 255)
+    rest = cv2.multiply(back, cv2.bitwise_not(a3), scale=1 / 255)
+    return cv2.add(kept, rest)
 
 
 # -- backgrounds --------------------------------------------------------------------------------
@@ -213,38 +213,37 @@ class BlurEffect:
             raise InputError(f"blur strength {self.strength} is outside 0..500 pixels")
 
     def apply(self, picture: np.ndarray, labels: np.ndarray, pts_s: float = 0.0) -> np.ndarray:
-        alpha = self.matte.alpha(labels)
-        person = alpha if self.matte.feather <= 1 else self.matte.hard(labels)
-        return composite(picture, self.blurred(picture, person), alpha, self.matte.soft)
+        person = self.matte.hard(labels)
+        alpha = self.matte.soften(person)
+        return composite(picture, self.blurred(picture, person), alpha, self.matte.soft,
+                         in_place=True)
 
     def blurred(self, picture: np.ndarray, person: np.ndarray) -> np.ndarray:
         """The picture blurred from background pixels only (``person`` 255 = left out).
 
         Normalised convolution: blur (frame x weight) and the weight with the same linear
-        filters, divide. Halving with ``pyrDown`` is such a filter, so the shrinking is part of
-        the blur; what is left of sigma is applied at the small size.
+        filters, divide. Shrinking by an area average is such a filter (a box of ``step``
+        pixels), so it is part of the blur; the rest of sigma runs at the small size.
         """
         h, w = picture.shape[:2]
+        step = 1
+        while step * 2 * 1.5 <= self.strength and min(h, w) >= step * 2 * 8:
+            step *= 2
+        small = (max(1, w // step), max(1, h // step))
         weight = cv2.bitwise_not(person)
         num = cv2.bitwise_and(picture, picture, mask=weight)
-        den = weight
-        levels = 0
-        while 2 ** (levels + 1) * 1.5 <= self.strength and min(den.shape) >= 16:
-            num, den = cv2.pyrDown(num), cv2.pyrDown(den)
-            levels += 1
-        # pyrDown's kernel has sigma ~1 pixel per level; Gaussians add in quadrature.
-        step = 2 ** levels
-        sigma = float(np.sqrt(max(0.25, self.strength ** 2 - (step ** 2 - 1)))) / step
-        num = cv2.GaussianBlur(num.astype(np.float32), (0, 0), sigma,
-                               borderType=cv2.BORDER_REFLECT)
-        den = cv2.GaussianBlur(den.astype(np.float32), (0, 0), sigma,
-                               borderType=cv2.BORDER_REFLECT)
+        num = cv2.resize(num, small, interpolation=cv2.INTER_AREA).astype(np.float32)
+        den = cv2.resize(weight, small, interpolation=cv2.INTER_AREA).astype(np.float32)
+        # A box of width n has variance (n^2 - 1) / 12; Gaussians add in quadrature.
+        sigma = float(np.sqrt(max(0.25, self.strength ** 2 - (step ** 2 - 1) / 12))) / step
+        num = cv2.GaussianBlur(num, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+        den = cv2.GaussianBlur(den, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
         # Where no background is near (deep inside the person) there is nothing to average;
         # those pixels only ever show under an opaque person, so black does.
         ratio = num * (255.0 / np.maximum(den, 1e-3))[..., None]
-        small = np.clip(ratio + 0.5, 0, 255).astype(np.uint8)
-        small[den < 1e-3] = 0
-        return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+        small_bgr = np.clip(ratio + 0.5, 0, 255).astype(np.uint8)
+        small_bgr[den < 1e-3] = 0
+        return cv2.resize(small_bgr, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 @dataclass(frozen=True)

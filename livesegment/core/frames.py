@@ -36,7 +36,8 @@ class Inference:
 
 @dataclass(frozen=True, eq=False)
 class Composed:
-    """The overlay for one frame: ``image`` (HxWx3 uint8 BGR) and ``labels`` (HxW uint8 ids).
+    """The overlay for one frame: ``image`` (HxWx3 uint8 BGR; HxWx4 BGRA for the alpha effect)
+    and ``labels`` (HxW uint8 ids).
 
     ``timings`` holds stage durations (s); ``ready_at`` the monotonic clock when it was done.
     """

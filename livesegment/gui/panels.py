@@ -5,23 +5,31 @@ signal and a few accessors; it never touches the pipeline. The window wires them
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from PyQt6.QtCore import QSettings, Qt, pyqtSignal
+from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import (
-    QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout,
-    QWidget,
+    QCheckBox, QColorDialog, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout,
+    QLabel, QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget,
 )
 
 from livesegment.core.device import available_devices
+from livesegment.core.effects import (
+    AlphaEffect, Backdrop, BlurEffect, Chain, Effect, Matte, OverlayEffect, ReplaceEffect,
+    parse_colour, solid,
+)
 from livesegment.core.overlay import OverlayStyle
 from livesegment.core.zoo import REGISTRY, ModelSpec
+from livesegment.errors import LivesegmentError
 from livesegment.gui.widgets import ClassList
+from livesegment.io.backgrounds import open_backdrop as _open_backdrop
 from livesegment.io.sample import sample_clip
 
 SIZES = (128, 192, 256, 320, 384, 448, 512, 640, 768, 1024)
 OPEN_VIDEO = "Open video…"
+SAMPLE = "Sample clip"
 RESOLUTIONS = (None, (640, 480), (1280, 720), (1920, 1080))
 
 
@@ -35,7 +43,7 @@ class SourcePanel(QWidget):
     def __init__(self) -> None:
         super().__init__()
         self.source_box = QComboBox()
-        self.source_box.addItem("Sample clip", str(sample_clip()))
+        self.source_box.addItem(SAMPLE, str(sample_clip()))
         self.source_box.addItem(OPEN_VIDEO)
         self.resolution_box = QComboBox()
         for res in RESOLUTIONS:
@@ -53,8 +61,8 @@ class SourcePanel(QWidget):
     def add_cameras(self, indices: Iterable[int]) -> None:
         for index in indices:
             label = f"Camera {index}"
-            if self.source_box.findText(label) < 0:
-                self.source_box.insertItem(self.source_box.count() - 1, label, str(index))
+            if self.source_box.findText(label) < 0:  # cameras first, then the sample, files
+                self.source_box.insertItem(self.source_box.findText(SAMPLE), label, str(index))
 
     def show_source(self, spec: str) -> None:
         """Lists ``spec`` (once) and selects it."""
@@ -100,6 +108,8 @@ class ModelPanel(QWidget):
                 label = f"{size}" + (" (default)" if size == spec.default_size else "")
                 self.size_box.addItem(label, size)
         index = self.size_box.findData(wanted or spec.default_size)
+        if index < 0:  # a stored size this model does not take: its default
+            index = self.size_box.findData(spec.default_size)
         self.size_box.setCurrentIndex(max(0, index))
 
     def model_name(self) -> str:
@@ -164,39 +174,207 @@ class ClassesPanel(QWidget):
             self.check_only(self._spec.class_id(n) for n in self._spec.default_classes)
 
 
+EFFECT_TITLES = {"overlay": "Overlay", "blur": "Blur background",
+                 "replace": "Replace background", "color": "Colour background (green screen)",
+                 "alpha": "Transparent background"}
+BACKGROUND_FILTER = ("Pictures and videos (*.png *.jpg *.jpeg *.bmp *.webp *.tif *.tiff *.mp4 "
+                     "*.mkv *.mov *.avi *.webm *.m4v *.gif);;All files (*)")
+DEFAULT_COLOUR = "#00b140"
+
+
 class EffectsPanel(QWidget):
-    """What is drawn: the overlay's opacity."""
+    """What is drawn: the overlay (opacity), or the background blurred, replaced by a picture
+    or video, a plain colour, or made transparent; the edge's softness; the overlay on top."""
 
     changed = pyqtSignal()
+    error = pyqtSignal(str)
 
-    def __init__(self) -> None:
+    def __init__(self, open_backdrop: Callable[[str], Backdrop] | None = None) -> None:
         super().__init__()
+        self._open_backdrop = open_backdrop or _open_backdrop
+        self.effect_box = QComboBox()
+        for name, title in EFFECT_TITLES.items():
+            self.effect_box.addItem(title, name)
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
         self.opacity_label = QLabel()
-        row = QHBoxLayout()
-        row.addWidget(self.opacity)
-        row.addWidget(self.opacity_label)
+        self.strength = QSlider(Qt.Orientation.Horizontal)
+        self.strength.setRange(1, 60)
+        self.strength.setValue(15)
+        self.strength_label = QLabel()
+        self.feather = QSpinBox()
+        self.feather.setRange(0, 40)
+        self.feather.setSuffix(" px")
+        self.grow = QSpinBox()
+        self.grow.setRange(-30, 30)
+        self.grow.setSuffix(" px")
+        self.grow.setToolTip("Move the edge out (negative: in)")
+        self.threshold = QDoubleSpinBox()
+        self.threshold.setRange(0.0, 0.95)
+        self.threshold.setSingleStep(0.05)
+        self.threshold.setToolTip("Clear the faint outer part of a soft edge")
+        self.overlay_on_top = QCheckBox("Overlay on top")
+        self.background_button = QPushButton("Picture or video…")
+        self.colour_button = QPushButton("Colour…")
+        self.background_label = QLabel(DEFAULT_COLOUR)
+        self.background_spec: str | None = None   # the chosen picture/video, or None
+        self.colour = DEFAULT_COLOUR
+        self._backdrop: Backdrop | None = None
         form = QFormLayout(self)
-        form.addRow("Opacity", row)
+        form.addRow("Effect", self.effect_box)
+        form.addRow("Opacity", _row(self.opacity, self.opacity_label))
+        form.addRow("Blur", _row(self.strength, self.strength_label))
+        form.addRow("Soft edge", self.feather)
+        form.addRow("Grow edge", self.grow)
+        form.addRow("Threshold", self.threshold)
+        form.addRow("Background", _row(self.background_button, self.colour_button))
+        form.addRow("", self.background_label)
+        form.addRow("", self.overlay_on_top)
         self.opacity.valueChanged.connect(self._opacity_changed)
+        self.strength.valueChanged.connect(self._strength_changed)
+        self.effect_box.currentIndexChanged.connect(lambda _i: self._effect_changed())
+        for box in (self.feather, self.grow, self.threshold):
+            box.valueChanged.connect(lambda _v: self.changed.emit())
+        self.overlay_on_top.toggled.connect(lambda _on: self._effect_changed())
+        self.background_button.clicked.connect(self.choose_background)
+        self.colour_button.clicked.connect(self.choose_colour)
+        self._strength_changed(self.strength.value())
+        self._enable()
 
-    def step_opacity(self, percent: int) -> None:
-        self.opacity.setValue(self.opacity.value() + percent)
+    # -- what the user chose ------------------------------------------------------------------
+    def effect_name(self) -> str:
+        return self.effect_box.currentData()
+
+    def set_effect(self, name: str) -> None:
+        self.effect_box.setCurrentIndex(max(0, self.effect_box.findData(name)))
 
     def look(self, spec: ModelSpec, selection: frozenset[int] | None,
-             mask_only: bool = False) -> OverlayStyle:
-        """The immutable style for the pipeline from the panel's current settings."""
-        return OverlayStyle(spec.palette, spec.background, self.opacity.value() / 100,
-                            selection, mask_only)
+             mask_only: bool = False, own_background: bool = False) -> OverlayStyle | Effect:
+        """The immutable style or effect for the pipeline from the panel's current settings;
+        the kept classes are ``selection`` (every class but the background when ``None``).
+
+        ``own_background``: a fresh reader of the background video, for an export running
+        beside the live view (sharing one, each would rewind it for the other).
+        """
+        style = OverlayStyle(spec.palette, spec.background, self.opacity.value() / 100,
+                             selection, mask_only)
+        name = self.effect_name()
+        if name == "overlay" or mask_only:
+            return style
+        matte = Matte.for_classes(spec.num_classes, spec.background, selection,
+                                  feather=self.feather.value(), grow=self.grow.value(),
+                                  threshold=round(self.threshold.value(), 2))
+        if name == "blur":
+            effect = BlurEffect(matte, float(self.strength.value()))
+        elif name == "alpha":
+            return AlphaEffect(matte)
+        elif name == "replace" and self._backdrop is not None:
+            backdrop = self._backdrop
+            if own_background and self.background_spec:
+                backdrop = self._open_backdrop(self.background_spec)
+            effect = ReplaceEffect(matte, backdrop)
+        else:  # colour, or replace before a picture is chosen
+            effect = ReplaceEffect(matte, solid(parse_colour(self.colour)))
+        if self.overlay_on_top.isChecked():
+            return Chain((effect, OverlayEffect(style)))
+        return effect
+
+    # -- background ---------------------------------------------------------------------------
+    def choose_background(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Background picture or video", "",
+                                              BACKGROUND_FILTER)
+        if path:
+            self.set_background(path)
+
+    def choose_colour(self) -> None:
+        colour = QColorDialog.getColor(QColor(self.colour), self, "Background colour")
+        if colour.isValid():
+            self.set_colour(colour.name())
+
+    def set_background(self, spec: str) -> bool:
+        """Opens a picture/video (or ``#RRGGBB``) as the replace background; a file that
+        cannot be used is reported through ``error`` and the previous background stays."""
+        try:
+            backdrop = self._open_backdrop(spec)
+        except LivesegmentError as exc:
+            self.error.emit(str(exc))
+            return False
+        if spec.startswith("#"):
+            self.colour, self._backdrop, self.background_spec = spec, None, None
+        else:
+            self._backdrop, self.background_spec = backdrop, spec
+        self.background_label.setText(Path(spec).name if self.background_spec else spec)
+        if self.effect_name() not in ("replace", "color"):
+            self.set_effect("replace" if self.background_spec else "color")
+        self.changed.emit()
+        return True
+
+    def set_colour(self, colour: str) -> bool:
+        try:
+            parse_colour(colour)
+        except LivesegmentError as exc:
+            self.error.emit(str(exc))
+            return False
+        self.colour = colour
+        if self.background_spec is None:
+            self.background_label.setText(colour)
+        if self.effect_name() != "replace" or self._backdrop is None:
+            self.set_effect("color")
+        self.changed.emit()
+        return True
+
+    # -- settings -----------------------------------------------------------------------------
+    def step_opacity(self, percent: int) -> None:
+        self.opacity.setValue(self.opacity.value() + percent)
 
     def restore(self, settings: QSettings) -> None:
         self.opacity.setValue(int(settings.value("opacity", 50, int)))
         self._opacity_changed(self.opacity.value())
+        self.strength.setValue(int(settings.value("effect/strength", 15, int)))
+        self.feather.setValue(int(settings.value("effect/feather", 0, int)))
+        self.grow.setValue(int(settings.value("effect/grow", 0, int)))
+        self.threshold.setValue(float(settings.value("effect/threshold", 0.0, float)))
+        self.colour = settings.value("effect/colour", DEFAULT_COLOUR, str)
+        self.background_label.setText(self.colour)
+        background = settings.value("effect/background", "", str)
+        if background and Path(background).is_file():
+            self.set_background(background)
+        self.set_effect(settings.value("effect/name", "overlay", str))
 
     def save(self, settings: QSettings) -> None:
         settings.setValue("opacity", self.opacity.value())
+        settings.setValue("effect/name", self.effect_name())
+        settings.setValue("effect/strength", self.strength.value())
+        settings.setValue("effect/feather", self.feather.value())
+        settings.setValue("effect/grow", self.grow.value())
+        settings.setValue("effect/threshold", self.threshold.value())
+        settings.setValue("effect/colour", self.colour)
+        settings.setValue("effect/background", self.background_spec or "")
 
     def _opacity_changed(self, value: int) -> None:
         self.opacity_label.setText(f"{value}%")
         self.changed.emit()
+
+    def _strength_changed(self, value: int) -> None:
+        self.strength_label.setText(f"{value} px")
+        self.changed.emit()
+
+    def _effect_changed(self) -> None:
+        self._enable()
+        self.changed.emit()
+
+    def _enable(self) -> None:
+        """Only the controls the chosen effect uses are active."""
+        name = self.effect_name()
+        self.opacity.setEnabled(name == "overlay" or self.overlay_on_top.isChecked())
+        self.strength.setEnabled(name == "blur")
+        for box in (self.feather, self.grow, self.threshold):
+            box.setEnabled(name != "overlay")
+        self.overlay_on_top.setEnabled(name in ("blur", "replace", "color"))
+
+
+def _row(*widgets: QWidget) -> QHBoxLayout:
+    row = QHBoxLayout()
+    for widget in widgets:
+        row.addWidget(widget)
+    return row

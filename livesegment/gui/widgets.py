@@ -6,15 +6,18 @@ from collections.abc import Iterable
 
 import numpy as np
 from PyQt6.QtCore import QRect, QSize, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
+from PyQt6.QtGui import QBrush, QColor, QIcon, QImage, QPainter, QPixmap
 from PyQt6.QtWidgets import QListWidget, QListWidgetItem, QSizePolicy, QWidget
 
 from livesegment.core.zoo import ModelSpec
 
 
 def to_qimage(bgr: np.ndarray) -> QImage:
-    """Wraps a BGR uint8 frame without copying; the caller keeps the array alive."""
+    """Wraps a BGR (or BGRA: the alpha effect) uint8 frame without copying; the caller keeps
+    the array alive. BGRA bytes are Qt's ARGB32 on little-endian machines."""
     h, w = bgr.shape[:2]
+    if bgr.ndim == 3 and bgr.shape[2] == 4:
+        return QImage(bgr.data, w, h, bgr.strides[0], QImage.Format.Format_ARGB32)
     return QImage(bgr.data, w, h, bgr.strides[0], QImage.Format.Format_BGR888)
 
 
@@ -57,7 +60,19 @@ class VideoView(QWidget):
         target = QRect((self.width() - size.width()) // 2, (self.height() - size.height()) // 2,
                        size.width(), size.height())
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        if self._image.hasAlphaChannel():  # transparent parts show a checkerboard
+            painter.fillRect(target, QBrush(_checkerboard()))
         painter.drawImage(target, self._image)
+
+
+def _checkerboard(cell: int = 12) -> QPixmap:
+    tile = QPixmap(2 * cell, 2 * cell)
+    tile.fill(QColor(200, 200, 200))
+    painter = QPainter(tile)
+    painter.fillRect(0, 0, cell, cell, QColor(150, 150, 150))
+    painter.fillRect(cell, cell, cell, cell, QColor(150, 150, 150))
+    painter.end()
+    return tile
 
 
 def swatch(rgb: Iterable[int]) -> QIcon:

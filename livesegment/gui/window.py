@@ -11,33 +11,32 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 
 import torch
-from PyQt6.QtCore import QObject, QSettings, QStandardPaths, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QObject, QSettings, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (
-    QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar,
-    QPushButton, QWidget,
+    QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton,
+    QWidget,
 )
 
 from livesegment import __version__
 from livesegment.core.device import available_devices
+from livesegment.core.effects import Effect, is_transparent
 from livesegment.core.overlay import OverlayStyle
 from livesegment.core.segmenter import Segmenter
 from livesegment.core.zoo import DEFAULT_MODEL, REGISTRY, get_spec
 from livesegment.errors import LivesegmentError, describe
+from livesegment.gui.capture import CaptureControls
 from livesegment.gui.export import ExportController
 from livesegment.gui.panels import ClassesPanel, EffectsPanel, ModelPanel, SourcePanel
 from livesegment.gui.virtualcam import VirtualCameraButton
 from livesegment.gui.widgets import VideoView
-from livesegment.io.images import write_image
 from livesegment.io.live import LiveSource, open_live_source, probe_cameras
 from livesegment.io.sample import sample_clip
 from livesegment.pipeline.job import JobReport
 from livesegment.pipeline.live import LivePipeline
-from livesegment.pipeline.recorder import Recorder
 from livesegment.pipeline.stats import RateMeter
 
 POLL_MS = 8
@@ -80,7 +79,6 @@ class MainWindow(QMainWindow):
         self.pipeline: LivePipeline | None = None
         self.segmenter: Segmenter | None = None
         self.source_spec: str | None = None
-        self.recorder: Recorder | None = None
         self.display_rate = RateMeter()
         self.last_latency_ms = 0.0
         self.last_shown = None
@@ -112,20 +110,13 @@ class MainWindow(QMainWindow):
         self.classes = ClassesPanel()
         self.effects = EffectsPanel()
         self.export = ExportController(self)
-        live = QWidget()
-        actions = QHBoxLayout(live)
-        self.pause_button = QPushButton("Pause")
-        self.snapshot_button = QPushButton("Snapshot")
-        self.record_button = QPushButton("Record")
-        self.record_button.setCheckable(True)
+        self.capture = CaptureControls(self.view.current_frame)
         self.virtual_camera = VirtualCameraButton(self._source_fps)
-        for b in (self.pause_button, self.snapshot_button, self.record_button,
-                  self.virtual_camera):
-            actions.addWidget(b)
-        actions.addWidget(self.export.button)
+        self.capture.row.addWidget(self.virtual_camera)
+        self.capture.row.addWidget(self.export.button)
         self.docks = [self._dock(title, widget) for title, widget in (
             ("Source", self.sources), ("Model", self.models), ("Classes", self.classes),
-            ("Effect", self.effects), ("Live", live))]
+            ("Effect", self.effects), ("Live", self.capture))]
 
         bar = self.statusBar()
         self.readout = QLabel("")
@@ -158,7 +149,7 @@ class MainWindow(QMainWindow):
             (file_menu, "&Open video…", "Ctrl+O", self.choose_video),
             (file_menu, "&Export annotated video…", "Ctrl+E", self.choose_export),
             (file_menu, "&Snapshot", "S", self.snapshot),
-            (file_menu, "&Record", "R", lambda: self.record_button.toggle()),
+            (file_menu, "&Record", "R", lambda: self.capture.record_button.toggle()),
             (file_menu, "&Quit", "Ctrl+Q", self.close),
             (view_menu, "&Pause / resume", "Space", self.toggle_pause),
             (view_menu, "&Fullscreen", "F11", self.toggle_fullscreen),
@@ -199,9 +190,10 @@ class MainWindow(QMainWindow):
         self.models.size_changed.connect(self._size_changed)
         self.classes.changed.connect(self._style_changed)
         self.effects.changed.connect(self._style_changed)
-        self.pause_button.clicked.connect(self.toggle_pause)
-        self.snapshot_button.clicked.connect(self.snapshot)
-        self.record_button.toggled.connect(self.set_recording)
+        self.effects.error.connect(lambda m: self.show_error(m, False))
+        self.capture.pause_button.clicked.connect(self.toggle_pause)
+        self.capture.message.connect(lambda m, ms: self.statusBar().showMessage(m, ms))
+        self.capture.error.connect(lambda m: self.show_error(m, False))
         self.export.button.clicked.connect(self.choose_export)
         self.export.done.connect(self._export_done)
         self.export.failed.connect(lambda m: self.show_error(f"export failed: {m}", False))
@@ -298,10 +290,10 @@ class MainWindow(QMainWindow):
             self.pipeline.set_segmenter(seg)
 
     # -- overlay style / effect -------------------------------------------------------------
-    def current_style(self) -> OverlayStyle:
+    def current_style(self, own_background: bool = False) -> OverlayStyle | Effect:
         spec = self.segmenter.spec if self.segmenter else get_spec(self.models.model_name())
         return self.effects.look(spec, self.classes.selection(),
-                                 self.classes.mask_only.isChecked())
+                                 self.classes.mask_only.isChecked(), own_background)
 
     def _style_changed(self) -> None:
         if self.pipeline is not None and self.segmenter is not None:
@@ -375,8 +367,7 @@ class MainWindow(QMainWindow):
         self.last_shown = composed
         self.display_rate.tick()
         self.last_latency_ms = (time.monotonic() - composed.frame.captured_at) * 1e3
-        if self.recorder is not None:
-            self.recorder.add(composed.image, composed.frame.captured_at)
+        self.capture.add(composed.image, composed.frame.captured_at)
         self.virtual_camera.offer(composed.image)
 
     def _source_fps(self) -> float:
@@ -398,7 +389,7 @@ class MainWindow(QMainWindow):
             return
         paused = not self.pipeline.paused
         self.pipeline.set_paused(paused)
-        self.pause_button.setText("Resume" if paused else "Pause")
+        self.capture.show_paused(paused)
 
     def toggle_fullscreen(self) -> None:
         if self.isFullScreen():
@@ -410,56 +401,11 @@ class MainWindow(QMainWindow):
                 dock.hide()
             self.showFullScreen()
 
-    @staticmethod
-    def _media_path(kind: QStandardPaths.StandardLocation, suffix: str) -> Path:
-        """A new time-stamped file in the user's Pictures/Videos folder (cwd if none)."""
-        folder = Path(QStandardPaths.writableLocation(kind) or Path.cwd())
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder / f"livesegment-{datetime.now():%Y%m%d-%H%M%S}{suffix}"
-
     def snapshot(self, path: Path | None = None) -> Path | None:
-        frame = self.view.current_frame()
-        if frame is None:
-            self.statusBar().showMessage("Nothing to snapshot yet", 4000)
-            return None
-        path = path or self._media_path(QStandardPaths.StandardLocation.PicturesLocation, ".png")
-        try:
-            write_image(Path(path), frame)
-        except (LivesegmentError, OSError) as exc:
-            self.show_error(f"snapshot failed: {describe(exc)}", False)
-            return None
-        self.statusBar().showMessage(f"Saved {path}", 6000)
-        return Path(path)
+        return self.capture.snapshot(path)
 
     def set_recording(self, on: bool, path: Path | None = None) -> Path | None:
-        if on and self.recorder is None:
-            frame = self.view.current_frame()
-            if frame is None:
-                self.record_button.setChecked(False)
-                self.statusBar().showMessage("Nothing to record yet", 4000)
-                return None
-            path = path or self._media_path(QStandardPaths.StandardLocation.MoviesLocation,
-                                            ".mp4")
-            try:
-                self.recorder = Recorder(Path(path), frame.shape[1], frame.shape[0])
-            except (LivesegmentError, OSError) as exc:
-                self.record_button.setChecked(False)
-                self.show_error(f"cannot record: {describe(exc)}", False)
-                return None
-            self.record_button.setText("Stop recording")
-            self.statusBar().showMessage(f"Recording to {path}")
-            return Path(path)
-        if not on and self.recorder is not None:
-            recorder, self.recorder = self.recorder, None
-            self.record_button.setText("Record")
-            try:
-                saved = recorder.stop()
-            except Exception as exc:  # noqa: BLE001
-                self.show_error(f"recording failed: {describe(exc)}", False)
-                return None
-            self.statusBar().showMessage(f"Saved recording {saved}", 8000)
-            return saved
-        return None
+        return self.capture.set_recording(on, path)
 
     # -- export -----------------------------------------------------------------------------
     def choose_export(self) -> None:
@@ -467,9 +413,12 @@ class MainWindow(QMainWindow):
             self.show_error("export needs a video file as the source (Open video…)", False)
             return
         src = Path(self.source_spec)
-        suggestion = str(src.with_name(f"{src.stem}-annotated.mp4"))
-        path, _ = QFileDialog.getSaveFileName(self, "Export annotated video", suggestion,
-                                              "MP4 video (*.mp4);;Matroska (*.mkv)")
+        if is_transparent(self.current_style()):  # only these formats keep the alpha channel
+            suffix, kinds = ".webm", "WebM with alpha (*.webm);;ProRes 4444 (*.mov)"
+        else:
+            suffix, kinds = ".mp4", "MP4 video (*.mp4);;Matroska (*.mkv)"
+        suggestion = str(src.with_name(f"{src.stem}-annotated{suffix}"))
+        path, _ = QFileDialog.getSaveFileName(self, "Export annotated video", suggestion, kinds)
         if path:
             self.start_export(Path(path))
 
@@ -477,8 +426,13 @@ class MainWindow(QMainWindow):
         """Runs the offline engine on the open file in the background; the window stays live."""
         if self.export.running or self.segmenter is None or not self.source_spec:
             return
+        try:
+            style = self.current_style(own_background=True)
+        except LivesegmentError as exc:  # the background file went away meanwhile
+            self.show_error(f"export failed: {exc}", False)
+            return
         self.export.start(Path(self.source_spec), output,
-                          self.segmenter.with_size(self.segmenter.size), self.current_style())
+                          self.segmenter.with_size(self.segmenter.size), style)
 
     def cancel_export(self) -> None:
         self.export.cancel()
@@ -506,8 +460,7 @@ class MainWindow(QMainWindow):
         self._timer.stop()
         self._readout_timer.stop()
         self.export.join()
-        if self.recorder is not None:
-            self.set_recording(False)
+        self.capture.set_recording(False)
         self.virtual_camera.stop()
         if self.pipeline is not None:
             self.pipeline.stop()

@@ -34,6 +34,8 @@ class Recorder:
     def add(self, image: np.ndarray, captured_at: float) -> None:
         if image.shape[1::-1] != self.size:
             return  # the source changed size mid-recording: keep the file consistent
+        if image.shape[2] == 4:  # the alpha effect: an MP4 keeps the colours only
+            image = np.ascontiguousarray(image[..., :3])
         if self._t0 is None:
             self._t0 = captured_at
         try:

@@ -61,10 +61,15 @@ def test_replace_with_a_video_background_and_alpha_still(tmp_path, red_is_person
     assert (cut[person, 3] == 255).all() and (cut[~person, 3] == 0).all()
 
 
-def test_alpha_video_keeps_transparency_in_webm(tmp_path, red_is_person):
+def test_alpha_video_keeps_transparency_and_sound_in_webm(tmp_path, red_is_person):
     src, out = tmp_path / "in.mp4", tmp_path / "cut.webm"
-    make_clip(src, frames=5, size=(H, W))
+    make_clip(src, frames=5, size=(H, W), tone_hz=440)  # AAC, which WebM cannot carry
     assert main(["process", str(src), "-o", str(out), "--quiet", "--effect", "alpha"]) == 0
+    with av.open(str(out)) as c:
+        audio = c.streams.audio[0]
+        assert audio.codec_context.name == "opus"
+        seconds = sum(f.samples for f in c.decode(audio)) / audio.codec_context.sample_rate
+        assert 0.15 < seconds < 0.3  # the tone lasts as long as the 5 pictures (0.2 s)
     with av.open(str(out)) as c:
         ctx = av.CodecContext.create("libvpx-vp9", "r")
         frames = [f.to_ndarray(format="bgra") for p in c.demux(c.streams.video[0])

@@ -73,7 +73,11 @@ def _window(qtbot, settings, source=None, segmenter=None, delay_s=0.0, fps=30.0)
 
 
 def _next_frame(qtbot, win, after_index: int):
-    qtbot.waitUntil(lambda: win.last_shown.frame.index > after_index + 2, timeout=5000)
+    # Also captured after this call: under load the result slot may still hold a frame that
+    # was composed before the change just made, with an index already past after_index + 2.
+    called_at = time.monotonic()
+    qtbot.waitUntil(lambda: win.last_shown.frame.index > after_index + 2 and
+                    win.last_shown.frame.captured_at > called_at, timeout=5000)
     return win.last_shown
 
 
@@ -251,7 +255,7 @@ def test_unreadable_file_is_reported(qtbot, settings, tmp_path):
 def test_shortcuts_and_about(qtbot, settings):
     win = _window(qtbot, settings)
     qtbot.keyClick(win, Qt.Key.Key_Space)
-    assert win.pipeline.paused and win.pause_button.text() == "Resume"
+    assert win.pipeline.paused and win.capture.pause_button.text() == "Resume"
     qtbot.keyClick(win, Qt.Key.Key_Space)
     assert not win.pipeline.paused
     qtbot.keyClick(win, Qt.Key.Key_M)
