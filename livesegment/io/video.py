@@ -22,6 +22,7 @@ from livesegment.io.paths import check_input, ffmpeg_name, interrupted_path, par
 from livesegment.io.timestamps import TimestampReorder
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v"}
+AUDIO_GAP_S = 0.1  # a transcoded track's hole longer than this is filled with silence
 # Layouts kept as they are when transcoding; anything else (no layout, odd ones) -> stereo.
 SURROUND = {"mono", "stereo", "2.1", "3.0", "4.0", "5.0", "5.1", "7.1", "5.0(side)",
             "5.1(side)", "quad"}
@@ -352,14 +353,34 @@ class AudioPassthrough:
             frames = packet.decode()
         except av.FFmpegError:
             return  # a damaged audio packet is dropped; the picture matters more
+        rate = self._out.codec_context.sample_rate
         for frame in frames:
+            t = start if frame.time is None else float(frame.time)
+            start = None
+            due = None if t is None else int(round((t - self._origin_s) * rate))
             if self._next_pts is None:
-                t = start if frame.time is None else float(frame.time)
-                rate = self._out.codec_context.sample_rate
-                self._next_pts = int(round(((t or self._origin_s) - self._origin_s) * rate))
+                self._next_pts = due or 0
+            elif due is not None and due - self._next_pts > AUDIO_GAP_S * rate:
+                self._silence(due - self._next_pts)  # a hole in the recording stays a hole
             frame.pts = None
             for out in self._resampler.resample(frame):
                 self._encode(out)
+
+    def _silence(self, samples: int) -> None:
+        """Encodes ``samples`` of silence, so the sound after a dropout keeps its time (an
+        encoder numbers samples consecutively; a clock that jumps back is simply carried on)."""
+        ctx = self._out.codec_context
+        fmt, layout = ctx.format.name, ctx.layout.name
+        dtype = {"flt": np.float32, "dbl": np.float64, "s16": np.int16, "s32": np.int32}[
+            fmt.rstrip("p")]
+        channels = ctx.layout.nb_channels
+        while samples > 0:
+            n = min(samples, 1024)
+            shape = (channels, n) if fmt.endswith("p") else (1, n * channels)
+            frame = av.AudioFrame.from_ndarray(np.zeros(shape, dtype), format=fmt, layout=layout)
+            frame.sample_rate = ctx.sample_rate
+            self._encode(frame)
+            samples -= n
 
     def _encode(self, frame: av.AudioFrame | None) -> None:
         if frame is not None:

@@ -160,6 +160,19 @@ def test_audio_keeps_its_offset_to_the_first_picture(tmp_path, name, fmt, video_
                                                  abs=AAC_FRAME_S + 0.005)
 
 
+@pytest.mark.parametrize(("codec", "mode"), [("mp2", "re-encoded to AAC"), ("aac", "copied")])
+def test_sound_after_a_dropout_keeps_its_time(tmp_path, codec, mode):
+    """A recording whose sound stops for 0.4 s (signal loss) and resumes: the sound after the
+    hole is heard when it was recorded, not 0.4 s early."""
+    src = write_video(tmp_path / "dropout.ts", frames=40, start_s=1.4, fmt="mpegts",
+                      audio=[dict(codec=codec, start_s=1.4, seconds=1.0, hole_s=0.4)])
+    out = tmp_path / "out.mp4"
+    assert _run(src, out).audio == mode
+    resumed_in = tone_onset(src, after_s=0.6)
+    assert resumed_in == pytest.approx(0.9, abs=0.03)  # 0.5 s of tone, then a 0.4 s hole
+    assert tone_onset(out, after_s=0.6) == pytest.approx(resumed_in, abs=0.005)
+
+
 @pytest.mark.parametrize("codec", ["aac", "mp2"])
 def test_joined_ts_recordings_whose_clock_resets_are_written_whole(tmp_path, codec):
     a = write_video(tmp_path / "a.ts", frames=25, start_s=1.4, fmt="mpegts",
