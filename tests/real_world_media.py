@@ -71,7 +71,13 @@ def write_video(path: Path, frames: int = 12, size: tuple[int, int] = (48, 64),
             out.mux(packet)
         for stream, spec in tracks:
             seconds = spec.get("seconds", frames / rate)
-            write_tone(out, stream, spec.get("hz", 440.0), seconds, spec.get("start_s", start_s))
+            first = spec.get("start_s", start_s)
+            if "hole_s" in spec:  # a dropout: the sound stops, then resumes on its own clock
+                half = seconds / 2
+                write_tone(out, stream, spec.get("hz", 440.0), half, first, flush=False)
+                first += half + spec["hole_s"]
+                seconds -= half
+            write_tone(out, stream, spec.get("hz", 440.0), seconds, first)
         if sub is not None:
             packet = av.Packet(b"hello")
             packet.stream = sub
@@ -83,7 +89,8 @@ def write_video(path: Path, frames: int = 12, size: tuple[int, int] = (48, 64),
     return target
 
 
-def write_tone(out, stream, hz: float, seconds: float, start_s: float) -> None:
+def write_tone(out, stream, hz: float, seconds: float, start_s: float,
+               flush: bool = True) -> None:
     ctx = stream.codec_context
     rate = ctx.sample_rate
     fmt = ctx.format.name if ctx.format else "fltp"
@@ -111,7 +118,7 @@ def write_tone(out, stream, hz: float, seconds: float, start_s: float) -> None:
         frame.time_base = Fraction(1, rate)
         for packet in stream.encode(frame):
             out.mux(packet)
-    for packet in stream.encode(None):
+    for packet in stream.encode(None) if flush else ():
         out.mux(packet)
 
 
@@ -142,7 +149,7 @@ def audio_offset(path: Path) -> float:
     return times["audio"][0] - times["video"][0]
 
 
-def tone_onset(path: Path, track: int = 0) -> float:
+def tone_onset(path: Path, track: int = 0, after_s: float = -1e9) -> float:
     """When the tone becomes audible, relative to the first picture: the sync a listener
     hears, free of how each container accounts for an encoder's priming samples."""
     with av.open(str(path)) as c:
@@ -153,9 +160,10 @@ def tone_onset(path: Path, track: int = 0) -> float:
             channels = frame.layout.nb_channels if frame.format.is_packed else 1
             mono = samples.reshape(-1)[::channels] if frame.format.is_packed else samples[0]
             scale = 32767.0 if frame.format.name.startswith("s16") else 1.0
-            loud = np.nonzero(np.abs(mono) > 0.05 * scale)[0]
+            times = float(frame.time) + np.arange(len(mono)) / frame.sample_rate - first_picture
+            loud = np.nonzero((np.abs(mono) > 0.05 * scale) & (times > after_s))[0]
             if len(loud):
-                return float(frame.time) + loud[0] / frame.sample_rate - first_picture
+                return float(times[loud[0]])
     raise AssertionError(f"no sound in {path}")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +32,9 @@ def check_input(path: Path) -> None:
     """A readable file (or ``-``, standard input), or an :class:`InputError` saying what it
     is instead. Pipes and FIFOs are fine: the input is read once, from start to end."""
     if path == STDIN:
+        if sys.stdin is None or sys.stdin.isatty():  # FFmpeg would wait on the keyboard forever
+            raise InputError("input '-' is standard input, which is a terminal here; pipe a "
+                             "video in (livesegment process - -o out.mp4 < in.mkv)")
         return
     if not path.exists():
         raise InputError(f"input not found: {path}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Iterator
@@ -34,6 +35,7 @@ ALPHA_CODECS = {
                                          "cpu-used": "8", "row-mt": "1"}),
     ".mov": ("prores_ks", "yuva444p10le", {"profile": "4444"}),
 }
+AUDIO_GAP_S = 0.1  # a transcoded track's hole longer than this is filled with silence
 # Layouts kept as they are when transcoding; anything else (no layout, odd ones) -> stereo.
 SURROUND = {"mono", "stereo", "2.1", "3.0", "4.0", "5.0", "5.1", "7.1", "5.0(side)",
             "5.1(side)", "quad"}
@@ -92,6 +94,51 @@ def _close(container, target) -> None:
             target.close()
 
 
+TURNS = {"cw", "ccw", "transpose", "antitranspose"}  # steps that swap width and height
+
+
+def _display_matrix(picture: av.VideoFrame) -> tuple[int, ...] | None:
+    """The frame's display matrix (9 int32, 16.16 fixed point), as phones write it."""
+    for data in getattr(picture, "side_data", ()) or ():
+        if "DISPLAYMATRIX" in str(getattr(data, "type", "")):
+            raw = bytes(data)
+            return tuple(np.frombuffer(raw[:36], np.int32).tolist()) if len(raw) >= 36 else None
+    return None
+
+
+def display_steps(m: tuple[int, ...] | None) -> tuple[str, ...]:
+    """The pixel operations that show a picture as players do, following FFmpeg's own
+    autorotation (fftools): right-angle turns, with the matrix's mirror flags; other angles are
+    left as they are (rare, and no player agrees on them)."""
+    if m is None:
+        return ()
+    scale0, scale1 = math.hypot(m[0], m[3]), math.hypot(m[1], m[4])
+    if not scale0 or not scale1:
+        return ()
+    theta = -round(-math.degrees(math.atan2(m[1] / scale1, m[0] / scale0)))
+    theta -= 360 * math.floor(theta / 360 + 0.9 / 360)
+    if abs(theta - 90) < 1:
+        return ("transpose",) if m[3] > 0 else ("cw",)
+    if abs(theta - 270) < 1:
+        return ("antitranspose",) if m[3] < 0 else ("ccw",)
+    if abs(theta - 180) < 1:
+        return tuple(s for s, flip in (("hflip", m[0] < 0), ("vflip", m[4] < 0)) if flip)
+    if abs(theta) < 1 and m[4] < 0:
+        return ("vflip",)
+    return ()
+
+
+def apply_display(bgr: np.ndarray, steps: tuple[str, ...]) -> np.ndarray:
+    """``bgr`` turned/mirrored by ``steps`` (see :func:`display_steps`)."""
+    ops = {"cw": lambda a: np.rot90(a, -1), "ccw": lambda a: np.rot90(a, 1),
+           "transpose": lambda a: a.swapaxes(0, 1),
+           "antitranspose": lambda a: np.rot90(a, -1)[::-1],
+           "hflip": lambda a: a[:, ::-1], "vflip": lambda a: a[::-1]}
+    for step in steps:
+        bgr = ops[step](bgr)
+    return np.ascontiguousarray(bgr)
+
+
 class VideoFileSource:
     """Decodes a video file frame by frame; corrupt packets are skipped and counted, not fatal.
 
@@ -142,7 +189,7 @@ class VideoFileSource:
         self.rate_hint = self._rate_hint()
         self.duration_s = self._stated_duration()
         self.sample_aspect: Fraction | None = self._sample_aspect()
-        self.rotation = 0  # degrees counter-clockwise applied to the stored pixels
+        self.display: tuple[str, ...] = ()  # what the display matrix does to the pixels
         self.origin_s = 0.0  # the first picture's time in the file: our time zero
         self.lead_s = 0.0  # how long the audio starts before the first picture
         self._audio_start_s = self._stated_audio_start()
@@ -177,8 +224,8 @@ class VideoFileSource:
         self.origin_s = float(ticks * self.time_base)
         if self._audio_start_s is not None:  # audio packets met before the first picture
             self.lead_s = max(0.0, self.origin_s - self._audio_start_s)
-        self.rotation = round((getattr(picture, "rotation", 0) or 0) / 90) * 90 % 360
-        if self.rotation in (90, 270):
+        self.display = display_steps(_display_matrix(picture))
+        if any(step in TURNS for step in self.display):
             self.width, self.height = self.height, self.width
             if self.sample_aspect:
                 self.sample_aspect = 1 / self.sample_aspect
@@ -213,7 +260,7 @@ class VideoFileSource:
         """Every decodable picture in display order, upright, with a repaired, increasing
         timestamp counted from the first picture."""
         tb = self.time_base
-        turns = self.rotation // 90
+        steps = self.display
         previous = av.logging.get_level()
         av.logging.set_level(av.logging.ERROR)
         try:
@@ -224,8 +271,8 @@ class VideoFileSource:
                 for picture, ticks in pictures:
                     self.errors_logged = len(logs)
                     bgr = picture.to_ndarray(format="bgr24")
-                    if turns:
-                        bgr = np.ascontiguousarray(np.rot90(bgr, turns))
+                    if steps:
+                        bgr = apply_display(bgr, steps)
                     yield Frame(self.decoded, float(ticks * tb) - self.origin_s, bgr,
                                 time.monotonic())
                     self.decoded += 1
@@ -392,14 +439,34 @@ class AudioPassthrough:
             frames = packet.decode()
         except av.FFmpegError:
             return  # a damaged audio packet is dropped; the picture matters more
+        rate = self._out.codec_context.sample_rate
         for frame in frames:
+            t = start if frame.time is None else float(frame.time)
+            start = None
+            due = None if t is None else int(round((t - self._origin_s) * rate))
             if self._next_pts is None:
-                t = start if frame.time is None else float(frame.time)
-                rate = self._out.codec_context.sample_rate
-                self._next_pts = int(round(((t or self._origin_s) - self._origin_s) * rate))
+                self._next_pts = due or 0
+            elif due is not None and due - self._next_pts > AUDIO_GAP_S * rate:
+                self._silence(due - self._next_pts)  # a hole in the recording stays a hole
             frame.pts = None
             for out in self._resampler.resample(frame):
                 self._encode(out)
+
+    def _silence(self, samples: int) -> None:
+        """Encodes ``samples`` of silence, so the sound after a dropout keeps its time (an
+        encoder numbers samples consecutively; a clock that jumps back is simply carried on)."""
+        ctx = self._out.codec_context
+        fmt, layout = ctx.format.name, ctx.layout.name
+        dtype = {"flt": np.float32, "dbl": np.float64, "s16": np.int16, "s32": np.int32}[
+            fmt.rstrip("p")]
+        channels = ctx.layout.nb_channels
+        while samples > 0:
+            n = min(samples, 1024)
+            shape = (channels, n) if fmt.endswith("p") else (1, n * channels)
+            frame = av.AudioFrame.from_ndarray(np.zeros(shape, dtype), format=fmt, layout=layout)
+            frame.sample_rate = ctx.sample_rate
+            self._encode(frame)
+            samples -= n
 
     def _encode(self, frame: av.AudioFrame | None) -> None:
         if frame is not None:

@@ -82,6 +82,31 @@ def test_rotated_phone_video_comes_out_upright_with_matching_masks(tmp_path, rot
     assert (mask[red] == PERSON).mean() > 0.9 and (mask[~red] == PERSON).mean() < 0.1
 
 
+@pytest.mark.parametrize(("rotation", "hflip", "vflip"), [
+    (0, True, False), (0, False, True), (90, True, False), (-90, True, False),
+    (180, True, False), (90, False, True), (0, False, False),
+])
+def test_mirrored_display_matrices_are_shown_as_players_do(tmp_path, rotation, hflip, vflip):
+    """Front-camera recordings may carry mirror flags: PyAV documents the matrix as a counter-
+    clockwise turn, then the mirrors; a pure mirror must not be read as a half turn."""
+    src = tmp_path / "mirror.mp4"
+    with av.open(str(src), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.options = {"crf": "12", "preset": "ultrafast"}
+        stream.set_display_rotation(rotation, hflip=hflip, vflip=vflip)
+        frame = av.VideoFrame.from_ndarray(asymmetric_frame(0, 48, 64), format="bgr24")
+        frame.pts = 0
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+    expected = np.rot90(asymmetric_frame(0, 48, 64), rotation // 90)
+    expected = expected[:, ::-1] if hflip else expected
+    expected = expected[::-1] if vflip else expected
+    (frame,) = VideoFileSource(src).frames()
+    assert frame.bgr.shape == expected.shape
+    assert np.abs(frame.bgr.astype(int) - expected).mean() < 4
+
+
 @pytest.mark.parametrize("orientation", range(1, 9))
 @pytest.mark.parametrize("suffix", [".jpg", ".png", ".webp"])
 def test_exif_orientation_is_read_as_viewers_show_it(tmp_path, suffix, orientation):
@@ -158,6 +183,19 @@ def test_audio_keeps_its_offset_to_the_first_picture(tmp_path, name, fmt, video_
     # sound first: the pictures start that much later, as no container takes negative times
     assert read_clip(out)[0][0] == pytest.approx(max(0.0, -audio_offset(src)),
                                                  abs=AAC_FRAME_S + 0.005)
+
+
+@pytest.mark.parametrize(("codec", "mode"), [("mp2", "re-encoded to AAC"), ("aac", "copied")])
+def test_sound_after_a_dropout_keeps_its_time(tmp_path, codec, mode):
+    """A recording whose sound stops for 0.4 s (signal loss) and resumes: the sound after the
+    hole is heard when it was recorded, not 0.4 s early."""
+    src = write_video(tmp_path / "dropout.ts", frames=40, start_s=1.4, fmt="mpegts",
+                      audio=[dict(codec=codec, start_s=1.4, seconds=1.0, hole_s=0.4)])
+    out = tmp_path / "out.mp4"
+    assert _run(src, out).audio == mode
+    resumed_in = tone_onset(src, after_s=0.6)
+    assert resumed_in == pytest.approx(0.9, abs=0.03)  # 0.5 s of tone, then a 0.4 s hole
+    assert tone_onset(out, after_s=0.6) == pytest.approx(resumed_in, abs=0.005)
 
 
 @pytest.mark.parametrize("codec", ["aac", "mp2"])
@@ -337,6 +375,16 @@ def test_a_fifo_is_read_once_with_its_audio(tmp_path):
     assert not writer.is_alive()
     assert report.frames == 12 and report.audio == "copied"
     assert tone_onset(out) == pytest.approx(tone_onset(src), abs=0.003)
+
+
+def test_standard_input_from_a_terminal_is_refused_not_waited_on(monkeypatch, tmp_path):
+    class Terminal:
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr("sys.stdin", Terminal())
+    with pytest.raises(InputError, match="standard input, which is a terminal here; pipe"):
+        _run(Path("-"), tmp_path / "o.mp4")
 
 
 @pytest.mark.parametrize(("entries", "inputs", "overwrite", "message"), [
