@@ -8,6 +8,7 @@ carriage returns.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import TextIO
@@ -20,6 +21,21 @@ _WITH_TOTAL = ("{desc}{percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s "
                "[{elapsed}<{remaining}{postfix}]")
 _WITHOUT_TOTAL = "{desc}{n:.1f} s [{elapsed}{postfix}]"
 _PLAIN = "{desc}{percentage:3.0f}% {n:.1f}/{total:.1f} s [{elapsed}<{remaining}{postfix}]"
+
+
+def _width_settings(stream: TextIO) -> dict:
+    """Follow the terminal's size where it reports one; a terminal that reports none (0 rows
+    or columns: some containers, ``script``) would make tqdm draw nothing, so it gets
+    ``COLUMNS`` or 80 fixed."""
+    try:
+        columns, rows = os.get_terminal_size(stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        columns = rows = 0
+    if columns > 0 and rows > 0:
+        return {"dynamic_ncols": True}
+    fallback = os.environ.get("COLUMNS", "")
+    return {"ncols": int(fallback) if fallback.isdigit() and int(fallback) > 0 else 80,
+            "nrows": 24}
 
 
 class ProgressBar:
@@ -53,9 +69,10 @@ class ProgressBar:
 
     def _draw(self, media_s: float, total: float | None, postfix: str) -> None:
         if self._bar is None:
-            self._bar = tqdm(total=total, file=self.stream, dynamic_ncols=True, leave=True,
-                             desc=self.label.rstrip() or None, mininterval=0.1,
-                             bar_format=_WITH_TOTAL if total else _WITHOUT_TOTAL)
+            self._bar = tqdm(total=total, file=self.stream, leave=True, mininterval=0.1,
+                             desc=self.label.rstrip() or None,
+                             bar_format=_WITH_TOTAL if total else _WITHOUT_TOTAL,
+                             **_width_settings(self.stream))
         self._bar.postfix = postfix
         self._bar.update(media_s - self._bar.n)
 

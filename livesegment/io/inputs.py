@@ -28,6 +28,16 @@ def is_stream(spec: str) -> bool:
     return spec.lower().startswith(STREAM_SCHEMES)
 
 
+# Streams sent as they happen (their clocks start anywhere); http(s) serves files as files.
+REALTIME_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "udp://", "srt://")
+
+
+def is_realtime(source: Source) -> bool:
+    """A camera or a real-time stream: timed from its first frame, recorded without sound."""
+    return isinstance(source, str) and (is_camera(source)
+                                        or source.lower().startswith(REALTIME_SCHEMES))
+
+
 def is_camera(spec: str) -> bool:
     return spec.isdigit()
 

@@ -21,7 +21,7 @@ from livesegment.io.class_stats import ClassStatsWriter
 from livesegment.io.gif import GifSink
 from livesegment.io.images import (IMAGE_SUFFIXES, AnimatedPictureSource, MaskSink,
                                    animated_frames, check_mask_folder, read_image, write_image)
-from livesegment.io.inputs import Source, is_camera, is_live
+from livesegment.io.inputs import Source, is_camera, is_live, is_realtime
 from livesegment.io.paths import check_input, check_output
 from livesegment.io.video import ALPHA_CODECS, OUTPUT_SUFFIXES, VideoFileSink, VideoFileSource
 from livesegment.pipeline.offline import OfflineResult, run_offline
@@ -216,7 +216,8 @@ def _open_reader(source: Source, options: JobOptions):
         return CameraReader(source)
     if isinstance(source, Path) and source.suffix.lower() == ".webp":
         return AnimatedPictureSource(source)
-    return VideoFileSource(source, audio=True, start_s=options.start_s)
+    # A realtime stream's sound is not kept: its packets would pile up unread.
+    return VideoFileSource(source, audio=not is_realtime(source), start_s=options.start_s)
 
 
 def frames_in_range(frames: Iterator[Frame], start_s: float, end_s: float | None
@@ -233,6 +234,14 @@ def frames_in_range(frames: Iterator[Frame], start_s: float, end_s: float | None
         index += 1
 
 
+def from_first_frame(frames: Iterator[Frame]) -> Iterator[Frame]:
+    """The frames retimed so that the first one is at 0 s."""
+    first: float | None = None
+    for frame in frames:
+        first = frame.pts_s if first is None else first
+        yield Frame(frame.index, frame.pts_s - first, frame.bgr, frame.captured_at)
+
+
 def _process_video(source: Source, output: Path, segmenter: Segmenter,
                    style: OverlayStyle | Effect, outputs: _FrameOutputs,
                    stop: threading.Event | None,
@@ -241,7 +250,7 @@ def _process_video(source: Source, output: Path, segmenter: Segmenter,
     reader = _open_reader(source, options)
     try:
         sink_type = GifSink if output.suffix.lower() == ".gif" else VideoFileSink
-        sink = sink_type.matching(reader, output, audio=True,
+        sink = sink_type.matching(reader, output, audio=not is_realtime(source),
                                       threads=encoder_threads(segmenter.device),
                                       alpha=is_transparent(style), codec=options.codec,
                                       crf=options.crf,
@@ -266,7 +275,10 @@ def _process_video(source: Source, output: Path, segmenter: Segmenter,
 
     try:
         streams = segmenter.replicas(offline_streams(segmenter.device))
-        frames = frames_in_range(reader.frames(), options.start_s, options.end_s)
+        frames = reader.frames()
+        if is_realtime(source):  # an RTSP clock may start anywhere: count from its first frame
+            frames = from_first_frame(frames)
+        frames = frames_in_range(frames, options.start_s, options.end_s)
         result = run_offline(frames, [s.infer for s in streams],
                              lambda r: segmenter.compose(r, style), write, stop, report)
     except BaseException:

@@ -169,3 +169,23 @@ def test_sample_with_the_real_model_finds_people(tmp_path):
     assert len(frames) == 5 == len(read_clip(out)[1])
     assert frames[0]["time_s"] == 0.0
     assert all(0.05 < f["shares"]["person"] < 0.2 for f in frames)
+
+
+@pytest.mark.parametrize(("source", "realtime"), [
+    ("0", True), ("rtsp://cam/live", True), ("RTMP://x/y", True), ("udp://@:1234", True),
+    ("http://h/clip.mp4", False), ("https://h/a.webm", False), (Path("0"), False),
+])
+def test_cameras_and_realtime_streams_are_timed_from_their_first_frame(source, realtime):
+    from livesegment.io.inputs import is_realtime
+
+    assert is_realtime(source) is realtime
+
+
+def test_from_first_frame_counts_time_from_the_first_picture():
+    import numpy as np
+
+    from livesegment.core.frames import Frame
+    from livesegment.pipeline.job import from_first_frame
+
+    frames = [Frame(i, 5000.0 + i * 0.04, np.zeros((1, 1, 3), np.uint8)) for i in range(3)]
+    assert [f.pts_s for f in from_first_frame(iter(frames))] == pytest.approx([0, 0.04, 0.08])

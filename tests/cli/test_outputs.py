@@ -349,3 +349,44 @@ def test_a_missing_camera_is_one_line_and_exit_2(tmp_path, fake_model, capfd):
     err = capfd.readouterr().err
     assert err == "livesegment: no camera at index 97 (is it plugged in and free?)\n"
     assert not list(tmp_path.iterdir())
+
+
+def test_a_realtime_udp_stream_is_recorded_from_its_first_frame_for_its_duration(
+        tmp_path, fake_model):
+    """MPEG-TS over UDP on 127.0.0.1, as an encoder or IP camera sends it: its clock starts
+    at 1.4 s (MPEG-TS's usual offset), the recording at 0."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    stop = threading.Event()
+
+    def send() -> None:
+        stop.wait(0.8)  # the receiver listens first
+        with av.open(f"udp://127.0.0.1:{port}?pkt_size=1316", "w", format="mpegts") as out:
+            stream = out.add_stream("mpeg2video", rate=25)
+            stream.width, stream.height, stream.pix_fmt = 128, 96, "yuv420p"
+            for i in range(150):
+                if stop.is_set():
+                    break
+                frame = av.VideoFrame.from_ndarray(synthetic_frame(i, 96, 128), format="bgr24")
+                frame.pts, frame.time_base = i, Fraction(1, 25)
+                for packet in stream.encode(frame):
+                    out.mux(packet)
+                stop.wait(0.04)
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    out = tmp_path / "udp.mp4"
+    try:
+        code = main(["process", f"udp://127.0.0.1:{port}?timeout=5000000", "-o", str(out),
+                     "--duration", "1", "--quiet"])
+    finally:
+        stop.set()
+        sender.join(5)
+    assert code == 0
+    times, pictures = read_clip(out)
+    assert 20 <= len(pictures) <= 25 and times[0] == 0.0 and times[-1] < 1.0
+    assert np.allclose(np.diff(times), 0.04, atol=1e-3)  # the stream's own clock, not ours
+    assert _codecs(out) == ["h264"]

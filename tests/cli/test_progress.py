@@ -87,3 +87,17 @@ def test_quiet_writes_nothing():
     bar.update(Progress(30, 1.5, 3.0, 1.0))
     bar.close()
     assert log.getvalue() == ""
+
+
+def test_a_terminal_that_reports_no_size_still_gets_a_bar_of_columns_width(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "60")
+    master, tty = _terminal(0)  # 0 x 0: what some containers report
+    fcntl.ioctl(tty.fileno(), termios.TIOCSWINSZ, struct.pack("HHHH", 0, 0, 0, 0))
+    bar = ProgressBar(True, tty)
+    bar.update(Progress(500, 20.0, 400.0, 10.0))
+    bar.close()
+    tty.flush()
+    drawn = [p for p in re.split(r"[\r\n]", ANSI.sub("", _read_all(master))) if p.strip()]
+    tty.close()
+    os.close(master)
+    assert drawn and all(len(p) <= 60 for p in drawn) and "frame 500" in drawn[-1]
