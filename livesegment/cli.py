@@ -23,7 +23,8 @@ from pathlib import Path
 from livesegment import __version__
 from livesegment.allocator import keep_freed_memory
 from livesegment.core.catalog import (
-    BACKENDS, DEFAULT_MODEL, DEVICE_CHOICES, MASK_STYLES, MODEL_NAMES, VIEWS,
+    BACKENDS, DEFAULT_MODEL, DEFAULT_PORTRAIT_MODEL, DEVICE_CHOICES, MASK_STYLES, MODEL_NAMES,
+    VIEWS,
 )
 from livesegment.errors import InputError, LivesegmentError
 from livesegment.io.formats import ENCODERS, FORMATS
@@ -65,9 +66,10 @@ def _seconds(text: str) -> float:
     return seconds
 
 
-def _add_model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default=DEFAULT_MODEL, help=f"model name (default {DEFAULT_MODEL}; "
-                   "see 'livesegment models')")
+def _add_model_options(p: argparse.ArgumentParser, default: str | None = DEFAULT_MODEL,
+                       default_help: str = f"default {DEFAULT_MODEL}") -> None:
+    p.add_argument("--model", default=default,
+                   help=f"model name ({default_help}; see 'livesegment models')")
     p.add_argument("--size", type=_positive_int, help="inference short side in pixels "
                    "(default: the model's)")
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
@@ -300,7 +302,8 @@ def _add_live_parser(sub, common: argparse.ArgumentParser) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--source", default="0", help="camera index, video file or stream URL "
                    "(default 0: the first camera)")
-    _add_model_options(p)
+    _add_model_options(p, None, f"default {DEFAULT_PORTRAIT_MODEL} with --virtual-camera "
+                       f"(video calls), else {DEFAULT_MODEL}")
     p.add_argument("--classes", help="comma-separated class names to paint (default: all)")
     p.add_argument("--opacity", type=_opacity, default=0.5, help="overlay opacity 0..1 "
                    "(default 0.5)")
@@ -600,7 +603,8 @@ def cmd_live(args: argparse.Namespace) -> int:
     from livesegment.pipeline.headless import LiveSinks, VirtualCameraRequest, run_headless
     from livesegment.pipeline.live import LivePipeline
 
-    spec = get_spec(args.model)
+    spec = get_spec(args.model or (DEFAULT_PORTRAIT_MODEL if args.virtual_camera is not None
+                                   else DEFAULT_MODEL))
     selected = parse_classes(spec, args.classes)
     style = OverlayStyle(spec.palette, spec.background, args.opacity,
                          None if selected is None else frozenset(selected))

@@ -23,6 +23,8 @@ MODEL_NAMES = (
     "fcn-resnet101",
 )
 DEFAULT_MODEL = "espnetv2-voc"
+# Video-call mode's person model, chosen from BENCHMARKS.md "Portrait models" (speed, IoU).
+DEFAULT_PORTRAIT_MODEL = "mediapipe-selfie-landscape"
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 BACKENDS = ("torch", "onnxruntime")
 VIEWS = ("overlay", "mask", "side-by-side")

@@ -300,8 +300,6 @@ def _portrait_specs() -> list[ModelSpec]:
 
 
 REGISTRY: dict[str, ModelSpec] = _build_registry()
-# Video-call mode's person model, chosen from BENCHMARKS.md "Portrait models" (speed, IoU).
-DEFAULT_PORTRAIT_MODEL = "mediapipe-selfie-landscape"
 
 
 def get_spec(name: str) -> ModelSpec:

@@ -34,7 +34,7 @@ def test_live_file_to_virtual_camera_and_recording(tmp_path, backend, capsys):  
     make_clip(clip, frames=50, size=(96, 128), rate=10)  # 5 s: outlasts the model's warm-up
     out = tmp_path / "rec.mp4"
     code = main(["live", "--source", str(clip), "--virtual-camera", "--virtual-camera-backend",
-                 "recording", "-o", str(out), *FAST])
+                 "recording", "-o", str(out), "--model", "espnetv2-voc", *FAST])
     err = capsys.readouterr().err
     assert code == 0, err
     assert "sending 128x96 at 10 fps to virtual camera" in err
@@ -133,8 +133,8 @@ def test_live_applies_the_effect_to_what_it_sends(tmp_path, backend, capsys):  #
     clip = tmp_path / "clip.mp4"
     make_clip(clip, frames=40, size=(96, 128), rate=10)  # no person: all of it is background
     code = main(["live", "--source", str(clip), "--virtual-camera", "--virtual-camera-backend",
-                 "recording", "--classes", "person", "--effect", "color", "--background",
-                 "#00ff00", *FAST])
+                 "recording", "--model", "espnetv2-voc", "--classes", "person", "--effect",
+                 "color", "--background", "#00ff00", *FAST])
     assert code == 0, capsys.readouterr().err
     sent = backend.instances[0].frames[-1].reshape(96, 128, 3)
     assert (sent == (0, 255, 0)).all()  # BGR green: the background replaced everywhere
@@ -143,3 +143,17 @@ def test_live_applies_the_effect_to_what_it_sends(tmp_path, backend, capsys):  #
 def test_live_refuses_the_alpha_effect(capsys):
     assert main(["live", "--source", "0", "-o", "x.mp4", "--effect", "alpha"]) == 2
     assert "alpha effect needs a file that keeps transparency" in capsys.readouterr().err
+
+
+def test_video_call_mode_defaults_to_the_portrait_model(tmp_path, backend, capsys):  # noqa: F811
+    from livesegment.core.catalog import DEFAULT_PORTRAIT_MODEL
+
+    clip = tmp_path / "clip.mp4"
+    make_clip(clip, frames=30, size=(96, 128), rate=10)
+    assert main(["live", "--source", str(clip), "--virtual-camera", "--virtual-camera-backend",
+                 "recording", "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert f"preparing {DEFAULT_PORTRAIT_MODEL} for 128x96 frames" in err
+    out = tmp_path / "rec.mp4"
+    assert main(["live", "--source", str(clip), "-o", str(out), *FAST]) == 0
+    assert "preparing espnetv2-voc" in capsys.readouterr().err  # without a virtual camera
