@@ -25,7 +25,7 @@ from livesegment.core.postprocess import labels_from_logits
 from livesegment.core.preprocess import inference_size, to_model_input
 from livesegment.core.onnx_backend import BACKENDS, OnnxRuntimeModel
 from livesegment.core.zoo import ModelSpec, get_spec, load_model
-from livesegment.errors import DeviceError
+from livesegment.errors import DeviceError, InputError
 
 
 @dataclass
@@ -51,6 +51,10 @@ class Segmenter:
         dev = resolve_device(device)
         if backend == "onnxruntime" and dev.type != "cpu":
             raise DeviceError("the onnxruntime backend runs on the CPU; use --device cpu")
+        if spec.fixed_input is not None and size not in (None, spec.default_size):
+            h, w = spec.fixed_input
+            raise InputError(f"model {spec.name} takes a fixed {w}x{h} input; --size does "
+                             "not apply to it")
         size = size or spec.default_size
         inference_size(size, size, size, spec.size_multiple)  # raises if too small
         net = load_model(spec, weights)

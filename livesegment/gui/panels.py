@@ -103,8 +103,8 @@ class ModelPanel(QWidget):
     def fill_sizes(self, spec: ModelSpec, wanted: int | None = None) -> None:
         """The sizes this model accepts, ``wanted`` (or its default) selected."""
         self.size_box.clear()
-        for size in SIZES:
-            if size % spec.size_multiple == 0:
+        for size in SIZES if spec.fixed_input is None else (spec.default_size,):
+            if size % spec.size_multiple == 0 or size == spec.default_size:
                 label = f"{size}" + (" (default)" if size == spec.default_size else "")
                 self.size_box.addItem(label, size)
         index = self.size_box.findData(wanted or spec.default_size)

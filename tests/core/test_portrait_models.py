@@ -203,3 +203,24 @@ def test_half_precision_keeps_the_labels(name):
         full = load_model(spec)(x)
         half = load_model(spec).half()(x.half()).float()
     assert float((full.argmax(1) == half.argmax(1)).float().mean()) >= 0.999
+
+
+@pytest.mark.parametrize("size, ok", [(None, True), (144, True), (256, False)])
+def test_size_does_not_apply_to_a_fixed_input_model(size, ok):
+    from livesegment.core.segmenter import Segmenter
+    from livesegment.errors import InputError
+
+    if ok:
+        assert Segmenter.create("mediapipe-selfie-landscape", "cpu", size).size == 144
+    else:
+        with pytest.raises(InputError, match="takes a fixed 256x144 input; --size does not"):
+            Segmenter.create("mediapipe-selfie-landscape", "cpu", size)
+
+
+def test_the_gui_offers_a_fixed_input_model_its_one_size(qtbot):
+    from livesegment.gui.panels import ModelPanel
+
+    panel = ModelPanel()
+    qtbot.addWidget(panel)
+    panel.fill_sizes(get_spec("mediapipe-selfie-landscape"), 512)
+    assert panel.size_box.count() == 1 and panel.size() == 144
