@@ -57,6 +57,32 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
                    help="inference engine (onnxruntime: CPU only, needs livesegment[onnx])")
 
 
+def _smoothing(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"smoothing '{text}' is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"smoothing {value} is outside 0..1")
+    return value
+
+
+def _add_mask_options(p: argparse.ArgumentParser) -> None:
+    from livesegment.core.smoothing import DEFAULT_SMOOTHING
+
+    p.add_argument("--smoothing", type=_smoothing, default=DEFAULT_SMOOTHING, metavar="S",
+                   help="temporal smoothing of the masks, 0..1 (0 = off; default "
+                   f"{DEFAULT_SMOOTHING}): still, uncertain pixels stop flickering")
+    p.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
+                   help="snap mask edges to the picture's edges (default on)")
+
+
+def mask_options(args: argparse.Namespace):
+    from livesegment.core.smoothing import MaskOptions
+
+    return MaskOptions(args.smoothing, args.refine)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="livesegment", description="Real-time semantic segmentation of cameras and videos.")
@@ -72,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--opacity", type=_opacity, default=0.5, help="overlay opacity 0..1 "
                    "(default 0.5)")
     p.add_argument("--masks", type=Path, help="also write class-id PNGs (000000.png...) here")
+    _add_mask_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     sub.add_parser("models", help="list the models and whether their weights are at hand")
@@ -86,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--live-seconds", type=float, default=5.0,
                    help="how long to run the live-latency part (default 5)")
     b.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _add_mask_options(b)
 
     g = sub.add_parser("gui", help="open the live window")
     g.add_argument("--source", help="camera index, video file or stream URL")
@@ -191,7 +219,7 @@ def cmd_process(args: argparse.Namespace) -> int:
     with StopOnSignal() as signals:
         try:
             report = process_file(args.input, args.output, segmenter, style, args.masks,
-                                  signals.stop, bar.update)
+                                  signals.stop, bar.update, mask_options(args))
         finally:
             bar.close()
     _print_summary(report, segmenter, args.quiet)
@@ -245,7 +273,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from livesegment.pipeline.bench import format_table, run_bench
 
     report = run_bench(args.source, args.model, args.device, args.size, args.weights,
-                       args.frames, args.live_seconds, args.backend, args.rounds)
+                       args.frames, args.live_seconds, args.backend, args.rounds,
+                       mask_options(args))
     if args.json:
         import json
 

@@ -20,7 +20,7 @@ once) and whenever the probabilities' shape changes (another model or size).
 
 Offline, the future is known: :class:`TemporalSmoother` with ``lookahead=K`` holds back K
 results and blends a backward pass over them with the forward (past) pass, a symmetric window
-that is steadier than any live filter can be. It emits every result it is given, in order,
+that flickers less than the live filter (BENCHMARKS.md). It emits every result it is given, in order,
 once: frame count and timestamps are untouched.
 """
 
@@ -34,8 +34,9 @@ import torch.nn.functional as F
 
 from livesegment.core.frames import Inference
 
-DEFAULT_SMOOTHING = 0.8
-DEFAULT_LOOKAHEAD = 4
+DEFAULT_SMOOTHING = 0.9  # measured best (BENCHMARKS.md, "Stable, sharp masks")
+DEFAULT_LOOKAHEAD = 8  # offline frames held back; 8 flickered 0.8x as much as 4
+DOUBT_POWER = 0.5  # uncertainty ** power weighs history: < 1 leans on it beyond near-ties
 STILL_LEVELS = 24.0  # grey-level change (0..255) at which a pixel counts as moving
 CUT_LEVELS = 32.0  # a pixel changed this much...
 CUT_SHARE = 0.6  # ...over this share of the picture: a scene cut
@@ -89,7 +90,8 @@ def uncertainty(probs: torch.Tensor) -> torch.Tensor:
     # on the CPU than amax (they walk the planes pixel by pixel).
     first = probs.amax(1, keepdim=True)
     second = torch.where(probs == first, 0.0, probs).amax(1)
-    return 1.0 - (first[:, 0] - second)
+    doubt = 1.0 - (first[:, 0] - second)
+    return doubt if DOUBT_POWER == 1.0 else doubt.pow_(DOUBT_POWER)
 
 
 @dataclass(eq=False)
@@ -166,13 +168,14 @@ class TemporalSmoother:
         return replace(entry.result, probabilities=smoothed)
 
     def _backward(self, entry: _Entry) -> torch.Tensor:
-        """The same filter run from the newest held frame back to ``entry``; it stops at a
-        cut (an entry with nothing to lean on), as the forward pass does."""
+        """The same filter run backwards, from the newest held frame's forward state back to
+        ``entry``: averaged with the forward pass it makes a window over past and future. At
+        a cut going back it restarts from the forward state before the cut."""
         chain = [entry, *self._held]
-        back = chain[-1].probs
+        back = chain[-1].forward
         for k in range(len(chain) - 2, -1, -1):
             still = chain[k + 1].still  # between frame k and k + 1
             here = chain[k]
-            back = here.probs if still is None else self._blend(here.probs, here.doubt, back,
-                                                                 still)
+            back = here.forward if still is None else self._blend(here.probs, here.doubt,
+                                                                  back, still)
         return back

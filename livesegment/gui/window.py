@@ -29,6 +29,8 @@ from livesegment.core.segmenter import Segmenter
 from livesegment.core.zoo import DEFAULT_MODEL, REGISTRY, get_spec
 from livesegment.errors import LivesegmentError
 from livesegment.errors import describe
+from livesegment.core.smoothing import MaskOptions
+from livesegment.gui.mask_controls import MaskControls
 from livesegment.gui.widgets import ClassList, VideoView
 from livesegment.io.images import write_image
 from livesegment.io.live import LiveSource, open_live_source, probe_cameras
@@ -153,6 +155,8 @@ class MainWindow(QMainWindow):
         layout.addLayout(buttons)
         self.mask_only = QCheckBox("Mask only")
         layout.addWidget(self.mask_only)
+        self.mask_controls = MaskControls()
+        layout.addWidget(self.mask_controls)
 
         actions = QHBoxLayout()
         self.pause_button = QPushButton("Pause")
@@ -248,6 +252,8 @@ class MainWindow(QMainWindow):
         self.opacity.valueChanged.connect(self._opacity_changed)
         self.classes.selection_changed.connect(lambda _ids: self._style_changed())
         self.mask_only.toggled.connect(lambda _on: self._style_changed())
+        self.mask_controls.changed.connect(
+            lambda m: self.pipeline is not None and self.pipeline.set_masks(m))
         self.all_button.clicked.connect(self._check_all)
         self.none_button.clicked.connect(lambda: self.classes.check_only(()))
         self.usual_button.clicked.connect(self._check_usual)
@@ -268,6 +274,10 @@ class MainWindow(QMainWindow):
             self.device_box.setCurrentText(device)
         self.opacity.setValue(int(self.settings.value("opacity", 50, int)))
         self._opacity_changed(self.opacity.value())
+        default = MaskOptions()
+        self.mask_controls.set_options(MaskOptions(
+            self.settings.value("smoothing", default.smoothing, float),
+            self.settings.value("refine", default.refine, bool)))
         self._fill_sizes(get_spec(name), self.settings.value("size", 0, int) or None)
         geometry = self.settings.value("geometry")
         if geometry is not None:
@@ -326,7 +336,8 @@ class MainWindow(QMainWindow):
         if self.pipeline is None:
             self.pipeline = LivePipeline(seg, style, on_error=self.signals.error.emit,
                                          on_notice=self.signals.notice.emit,
-                                         on_end=self.signals.ended.emit)
+                                         on_end=self.signals.ended.emit,
+                                         masks=self.mask_controls.options())
         else:
             self.pipeline.set_style(style)
             self.pipeline.set_segmenter(seg)
@@ -553,6 +564,7 @@ class MainWindow(QMainWindow):
         source = Path(self.source_spec)
         seg = self.segmenter.with_size(self.segmenter.size)
         style = self.current_style()
+        masks = self.mask_controls.options()
         stop = threading.Event()
         self._export_stop = stop
 
@@ -561,7 +573,8 @@ class MainWindow(QMainWindow):
                 # The live view keeps its own model object; torch modules are safe to share for
                 # inference, and each thread runs its own forward pass.
                 report = process_file(source, output, seg, style, stop=stop,
-                                      on_progress=self.signals.export_progress.emit)
+                                      on_progress=self.signals.export_progress.emit,
+                                      mask_options=masks)
             except Exception as exc:  # noqa: BLE001 - shown in the status bar
                 self.signals.export_failed.emit(describe(exc))
                 return
@@ -640,6 +653,8 @@ class MainWindow(QMainWindow):
         s.setValue("device", self.device_box.currentText())
         s.setValue("size", self.current_size() or 0)
         s.setValue("opacity", self.opacity.value())
+        s.setValue("smoothing", self.mask_controls.options().smoothing)
+        s.setValue("refine", self.mask_controls.options().refine)
         if self.segmenter is not None:
             s.setValue(f"classes/{self.segmenter.spec.name}", sorted(self.classes.checked()))
         if self.source_spec:

@@ -12,6 +12,7 @@ from livesegment.core.device import encoder_threads, offline_streams
 from livesegment.core.frames import Composed, Frame
 from livesegment.core.overlay import OverlayStyle
 from livesegment.core.segmenter import Segmenter
+from livesegment.core.smoothing import DEFAULT_LOOKAHEAD, MASKS_OFF, MaskOptions, TemporalSmoother
 from livesegment.errors import OutputError
 from livesegment.io.images import IMAGE_SUFFIXES, MaskSink, read_image, write_image
 from livesegment.io.paths import check_input, check_output
@@ -74,20 +75,24 @@ def check_job_paths(source: Path, output: Path, masks: Path | None = None) -> No
 
 def process_file(source: Path, output: Path, segmenter: Segmenter, style: OverlayStyle,
                  masks: Path | None = None, stop: threading.Event | None = None,
-                 on_progress: Callable[[Progress], None] | None = None) -> JobReport:
-    """Annotates ``source`` into ``output``; a stopped video job leaves a playable partial file."""
+                 on_progress: Callable[[Progress], None] | None = None,
+                 mask_options: MaskOptions = MASKS_OFF) -> JobReport:
+    """Annotates ``source`` into ``output``; a stopped video job leaves a playable partial file.
+
+    ``mask_options``: temporal smoothing (offline: with look-ahead) and edge refinement."""
     check_job_paths(source, output, masks)
     mask_sink = MaskSink(masks) if masks is not None else None
     if is_image(source):
-        return _process_image(source, output, segmenter, style, mask_sink)
-    return _process_video(source, output, segmenter, style, mask_sink, stop, on_progress)
+        return _process_image(source, output, segmenter, style, mask_sink, mask_options)
+    return _process_video(source, output, segmenter, style, mask_sink, stop, on_progress,
+                          mask_options)
 
 
 def _process_image(source: Path, output: Path, segmenter: Segmenter, style: OverlayStyle,
-                   masks: MaskSink | None) -> JobReport:
+                   masks: MaskSink | None, options: MaskOptions) -> JobReport:
     start = time.perf_counter()
     bgr = read_image(source)
-    composed = segmenter.process(Frame(0, 0.0, bgr), style)
+    composed = segmenter.compose(segmenter.infer(Frame(0, 0.0, bgr)), style, options.refine)
     write_image(output, composed.image)
     if masks is not None:
         masks.write(0, composed.labels)
@@ -97,7 +102,8 @@ def _process_image(source: Path, output: Path, segmenter: Segmenter, style: Over
 
 def _process_video(source: Path, output: Path, segmenter: Segmenter, style: OverlayStyle,
                    masks: MaskSink | None, stop: threading.Event | None,
-                   on_progress: Callable[[Progress], None] | None) -> JobReport:
+                   on_progress: Callable[[Progress], None] | None,
+                   options: MaskOptions) -> JobReport:
     reader = VideoFileSource(source)
     try:
         sink = VideoFileSink.matching(reader, output, audio=True,
@@ -122,8 +128,10 @@ def _process_video(source: Path, output: Path, segmenter: Segmenter, style: Over
 
     try:
         streams = segmenter.replicas(offline_streams(segmenter.device))
+        window = TemporalSmoother(options.smoothing, DEFAULT_LOOKAHEAD)
         result = run_offline(reader.frames(), [s.infer for s in streams],
-                             lambda r: segmenter.compose(r, style), write, stop, report)
+                             lambda r: segmenter.compose(r, style, options.refine), write, stop,
+                             report, window=window)
     except BaseException:
         sink.abort()
         reader.close()
