@@ -97,5 +97,5 @@ def test_gpu_path_matches_the_cpu_path():
     """The torch application (what CUDA runs) equals the OpenCV one, run here on the CPU."""
     bgr = torch.from_numpy(_two_colour(37, (10, 80, 200), (200, 90, 20)))
     target = _blurry_probs(48)[:, 15:16]
-    a, b = guided_coefficients(target, bgr, 1, 1e-3)
+    a, b = guided_coefficients(target, bgr, 1, 1e-2)
     assert torch.allclose(_apply_cpu(a, b, bgr.numpy()), _apply_torch(a, b, bgr), atol=1e-4)
