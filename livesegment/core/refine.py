@@ -76,6 +76,16 @@ def soft_foreground(probs: torch.Tensor, pixels: torch.Tensor, background: int,
     return q.clamp_(0.0, 1.0).mul_(255.0).add_(0.5).to(torch.uint8)
 
 
+def shrink_frame(pixels: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
+    """HxWx3 uint8 -> 1x3xhxw float (0..255), area-like (antialiased bilinear). On the CPU
+    it resizes the uint8 pixels (cheaper), elsewhere floats (what CUDA's kernel takes)."""
+    x = pixels.permute(2, 0, 1).unsqueeze(0)
+    if pixels.device.type != "cpu":
+        x = x.float()
+    return F.interpolate(x, size=hw, mode="bilinear", align_corners=False,
+                         antialias=True).float()
+
+
 def box(x: torch.Tensor, radius: int) -> torch.Tensor:
     """Mean over a (2r+1)^2 window, edges repeated. Shifted adds: on the CPU ten times faster
     than ``avg_pool2d`` for these small planes, and the same ops on a GPU."""
@@ -101,8 +111,7 @@ def guided_coefficients(target: torch.Tensor, pixels: torch.Tensor, radius: int,
     """Per low-resolution cell, the linear model target ~ a . colour + b (colour BGR in 0..1),
     averaged over the windows covering the cell: ``a`` Kx3xhxw, ``b`` Kxhxw."""
     k, (h, w) = target.shape[1], target.shape[-2:]
-    guide = F.interpolate(pixels.permute(2, 0, 1).unsqueeze(0), size=(h, w), mode="bilinear",
-                          align_corners=False, antialias=True).float().div_(255.0)  # 1x3xhxw
+    guide = shrink_frame(pixels, (h, w)).div_(255.0)  # 1x3xhxw
     target = target.float()
     prods = torch.cat([guide[:, i:i + 1] * guide[:, j:j + 1] for i, j in _PAIRS]
                       + [(guide.unsqueeze(2) * target.unsqueeze(1)).flatten(1, 2), guide,

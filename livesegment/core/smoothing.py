@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from livesegment.core.frames import Inference
+from livesegment.core.refine import shrink_frame
 
 DEFAULT_SMOOTHING = 0.9  # measured best (BENCHMARKS.md, "Stable, sharp masks")
 DEFAULT_LOOKAHEAD = 8  # offline frames held back; 8 flickered 0.8x as much as 4
@@ -67,8 +68,7 @@ def class_probabilities(logits: torch.Tensor) -> torch.Tensor:
 def small_grey(pixels: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
     """The HxWx3 uint8 BGR frame as an hxw float grey picture (0..255), area-averaged, so
     sensor noise and compression grain mostly cancel before frames are compared."""
-    small = F.interpolate(pixels.permute(2, 0, 1).unsqueeze(0), size=hw, mode="bilinear",
-                          align_corners=False, antialias=True)[0].float()
+    small = shrink_frame(pixels, hw)[0]
     weights = torch.tensor(GREY, device=small.device).view(3, 1, 1)
     return (small * weights).sum(0)
 
