@@ -79,6 +79,32 @@ def _add_model_options(p: argparse.ArgumentParser, default: str | None = DEFAULT
                    help="inference engine (onnxruntime: CPU only, needs livesegment[onnx])")
 
 
+def _smoothing(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"smoothing '{text}' is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"smoothing {value} is outside 0..1")
+    return value
+
+
+def _add_smoothing_options(p: argparse.ArgumentParser) -> None:
+    from livesegment.core.catalog import DEFAULT_SMOOTHING
+
+    p.add_argument("--smoothing", type=_smoothing, default=DEFAULT_SMOOTHING, metavar="S",
+                   help="temporal smoothing of the masks, 0..1 (0 = off; default "
+                   f"{DEFAULT_SMOOTHING}): still, uncertain pixels stop flickering")
+    p.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
+                   help="snap mask edges to the picture's edges (default on)")
+
+
+def mask_options(args: argparse.Namespace):
+    from livesegment.core.smoothing import MaskOptions
+
+    return MaskOptions(args.smoothing, args.refine)
+
+
 def _effect_list(text: str) -> tuple[str, ...]:
     from livesegment.core.effects import EFFECT_NAMES
 
@@ -245,6 +271,7 @@ def _add_process_parser(sub, common: argparse.ArgumentParser) -> None:
     _add_overlay_options(p)
     _add_effect_options(p)
     _add_mask_options(p)
+    _add_smoothing_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -279,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--live-seconds", type=float, default=5.0,
                    help="how long to run the live-latency part (default 5)")
     b.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _add_smoothing_options(b)
 
     _add_live_parser(sub, common)
 
@@ -457,7 +485,8 @@ def _process_one(args, job, segmenter, style, options) -> int:
     with StopOnSignal() as signals:
         try:
             report = process_file(source, output, segmenter, style, args.masks,
-                                  signals.stop, bar.update, options, overwrite=args.overwrite)
+                                  signals.stop, bar.update, options, overwrite=args.overwrite,
+                                  mask_options=mask_options(args))
         finally:
             bar.close()
     _print_summary(report, segmenter, args.quiet)
@@ -481,7 +510,8 @@ def _process_many(args, jobs, segmenter, style, options) -> int:
         try:
             return process_file(source, output, segmenter, style,
                                 _per_output(args.masks, output, True), signals.job_stop,
-                                bar.update, per_file, overwrite=args.overwrite)
+                                bar.update, per_file, overwrite=args.overwrite,
+                                mask_options=mask_options(args))
         finally:
             bar.close()
 
@@ -584,7 +614,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from livesegment.pipeline.bench import format_table, run_bench
 
     report = run_bench(args.source, args.model, args.device, args.size, args.weights,
-                       args.frames, args.live_seconds, args.backend, args.rounds)
+                       args.frames, args.live_seconds, args.backend, args.rounds,
+                       mask_options(args))
     if args.json:
         import json
 

@@ -29,3 +29,5 @@ DEVICE_CHOICES = ("auto", "cpu", "cuda")
 BACKENDS = ("torch", "onnxruntime")
 VIEWS = ("overlay", "mask", "side-by-side")
 MASK_STYLES = ("ids", "color")
+# Temporal smoothing of the masks by default: measured best (BENCHMARKS.md, "Stable, sharp masks").
+DEFAULT_SMOOTHING = 0.9

@@ -26,12 +26,15 @@ class Inference:
     """A frame and the model's raw logits (still on the compute device), before composition.
 
     ``pixels`` is the frame as a tensor on that device, so composing does not upload it again.
+    ``probabilities`` (1xCxhxw float32), when set, are temporally smoothed class probabilities
+    that composing uses instead of the logits.
     """
 
     frame: Frame
     logits: torch.Tensor
     pixels: torch.Tensor
     timings: dict[str, float] = field(default_factory=dict)
+    probabilities: torch.Tensor | None = None
 
 
 @dataclass(frozen=True, eq=False)

@@ -23,6 +23,8 @@ from livesegment.core.effects import Effect, render
 from livesegment.core.overlay import OverlayStyle
 from livesegment.core.postprocess import labels_from_logits
 from livesegment.core.preprocess import inference_size, to_model_input
+from livesegment.core.refine import refine_labels
+from livesegment.core.smoothing import class_probabilities
 from livesegment.core.onnx_backend import BACKENDS, OnnxRuntimeModel
 from livesegment.core.zoo import ModelSpec, get_spec, load_model
 from livesegment.errors import DeviceError, InputError
@@ -137,16 +139,18 @@ class Segmenter:
         return self._pinned.to(self.device, non_blocking=True)
 
     @torch.inference_mode()
-    def compose(self, result: Inference, style: OverlayStyle | Effect) -> Composed:
+    def compose(self, result: Inference, style: OverlayStyle | Effect,
+                refine: bool = False) -> Composed:
         """Upsample + argmax at the frame's resolution, then blend ``style`` over it (or apply
         an effect: :mod:`livesegment.core.effects`; ``image`` is BGRA for the alpha effect).
 
         Separate from :meth:`infer` so the offline pipeline can compose one frame on another
-        thread while the model already works on the next.
+        thread while the model already works on the next. ``refine`` snaps the class
+        boundaries to the frame's edges (core/refine.py); smoothed ``result.probabilities``
+        are used where a :class:`~livesegment.core.smoothing.TemporalSmoother` set them.
         """
         t0 = time.perf_counter()
-        height, width = result.frame.bgr.shape[:2]
-        labels = labels_from_logits(result.logits, (height, width))
+        labels = mask_labels(result, refine)
         image_np = render(style, result.pixels, labels, result.frame.pts_s)
         labels_np = labels.cpu().numpy()
         timings = {**result.timings, "postprocess": time.perf_counter() - t0}
@@ -155,6 +159,18 @@ class Segmenter:
     def process(self, frame: Frame, style: OverlayStyle | Effect) -> Composed:
         """Segments ``frame`` and blends ``style`` over it at the frame's own resolution."""
         return self.compose(self.infer(frame), style)
+
+
+def mask_labels(result: Inference, refine: bool = False) -> torch.Tensor:
+    """HxW uint8 class ids for ``result`` at its frame's resolution: exact bilinear argmax of
+    the logits (or smoothed probabilities), or refined against the frame's edges."""
+    height, width = result.frame.bgr.shape[:2]
+    if refine:
+        probs = result.probabilities
+        return refine_labels(class_probabilities(result.logits) if probs is None else probs,
+                             result.pixels)
+    scores = result.logits if result.probabilities is None else result.probabilities
+    return labels_from_logits(scores, (height, width))
 
 
 def sync_clock(device: torch.device) -> float:

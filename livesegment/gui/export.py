@@ -9,6 +9,7 @@ from PyQt6.QtCore import QObject, pyqtSignal
 from PyQt6.QtWidgets import QProgressBar, QPushButton
 
 from livesegment.core.segmenter import Segmenter
+from livesegment.core.smoothing import MASKS_OFF, MaskOptions
 from livesegment.errors import describe
 from livesegment.pipeline.job import JobReport, Progress, process_file
 
@@ -44,8 +45,10 @@ class ExportController(QObject):
     def running(self) -> bool:
         return self._thread is not None
 
-    def start(self, source: Path, output: Path, segmenter: Segmenter, style) -> bool:
-        """Starts exporting ``source`` with ``style`` (an overlay style or an effect)."""
+    def start(self, source: Path, output: Path, segmenter: Segmenter, style,
+              masks: MaskOptions = MASKS_OFF) -> bool:
+        """Starts exporting ``source`` with ``style`` (an overlay style or an effect) and the
+        window's mask smoothing and refinement."""
         if self._thread is not None:
             return False
         stop = threading.Event()
@@ -56,7 +59,7 @@ class ExportController(QObject):
                 # The live view keeps its own model object; torch modules are safe to share for
                 # inference, and each thread runs its own forward pass.
                 report = process_file(source, output, segmenter, style, stop=stop,
-                                      on_progress=self._progress.emit)
+                                      on_progress=self._progress.emit, mask_options=masks)
             except Exception as exc:  # noqa: BLE001 - shown in the status bar
                 self._finished.emit(None, describe(exc))
                 return

@@ -27,9 +27,11 @@ from livesegment.core.effects import Effect, is_transparent
 from livesegment.core.overlay import OverlayStyle
 from livesegment.core.segmenter import Segmenter
 from livesegment.core.zoo import DEFAULT_MODEL, REGISTRY, get_spec
+from livesegment.core.smoothing import MaskOptions
 from livesegment.errors import LivesegmentError, describe
 from livesegment.gui.capture import CaptureControls
 from livesegment.gui.export import ExportController
+from livesegment.gui.mask_controls import MaskControls
 from livesegment.gui.panels import ClassesPanel, EffectsPanel, ModelPanel, SourcePanel
 from livesegment.gui.virtualcam import VirtualCameraButton
 from livesegment.gui.widgets import VideoView
@@ -109,6 +111,7 @@ class MainWindow(QMainWindow):
         self.models = ModelPanel()
         self.classes = ClassesPanel()
         self.effects = EffectsPanel()
+        self.mask_controls = MaskControls()
         self.export = ExportController(self)
         self.capture = CaptureControls(self.view.current_frame)
         self.virtual_camera = VirtualCameraButton(self._source_fps)
@@ -116,7 +119,7 @@ class MainWindow(QMainWindow):
         self.capture.row.addWidget(self.export.button)
         self.docks = [self._dock(title, widget) for title, widget in (
             ("Source", self.sources), ("Model", self.models), ("Classes", self.classes),
-            ("Effect", self.effects), ("Live", self.capture))]
+            ("Masks", self.mask_controls), ("Effect", self.effects), ("Live", self.capture))]
 
         bar = self.statusBar()
         self.readout = QLabel("")
@@ -191,6 +194,8 @@ class MainWindow(QMainWindow):
         self.classes.changed.connect(self._style_changed)
         self.effects.changed.connect(self._style_changed)
         self.effects.error.connect(lambda m: self.show_error(m, False))
+        self.mask_controls.changed.connect(
+            lambda m: self.pipeline is not None and self.pipeline.set_masks(m))
         self.capture.pause_button.clicked.connect(self.toggle_pause)
         self.capture.message.connect(lambda m, ms: self.statusBar().showMessage(m, ms))
         self.capture.error.connect(lambda m: self.show_error(m, False))
@@ -220,6 +225,10 @@ class MainWindow(QMainWindow):
         if device in available_devices():
             self.models.device_box.setCurrentText(device)
         self.effects.restore(self.settings)
+        default = MaskOptions()
+        self.mask_controls.set_options(MaskOptions(
+            self.settings.value("smoothing", default.smoothing, float),
+            self.settings.value("refine", default.refine, bool)))
         self.models.fill_sizes(get_spec(name), self.settings.value("size", 0, int) or None)
         geometry = self.settings.value("geometry")
         if geometry is not None:
@@ -266,7 +275,8 @@ class MainWindow(QMainWindow):
         if self.pipeline is None:
             self.pipeline = LivePipeline(seg, style, on_error=self.signals.error.emit,
                                          on_notice=self.signals.notice.emit,
-                                         on_end=self.signals.ended.emit)
+                                         on_end=self.signals.ended.emit,
+                                         masks=self.mask_controls.options())
         else:
             self.pipeline.set_style(style)
             self.pipeline.set_segmenter(seg)
@@ -432,7 +442,8 @@ class MainWindow(QMainWindow):
             self.show_error(f"export failed: {exc}", False)
             return
         self.export.start(Path(self.source_spec), output,
-                          self.segmenter.with_size(self.segmenter.size), style)
+                          self.segmenter.with_size(self.segmenter.size), style,
+                          self.mask_controls.options())
 
     def cancel_export(self) -> None:
         self.export.cancel()
@@ -475,6 +486,8 @@ class MainWindow(QMainWindow):
         s.setValue("device", self.models.device())
         s.setValue("size", self.models.size() or 0)
         self.effects.save(s)
+        s.setValue("smoothing", self.mask_controls.options().smoothing)
+        s.setValue("refine", self.mask_controls.options().refine)
         if self.segmenter is not None:
             s.setValue(f"classes/{self.segmenter.spec.name}", sorted(self.classes.checked()))
         if self.source_spec:

@@ -4,7 +4,8 @@ Reports (all from the same process, so ratios are meaningful on a noisy machine)
 * model-only throughput: the network alone on a ready input tensor of the same size, with as
   many frames in flight as the pipeline keeps (the pipeline's ceiling), and one frame at a time;
 * pipeline throughput: decode -> preprocess -> infer -> upsample/colour/blend -> encode, with
-  this project's threads and vectorised maths;
+  this project's threads and vectorised maths, with the chosen mask smoothing and refinement
+  and, in the same rounds, with both off (their cost as a ratio);
 * a naive sequential loop of the same steps (per-class Python loops, full-resolution logits,
   no overlap) as the baseline;
 * mean and p95 of each stage; live capture-to-display latency against its bound; RSS.
@@ -32,6 +33,7 @@ from livesegment.core.device import encoder_threads, offline_streams
 from livesegment.core.overlay import OverlayStyle
 from livesegment.core.preprocess import to_model_input
 from livesegment.core.segmenter import Segmenter, sync_clock
+from livesegment.core.smoothing import DEFAULT_LOOKAHEAD, MASKS_OFF, MaskOptions, TemporalSmoother
 from livesegment.io.live import SyntheticSource
 from livesegment.io.video import VideoFileSink, VideoFileSource
 from livesegment.pipeline.live import LivePipeline
@@ -86,14 +88,15 @@ def model_only_fps(seg: Segmenter, height: int, width: int, frames: int,
 
 
 def pipeline_run(seg: Segmenter, style: OverlayStyle, clip: Path, out: Path, frames: int,
-                 streams: int = 1):
+                 streams: int = 1, masks: MaskOptions = MASKS_OFF):
     """This project's offline pipeline on ``frames`` frames of ``clip``."""
     reader = VideoFileSource(clip)
     sink = VideoFileSink.matching(reader, out, threads=encoder_threads(seg.device))
     result = run_offline(itertools.islice(reader.frames(), frames),
                          [s.infer for s in seg.replicas(streams)],
-                         lambda r: seg.compose(r, style),
-                         lambda c: sink.write(c.image, c.frame.pts_s))
+                         lambda r: seg.compose(r, style, masks.refine),
+                         lambda c: sink.write(c.image, c.frame.pts_s),
+                         window=TemporalSmoother(masks.smoothing, DEFAULT_LOOKAHEAD))
     sink.finish()
     reader.close()
     return result
@@ -132,13 +135,14 @@ def naive_fps(seg: Segmenter, style: OverlayStyle, clip: Path, out: Path, frames
 
 
 def live_latency(seg: Segmenter, style: OverlayStyle, width: int, height: int,
-                 fps: float = 30.0, seconds: float = 5.0, display_hz: float = 60.0) -> dict:
+                 fps: float = 30.0, seconds: float = 5.0, display_hz: float = 60.0,
+                 masks: MaskOptions = MASKS_OFF) -> dict:
     """A synthetic camera through the live pipeline, polled like the window does.
 
     Each shown frame's age is checked against its own bound: its processing time plus one
     capture interval (the most it can wait for the model) plus one display tick. The mean
     bound (mean inference period + interval + tick) is reported too, for the readout."""
-    pipe = LivePipeline(seg, style)
+    pipe = LivePipeline(seg, style, masks=masks)
     pipe.set_source(SyntheticSource(width, height, fps=fps))
     ages, excess, seen = [], [], set()
     end = time.monotonic() + seconds
@@ -166,7 +170,7 @@ def live_latency(seg: Segmenter, style: OverlayStyle, width: int, height: int,
 
 def run_bench(source: Path | None, model: str, device: str, size: int | None,
               weights: Path | None, frames: int, live_seconds: float = 5.0,
-              backend: str = "torch", rounds: int = 3) -> dict:
+              backend: str = "torch", rounds: int = 3, masks: MaskOptions = MASKS_OFF) -> dict:
     """Every figure, from rounds that each measure the model, the pipeline and the naive loop
     back to back. A shared machine's speed drifts by tens of percent within a minute, so the
     ratios are the medians of each round's ratios, not ratios of figures taken far apart."""
@@ -183,16 +187,22 @@ def run_bench(source: Path | None, model: str, device: str, size: int | None,
         seg.warm_up(height, width)
         for _ in range(rounds):
             serial = model_only_fps(seg, height, width, frames)
-            result = pipeline_run(seg, style, clip, Path(tmp) / "pipeline.mp4", frames, streams)
+            result = pipeline_run(seg, style, clip, Path(tmp) / "pipeline.mp4", frames, streams,
+                                  masks)
             stages.merge(result.stages)
+            plain = {}
+            if masks != MASKS_OFF:  # the same pipeline with smoothing and refinement off
+                off = pipeline_run(seg, style, clip, Path(tmp) / "plain.mp4", frames, streams)
+                plain = {"pipeline_masks_off": off.frames / off.elapsed_s}
             per_round.append({
                 "model_only_one_at_a_time": serial,
                 "model_only": (model_only_fps(seg, height, width, frames, streams)
                                if streams > 1 else serial),
                 "pipeline": result.frames / result.elapsed_s,
                 "naive": naive_fps(seg, style, clip, Path(tmp) / "naive.mp4", frames),
+                **plain,
             })
-    live = live_latency(seg, style, width, height, seconds=live_seconds)
+    live = live_latency(seg, style, width, height, seconds=live_seconds, masks=masks)
 
     def median(key: Callable[[dict], float]) -> float:
         return statistics.median(key(r) for r in per_round)
@@ -205,13 +215,16 @@ def run_bench(source: Path | None, model: str, device: str, size: int | None,
                    "synthetic 1280x720"), "frames": result.frames, "rounds": rounds,
                    "source_size": [width, height],
                    "input_size": list(seg.input_size(height, width)), "dtype": str(seg.dtype),
-                   "backend": backend, "frames_in_flight": streams},
+                   "backend": backend, "frames_in_flight": streams,
+                   "smoothing": masks.smoothing, "refine": masks.refine},
         "throughput_fps": {k: median(lambda r, k=k: r[k]) for k in per_round[0]},
         "ratios": {
             "pipeline_vs_model": median(lambda r: r["pipeline"] / r["model_only"]),
             "pipeline_vs_model_one_at_a_time":
                 median(lambda r: r["pipeline"] / r["model_only_one_at_a_time"]),
             "pipeline_vs_naive": median(lambda r: r["pipeline"] / r["naive"]),
+            **({"masks_on_vs_off": median(lambda r: r["pipeline"] / r["pipeline_masks_off"])}
+               if masks != MASKS_OFF else {}),
         },
         "rounds_fps": per_round,
         "stages_ms": stages.summary(),
@@ -228,6 +241,18 @@ def _device_name(device: torch.device) -> str:
 
 def _in_flight(n: int) -> str:
     return f"{n} frame{'s' if n > 1 else ''} in flight"
+
+
+def _masks_lines(r: dict) -> list[str]:
+    """The smoothing/refinement cost rows (absent when the run had both off)."""
+    t, c = r["throughput_fps"], r["config"]
+    if "pipeline_masks_off" not in t:
+        return []
+    return [f"{'pipeline, smoothing + refinement off':<44}{t['pipeline_masks_off']:>8.1f}"
+            f"{t['pipeline_masks_off'] / t['model_only']:>10.2f}",
+            f"pipeline with smoothing {c['smoothing']:g} and refinement "
+            f"{'on' if c['refine'] else 'off'}: {r['ratios']['masks_on_vs_off']:.2f}x the fps "
+            "with both off (median of each round's ratio)"]
 
 
 def format_table(r: dict) -> str:
@@ -249,6 +274,7 @@ def format_table(r: dict) -> str:
         f"{'pipeline (end to end), ' + _in_flight(n):<44}{t['pipeline']:>8.1f}"
         f"{t['pipeline'] / t['model_only']:>10.2f}",
         f"{'naive sequential loop':<44}{t['naive']:>8.1f}{t['naive'] / t['model_only']:>10.2f}",
+        *_masks_lines(r),
         f"pipeline is {r['ratios']['pipeline_vs_naive']:.2f}x the naive loop"
         + (f" and {r['ratios']['pipeline_vs_model_one_at_a_time']:.2f}x the model run one "
            "frame at a time" if n > 1 else ""),

@@ -16,6 +16,8 @@ from livesegment.core.frames import Composed, Frame
 from livesegment.core.overlay import OverlayStyle
 from livesegment.core.segmenter import Segmenter
 from livesegment.core.views import arrange, class_shares, colour_labels, view_width
+from livesegment.core.smoothing import (DEFAULT_LOOKAHEAD, MASKS_OFF, MaskOptions,
+                                        TemporalSmoother)
 from livesegment.errors import OutputError
 from livesegment.io.class_stats import ClassStatsWriter
 from livesegment.io.gif import GifSink
@@ -138,8 +140,11 @@ def process_file(source: Source, output: Path, segmenter: Segmenter,
                  style: OverlayStyle | Effect, masks: Path | None = None,
                  stop: threading.Event | None = None,
                  on_progress: Callable[[Progress], None] | None = None,
-                 options: JobOptions = JobOptions(), overwrite: bool = False) -> JobReport:
+                 options: JobOptions = JobOptions(), overwrite: bool = False,
+                 mask_options: MaskOptions = MASKS_OFF) -> JobReport:
     """Annotates ``source`` into ``output``; a stopped video job leaves a playable partial file.
+
+    ``mask_options``: temporal smoothing (offline: with look-ahead) and edge refinement.
 
     ``source`` may also be a stream URL or a camera index (a string): it is recorded until it
     ends, ``options.end_s`` or ``stop``, and what was recorded is the complete output.
@@ -152,10 +157,10 @@ def process_file(source: Source, output: Path, segmenter: Segmenter,
     outputs = _FrameOutputs(options, segmenter, masks, stats)
     try:
         if is_image(source):
-            report = _process_image(source, output, segmenter, style, outputs)
+            report = _process_image(source, output, segmenter, style, outputs, mask_options)
         else:
             report = _process_video(source, output, segmenter, style, outputs, stop,
-                                    on_progress, options)
+                                    on_progress, options, mask_options)
     finally:
         outputs.close()
     if stats is not None and report.frames:
@@ -196,10 +201,12 @@ class _FrameOutputs:
 
 
 def _process_image(source: Path, output: Path, segmenter: Segmenter,
-                   style: OverlayStyle | Effect, outputs: _FrameOutputs) -> JobReport:
+                   style: OverlayStyle | Effect, outputs: _FrameOutputs,
+                   mask_options: MaskOptions = MASKS_OFF) -> JobReport:
     start = time.perf_counter()
     bgr = read_image(source)
-    composed = segmenter.process(Frame(0, 0.0, bgr), style)
+    composed = segmenter.compose(segmenter.infer(Frame(0, 0.0, bgr)), style,
+                                 mask_options.refine)
     picture = outputs.picture(composed)
     write_image(output, picture)
     outputs.record(composed)
@@ -246,7 +253,8 @@ def _process_video(source: Source, output: Path, segmenter: Segmenter,
                    style: OverlayStyle | Effect, outputs: _FrameOutputs,
                    stop: threading.Event | None,
                    on_progress: Callable[[Progress], None] | None,
-                   options: JobOptions = JobOptions()) -> JobReport:
+                   options: JobOptions = JobOptions(),
+                   mask_options: MaskOptions = MASKS_OFF) -> JobReport:
     reader = _open_reader(source, options)
     try:
         sink_type = GifSink if output.suffix.lower() == ".gif" else VideoFileSink
@@ -279,8 +287,10 @@ def _process_video(source: Source, output: Path, segmenter: Segmenter,
         if is_realtime(source):  # an RTSP clock may start anywhere: count from its first frame
             frames = from_first_frame(frames)
         frames = frames_in_range(frames, options.start_s, options.end_s)
+        window = TemporalSmoother(mask_options.smoothing, DEFAULT_LOOKAHEAD)
         result = run_offline(frames, [s.infer for s in streams],
-                             lambda r: segmenter.compose(r, style), write, stop, report)
+                             lambda r: segmenter.compose(r, style, mask_options.refine), write,
+                             stop, report, window=window)
     except BaseException:
         sink.abort()
         reader.close()

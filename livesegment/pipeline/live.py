@@ -20,6 +20,7 @@ from livesegment.core.effects import Effect, for_model
 from livesegment.core.overlay import OverlayStyle
 from livesegment.core.preprocess import inference_size
 from livesegment.core.segmenter import Segmenter
+from livesegment.core.smoothing import MASKS_OFF, MaskOptions, TemporalSmoother
 from livesegment.errors import LivesegmentError, describe
 from livesegment.io.live import LiveSource
 from livesegment.pipeline.slots import LatestFrameSlot
@@ -50,9 +51,13 @@ class LivePipeline:
     def __init__(self, segmenter: Segmenter, style: OverlayStyle | Effect,
                  on_error: Callable[[str, bool], None] = lambda m, r: None,
                  on_notice: Callable[[str], None] = lambda m: None,
-                 on_end: Callable[[], None] = lambda: None) -> None:
+                 on_end: Callable[[], None] = lambda: None,
+                 masks: MaskOptions = MASKS_OFF) -> None:
         self.segmenter = segmenter
         self.style = style
+        self.masks = masks
+        self._smoother = TemporalSmoother(masks.smoothing)  # past only: live has no future
+        self._smoothed_for: Segmenter | None = None
         self.on_error, self.on_notice, self.on_end = on_error, on_notice, on_end
         self.frames: LatestFrameSlot[Frame] = LatestFrameSlot()
         self.results: LatestFrameSlot[Composed] = LatestFrameSlot()
@@ -91,6 +96,13 @@ class LivePipeline:
     def set_style(self, style: OverlayStyle | Effect) -> None:
         """Immutable swap: the next frame uses it whole (no restart)."""
         self.style = style
+
+    def set_masks(self, masks: MaskOptions) -> None:
+        """Smoothing strength and refinement for the next frame; a new strength starts the
+        smoothing history afresh."""
+        if masks.smoothing != self.masks.smoothing:
+            self._smoother = TemporalSmoother(masks.smoothing)
+        self.masks = masks
 
     def set_paused(self, paused: bool) -> None:
         (self._paused.set if paused else self._paused.clear)()
@@ -159,7 +171,7 @@ class LivePipeline:
             try:
                 if self._warm_up(candidate, frame):
                     continue  # this frame went stale during the build; take a fresh one
-                composed = candidate.process(frame, self._style_for(candidate))
+                composed = self._compose(candidate, frame)
             except torch.OutOfMemoryError:
                 self._shrink_after_oom(candidate)
                 continue
@@ -171,6 +183,17 @@ class LivePipeline:
             composed = replace(composed, ready_at=time.monotonic())
             self.inference_rate.tick()
             self.results.put(composed)
+
+    def _compose(self, segmenter: Segmenter, frame: Frame) -> Composed:
+        """Infer, smooth with this stream's past (history dropped when the model or size
+        changes), compose."""
+        masks, smoother = self.masks, self._smoother
+        result = segmenter.infer(frame)
+        if segmenter is not self._smoothed_for:
+            smoother.reset()
+            self._smoothed_for = segmenter
+        (result,) = smoother.push(result)
+        return segmenter.compose(result, self._style_for(segmenter), masks.refine)
 
     def _warm_up(self, segmenter: Segmenter, frame: Frame) -> bool:
         """Builds the model's graph for a new frame size here, before the first such frame

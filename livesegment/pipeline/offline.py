@@ -15,6 +15,11 @@ argmax, blending) runs on the writer thread, overlapping the model's work.
 Full queues block the stage before them (back-pressure): nothing is dropped and memory stays
 bounded. Setting ``stop`` ends the run early: frames whose inference already started are still
 written, in order, so the writer can finalise a playable file; the rest are cancelled.
+
+A ``window`` (temporal smoothing that looks ahead) sits between the in-order results and
+``compose``: it may hold a few results back until it has seen their future, and at the end of
+the run, stopped early or not, it hands over what it still holds, so every inferred frame is
+written exactly once.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from livesegment.core.frames import Composed, Frame
 from livesegment.pipeline.stats import StageTimes
@@ -34,6 +39,14 @@ _END = object()
 POLL_S = 0.1
 
 Infer = Callable[[Frame], Any]
+
+
+class ResultWindow(Protocol):
+    """An in-order stage that may hold results back (TemporalSmoother with look-ahead)."""
+
+    def push(self, result: Any) -> list[Any]: ...
+
+    def flush(self) -> list[Any]: ...
 
 
 @dataclass
@@ -84,7 +97,7 @@ def run_offline(frames: Iterable[Frame], infer: Infer | Sequence[Infer],
                 compose: Callable[[Any], Composed], write: Callable[[Composed], None],
                 stop: threading.Event | None = None,
                 on_frame: Callable[[Composed], None] | None = None,
-                depth: int = 4) -> OfflineResult:
+                depth: int = 4, window: ResultWindow | None = None) -> OfflineResult:
     """Runs ``infer`` on every frame; ``compose`` then ``write`` run in frame order on the
     writer thread, and ``on_frame`` after each frame is written.
 
@@ -135,22 +148,28 @@ def run_offline(frames: Iterable[Frame], infer: Infer | Sequence[Infer],
                     result.set_exception(exc)
         return body
 
-    def drain() -> None:
+    def emit(inferred: Any) -> None:
         nonlocal written
+        composed = compose(inferred)
+        t0 = time.perf_counter()
+        write(composed)
+        stages.add("encode", time.perf_counter() - t0)
+        for name, seconds in composed.timings.items():
+            stages.add(name, seconds)
+        written += 1
+        if on_frame is not None:
+            on_frame(composed)
+
+    def drain() -> None:
         while (result := _get(pending, stop, reader)) is not _END:
             try:
                 inferred = result.result()
             except CancelledError:
-                return
-            composed = compose(inferred)
-            t0 = time.perf_counter()
-            write(composed)
-            stages.add("encode", time.perf_counter() - t0)
-            for name, seconds in composed.timings.items():
-                stages.add(name, seconds)
-            written += 1
-            if on_frame is not None:
-                on_frame(composed)
+                break
+            for ready in (window.push(inferred) if window else (inferred,)):
+                emit(ready)
+        for ready in (window.flush() if window else ()):
+            emit(ready)
 
     reader = _Worker("livesegment-reader", read)
     models = [_Worker(f"livesegment-infer-{i}", run_model(fn)) for i, fn in enumerate(infers)]

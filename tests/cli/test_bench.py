@@ -15,7 +15,8 @@ def test_bench_reports_every_figure(tmp_path, capsys):
                  "--live-seconds", "1", "--rounds", "3", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     fps = report["throughput_fps"]
-    assert set(fps) == {"model_only", "model_only_one_at_a_time", "pipeline", "naive"}
+    assert set(fps) == {"model_only", "model_only_one_at_a_time", "pipeline", "naive",
+                        "pipeline_masks_off"}  # smoothing and refinement on, then off
     assert min(fps.values()) > 0 and report["config"]["frames_in_flight"] == 2  # on a CPU
     assert report["config"]["frames"] == 6 and report["config"]["source_size"] == [160, 120]
     assert report["config"]["input_size"] == [64, 96]
@@ -27,6 +28,8 @@ def test_bench_reports_every_figure(tmp_path, capsys):
     assert fps["pipeline"] == sorted(r["pipeline"] for r in rounds)[1]
     assert report["ratios"]["pipeline_vs_model"] == sorted(
         r["pipeline"] / r["model_only"] for r in rounds)[1]
+    assert report["ratios"]["masks_on_vs_off"] == sorted(
+        r["pipeline"] / r["pipeline_masks_off"] for r in rounds)[1]
     live = report["live"]
     assert live["shown"] > 0 and live["bound_ms"] > 0 and report["rss_mb"]["end"] > 0
     assert 0 <= live["over_own_bound"] <= live["shown"]

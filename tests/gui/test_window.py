@@ -42,7 +42,7 @@ class BrokenModel:
     def is_warm(self, height, width):
         return True
 
-    def process(self, frame, style):
+    def infer(self, frame):
         raise RuntimeError("shape mismatch in layer 3")
 
 

@@ -46,7 +46,7 @@ class OomOnce(Segmenter):
         base = fake_segmenter(size=256)
         super().__init__(base.spec, base.model, base.device, 256)
 
-    def process(self, frame, style):
+    def infer(self, frame):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
 
