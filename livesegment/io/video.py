@@ -123,6 +123,13 @@ class VideoFileSource:
                 yield from reorder.push(picture, picture.pts, picture.dts)
         yield from reorder.flush()
 
+    def seek(self, t_s: float) -> None:
+        """Starts :meth:`frames` at the keyframe at or before ``t_s`` (for a time chunk of
+        the file); the frames keep their timestamps in the whole file."""
+        if t_s > 0:
+            self._container.seek(round(t_s / self.time_base), stream=self.stream,
+                                 backward=True, any_frame=False)
+
     def close(self) -> None:
         self._container.close()
 
