@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default 0.5)")
     p.add_argument("--masks", type=Path, help="also write class-id PNGs (000000.png...) here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_ray_options(p)
 
     sub.add_parser("models", help="list the models and whether their weights are at hand")
 
@@ -93,6 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--source", help="camera index, video file or stream URL")
     g.add_argument("--model", help="model to start with")
     return parser
+
+
+def _add_ray_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="run on a Ray cluster (auto, host:port, ray://host:port; no address: a "
+                   "local Ray instance); paths must be on storage every node shares; needs "
+                   "livesegment[cluster]")
 
 
 def _add_live_parser(sub) -> None:
@@ -212,6 +220,8 @@ def cmd_process(args: argparse.Namespace) -> int:
     from livesegment.core.zoo import get_spec
     from livesegment.pipeline.job import check_job_paths, process_file
 
+    if getattr(args, "ray", None) is not None:
+        return _process_on_ray(args)
     spec = get_spec(args.model)
     selected = parse_classes(spec, args.classes)
     check_job_paths(args.input, args.output, args.masks)  # before the model loads
@@ -229,6 +239,36 @@ def cmd_process(args: argparse.Namespace) -> int:
     if report.interrupted:
         return signals.exit_code
     return 0
+
+
+def _process_on_ray(args: argparse.Namespace) -> int:
+    """``process ... --ray``: the files become work on a Ray cluster (pipeline/cluster.py)."""
+    from livesegment.core.zoo import get_spec
+    from livesegment.pipeline.cluster import ProgressBar as ClusterBar, run_on_ray
+    from livesegment.pipeline.jobs import FileJob, JobSettings
+
+    if args.masks is not None:
+        raise InputError("--masks is not available with --ray yet")
+    spec = get_spec(args.model)
+    selected = parse_classes(spec, args.classes)
+    settings = JobSettings(spec.name, args.device, args.size, args.weights, args.backend,
+                           None if selected is None else frozenset(selected), args.opacity)
+    inputs = args.input if isinstance(args.input, list) else [args.input]
+    jobs = [FileJob(path, args.output) for path in inputs]
+    bar = ClusterBar(enabled=not args.quiet)
+    with StopOnSignal() as signals:
+        try:
+            results = run_on_ray(jobs, settings, None if args.ray == "local" else args.ray,
+                                 bar.update, signals.stop, getattr(args, "overwrite", False))
+        finally:
+            bar.close()
+    for r in results:
+        detail = f"{r.frames} frames in {r.seconds:.1f} s" if r.status == "ok" else r.message
+        extra = f" ({r.message})" if r.status == "ok" and r.message else ""
+        print(f"{r.status:7} {r.input} -> {r.output}: {detail}{extra}", file=sys.stderr)
+    if signals.stop.is_set():
+        return signals.exit_code
+    return EXIT_USAGE if any(r.status == "failed" for r in results) else 0
 
 
 def _print_summary(report, segmenter, quiet: bool) -> None:

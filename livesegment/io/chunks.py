@@ -1,12 +1,14 @@
 """One video cut at keyframes into time chunks, and encoded chunks joined back without re-encoding.
 
 Why keyframes: decoding can start there, so each chunk is read independently. Why an
-intermediate NUT file per chunk: NUT keeps the stream's own time base, so every packet keeps the
-exact timestamp of its source frame (MPEG-TS would round to 90 kHz), and it holds H.264 with
-its headers out of band, as MP4 wants them. Chunks are joinable because every chunk is encoded by
-the same :class:`~livesegment.io.video.VideoFileSink` settings (codec, size, pixel format, time
-base, preset, CRF): x264 then emits identical parameter sets, each chunk starts with an IDR
-picture (no open GOP), and the joined stream decodes with the first chunk's headers.
+intermediate MP4 per chunk: its timescale is the source's time base or an integer multiple of
+it, so every packet keeps the exact timestamp of its source frame, and it holds H.264 with its
+headers out of band, as the final MP4 wants them. (Tried: NUT rewrote a 1/1000 time base to
+1/64000 and shifted every timestamp by the B-frame delay; MPEG-TS rounds to 90 kHz.) Chunks are
+joinable because every chunk is encoded by the same :class:`~livesegment.io.video.VideoFileSink`
+settings (codec, size, pixel format, time base, preset, CRF): x264 then emits identical
+parameter sets, each chunk starts with an IDR picture (no open GOP), and the joined stream
+decodes with the first chunk's headers.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from livesegment.errors import InputError, OutputError
 from livesegment.io.paths import partial_path
 from livesegment.io.video import AudioPassthrough
 
-CHUNK_SUFFIX = ".nut"
+CHUNK_SUFFIX = ".mp4"
 
 
 @dataclass(frozen=True)
