@@ -185,13 +185,13 @@ def _free_port() -> int:
 def cluster():
     """``ray start --head`` on loopback with 2 CPUs; yields its address, then stops exactly the
     processes it started (its process group, and any worker still naming its temp folder)."""
+    os.environ["RAY_AUTH_MODE"] = "token"  # read when ray is first imported
     ray = pytest.importorskip("ray")
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # FakeModel for workers
     ray.cloudpickle.register_pickle_by_value(conftest)
     port = _free_port()
     temp = tempfile.mkdtemp(prefix="lsray", dir="/tmp")  # short: Ray's socket paths
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="token")
-    os.environ["RAY_AUTH_MODE"] = "token"
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
     head = subprocess.Popen(
         [str(RAY), "start", "--head", f"--port={port}", "--num-cpus=2",
          "--node-ip-address=127.0.0.1", "--include-dashboard=false",
