@@ -2,7 +2,9 @@
 
 The cluster tests share one ``ray start --head`` on 127.0.0.1 with 2 CPUs (module fixture,
 stopped at the end by killing the process group it started); each run starts 2 actors, which on
-a small shared machine costs a few seconds, so their clips are tiny and their runs few.
+a small shared machine costs a few seconds, so their clips are tiny and their runs few. Two of
+them run by default (several files with a damaged one and a re-run; the path check); the killed
+worker and the chunked video on the cluster are ``slow`` (opt-in: ``-m slow``).
 """
 
 from __future__ import annotations
@@ -211,7 +213,7 @@ def cluster():
 
 
 def _stop_group(head: subprocess.Popen, temp: str) -> None:
-    for sig, wait_s in ((signal.SIGTERM, 15), (signal.SIGKILL, 15)):
+    for sig, wait_s in ((signal.SIGTERM, 3), (signal.SIGKILL, 15)):
         try:
             os.killpg(head.pid, sig)
             head.wait(wait_s)
@@ -260,6 +262,7 @@ def test_several_files_each_once_and_a_damaged_one_reported(cluster, tmp_path):
     assert [r.status for r in again] == ["skipped"] * 3
 
 
+@pytest.mark.slow  # ~45 s on the shared 2-core machine: a worker restarts (imports torch again)
 def test_a_worker_killed_mid_file_loses_nothing(cluster, tmp_path):
     pids = tmp_path / "pids"
     pids.mkdir()
@@ -290,6 +293,7 @@ def test_a_worker_killed_mid_file_loses_nothing(cluster, tmp_path):
     assert hidden_leftovers(work) == []
 
 
+@pytest.mark.slow  # ~30 s; the same join is checked without Ray in the default run
 def test_a_single_video_in_chunks_equals_one_machine(cluster, tmp_path):
     source = tmp_path / "long.mp4"
     times = make_keyed_clip(source, 30, keyint=6, tone_hz=330)
