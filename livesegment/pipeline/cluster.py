@@ -466,15 +466,20 @@ def _frame_estimate(path: Path) -> int:
 
 
 class ProgressBar:
-    """One tqdm bar for the whole cluster: frames written, files finished."""
+    """One tqdm bar for the whole cluster: frames written, files finished. Drawn from the first
+    report on, so a run refused before work starts leaves no empty bar behind."""
 
     def __init__(self, enabled: bool = True) -> None:
-        from tqdm import tqdm
-
-        self._bar = tqdm(total=0, unit="frame", disable=not enabled, dynamic_ncols=True,
-                         desc="ray")
+        self.enabled = enabled
+        self._bar = None
 
     def update(self, progress: ClusterProgress) -> None:
+        if not self.enabled:
+            return
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=progress.total, unit="frame", dynamic_ncols=True, desc="ray")
         self._bar.total = progress.total
         self._bar.n = progress.frames
         self._bar.set_postfix_str(f"files {progress.files_done}/{progress.files}",
@@ -482,4 +487,5 @@ class ProgressBar:
         self._bar.refresh()
 
     def close(self) -> None:
-        self._bar.close()
+        if self._bar is not None:
+            self._bar.close()
