@@ -260,6 +260,9 @@ def _connect(ray, address: str | None) -> bool:
         return False
     if address in (None, "", "local"):
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        # Ray starts workers at nice 15 (its own daemons first); on a machine shared with other
+        # programs that left a local run 3x slower than without Ray (BENCHMARKS.md).
+        os.environ.setdefault("RAY_worker_niceness", "0")
         ray.init(num_cpus=LOCAL_CPUS, include_dashboard=False, log_to_driver=False,
                  object_store_memory=LOCAL_OBJECT_STORE, configure_logging=False)
         return True
