@@ -320,3 +320,40 @@ def test_a_path_missing_on_a_node_is_refused_clearly(cluster, tmp_path):
     assert f"input not found: {tmp_path / 'gone.mp4'}" in message
     assert "on node " in message and "shared storage" in message
     assert not (tmp_path / "a.mp4").exists()
+
+
+def test_cli_refuses_masks_with_ray_before_starting_it(tmp_path, capsys):
+    from livesegment.cli import main
+
+    make_keyed_clip(tmp_path / "in.mp4", 4, keyint=2)
+    code = main(["process", str(tmp_path / "in.mp4"), "-o", str(tmp_path / "out.mp4"),
+                 "--masks", str(tmp_path / "m"), "--ray"])
+    assert code == 2
+    assert capsys.readouterr().err.strip() == "livesegment: --masks is not available with --ray yet"
+
+
+def test_cli_names_a_missing_input_and_its_node(cluster, tmp_path, capsys):
+    from livesegment.cli import main
+
+    code = main(["process", str(tmp_path / "gone.mp4"), "-o", str(tmp_path / "out.mp4"),
+                 "--quiet", "--ray", cluster])
+    err = [line for line in capsys.readouterr().err.splitlines() if "livesegment:" in line]
+    assert code == 2
+    assert err == [f"livesegment: input not found: {tmp_path / 'gone.mp4'} (on node "
+                   f"{err[0].split('(on node ')[1].split(')')[0]}); with --ray every node must "
+                   "see the inputs and outputs at the same paths (shared storage)"]
+
+
+@pytest.mark.slow  # the real model on two actors
+def test_cli_processes_one_video_on_the_cluster_with_the_real_model(cluster, tmp_path, capsys):
+    from livesegment.cli import main
+
+    source = tmp_path / "in.mp4"
+    times = make_keyed_clip(source, 20, keyint=5, size=(96, 128), tone_hz=440)
+    out = tmp_path / "out.mp4"
+    assert main(["process", str(source), "-o", str(out), "--device", "cpu", "--quiet",
+                 "--ray", cluster]) == 0
+    assert read_clip(out)[0] == pytest.approx(times, abs=1e-3)
+    assert f"ok      {source} -> {out}: 20 frames" in capsys.readouterr().err
+    assert main(["process", str(source), "-o", str(out), "--quiet", "--ray", cluster]) == 0
+    assert f"skipped {source} -> {out}: output exists" in capsys.readouterr().err
