@@ -357,3 +357,27 @@ def test_cli_processes_one_video_on_the_cluster_with_the_real_model(cluster, tmp
     assert f"ok      {source} -> {out}: 20 frames" in capsys.readouterr().err
     assert main(["process", str(source), "-o", str(out), "--quiet", "--ray", cluster]) == 0
     assert f"skipped {source} -> {out}: output exists" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_stopped_run_keeps_finished_files_and_leaves_no_partial(cluster, tmp_path):
+    jobs = []
+    for i in range(3):
+        make_keyed_clip(tmp_path / f"in{i}.mp4", 24, keyint=8)
+        jobs.append(FileJob(tmp_path / f"in{i}.mp4", tmp_path / f"out{i}.mp4"))
+    stop = threading.Event()
+
+    def watch(progress):
+        if progress.frames > 0:
+            stop.set()
+
+    results = _run(jobs, cluster, factory=FakeModel(delay_s=0.08), on_progress=watch, stop=stop)
+    assert stop.is_set()
+    for result in results:
+        assert result.status in ("ok", "failed")
+        if result.status == "failed":
+            assert result.message == "interrupted" and not result.output.exists()
+        else:
+            assert len(read_clip(result.output)[0]) == 24
+    assert "failed" in [r.status for r in results]
+    assert hidden_leftovers(tmp_path) == []
