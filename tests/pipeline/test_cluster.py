@@ -27,7 +27,7 @@ import pytest
 
 import tests.conftest as conftest
 from livesegment.errors import InputError
-from livesegment.io.chunks import (ChunkSpan, VideoIndex, chunk_path, index_video, join_chunks,
+from livesegment.io.chunks import (VideoIndex, chunk_path, index_video, join_chunks,
                                    plan_chunks)
 from livesegment.pipeline.cluster import ChunkTask, encode_chunk, worker_count
 from livesegment.pipeline.job import process_file
