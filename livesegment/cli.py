@@ -272,6 +272,7 @@ def _add_process_parser(sub, common: argparse.ArgumentParser) -> None:
     _add_effect_options(p)
     _add_mask_options(p)
     _add_smoothing_options(p)
+    _add_ray_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -314,6 +315,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--source", help="camera index, video file or stream URL")
     g.add_argument("--model", help="model to start with")
     return parser
+
+
+def _add_ray_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="run on a Ray cluster (auto, host:port, ray://host:port; no address: a "
+                   "local Ray instance); paths must be on storage every node shares; needs "
+                   "livesegment[cluster]")
 
 
 def _add_live_parser(sub, common: argparse.ArgumentParser) -> None:
@@ -414,11 +422,15 @@ def cmd_process(args: argparse.Namespace) -> int:
     from livesegment.io.sample import sample_clip
     from livesegment.pipeline.job import check_alpha_output, check_job_paths
 
+    if getattr(args, "ray", None) is not None:
+        return _process_on_ray(args)
     spec = get_spec(args.model)
     selected = parse_classes(spec, args.classes)
     inputs = list(args.inputs) + ([str(sample_clip())] if args.sample else [])
     sources = expand_inputs(inputs)
     jobs = plan_outputs(sources, args.output)
+    if args.ray is not None:
+        return _process_on_ray(args, jobs)
     options = job_options(args)
     batch = wants_folder(args.output, sources)
     for _source, output in jobs:
@@ -522,6 +534,49 @@ def _process_many(args, jobs, segmenter, style, options) -> int:
     if any(r.status == "interrupted" or r.status == "not started" for r in results):
         return signals.exit_code
     return EXIT_USAGE if any(r.status == "failed" for r in results) else 0
+
+
+def _process_on_ray(args: argparse.Namespace, planned: list[tuple[Path | str, Path]]) -> int:
+    """``process ... --ray``: the files become work on a Ray cluster (pipeline/cluster.py)."""
+    from livesegment.core.zoo import get_spec
+    from livesegment.pipeline.cluster import ProgressBar as ClusterBar, run_on_ray
+    from livesegment.pipeline.jobs import FileJob, JobSettings
+
+    _check_ray_options(args, planned)
+    spec = get_spec(args.model)
+    selected = parse_classes(spec, args.classes)
+    settings = JobSettings(spec.name, args.device, args.size, args.weights, args.backend,
+                           None if selected is None else frozenset(selected), args.opacity,
+                           masks=mask_options(args))
+    jobs = [FileJob(Path(source), output) for source, output in planned]
+    bar = ClusterBar(enabled=not args.quiet)
+    with StopOnSignal() as signals:
+        try:
+            results = run_on_ray(jobs, settings, None if args.ray == "local" else args.ray,
+                                 bar.update, signals.stop, args.overwrite)
+        finally:
+            bar.close()
+    for r in results:
+        detail = f"{r.frames} frames in {r.seconds:.1f} s" if r.status == "ok" else r.message
+        extra = f" ({r.message})" if r.status == "ok" and r.message else ""
+        print(f"{r.status:7} {r.input} -> {r.output}: {detail}{extra}", file=sys.stderr)
+    if signals.stop.is_set():
+        return signals.exit_code
+    return EXIT_USAGE if any(r.status == "failed" for r in results) else 0
+
+
+def _check_ray_options(args: argparse.Namespace, planned) -> None:
+    """What a Ray worker cannot do yet is refused before the cluster starts."""
+    unsupported = [(args.masks is not None, "--masks"), (args.stats is not None, "--stats"),
+                   (args.view != "overlay", "--view"), (args.codec or args.crf, "--codec/--crf"),
+                   (args.start or args.end or args.duration, "--start/--end/--duration"),
+                   (tuple(args.effect) != ("overlay",), "--effect")]
+    named = [name for used, name in unsupported if used]
+    if named:
+        raise InputError(f"{', '.join(named)} not available with --ray yet")
+    live = [str(source) for source, _ in planned if isinstance(source, str)]
+    if live:
+        raise InputError(f"--ray takes files, not streams or cameras ({live[0]})")
 
 
 def print_batch_summary(results, stream=None) -> None:
