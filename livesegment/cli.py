@@ -17,7 +17,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from livesegment import __version__
@@ -32,14 +32,22 @@ from livesegment.io.formats import ENCODERS, FORMATS
 EXIT_USAGE = 2
 
 
-def _opacity(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"opacity '{text}' is not a number") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"opacity {value} is outside 0..1")
-    return value
+def _fraction(name: str) -> Callable[[str], float]:
+    """An argparse type for a value in 0..1 whose errors name the option's meaning."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} '{text}' is not a number") from None
+        if not 0.0 <= value <= 1.0:
+            raise argparse.ArgumentTypeError(f"{name} {value} is outside 0..1")
+        return value
+
+    return parse
+
+
+_opacity = _fraction("opacity")
+_smoothing = _fraction("smoothing")
 
 
 def _positive_int(text: str) -> int:
@@ -77,16 +85,6 @@ def _add_model_options(p: argparse.ArgumentParser, default: str | None = DEFAULT
     p.add_argument("--weights", type=Path, help="state dict file for the chosen architecture")
     p.add_argument("--backend", default="torch", choices=BACKENDS,
                    help="inference engine (onnxruntime: CPU only, needs livesegment[onnx])")
-
-
-def _smoothing(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"smoothing '{text}' is not a number") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"smoothing {value} is outside 0..1")
-    return value
 
 
 def _add_smoothing_options(p: argparse.ArgumentParser) -> None:
@@ -414,16 +412,14 @@ class StopOnSignal:
 
 
 def cmd_process(args: argparse.Namespace) -> int:
+    from livesegment.core.effects import is_transparent
     from livesegment.core.overlay import OverlayStyle
     from livesegment.core.segmenter import Segmenter
     from livesegment.core.zoo import get_spec
-    from livesegment.core.effects import is_transparent
     from livesegment.io.inputs import expand_inputs, plan_outputs, wants_folder
     from livesegment.io.sample import sample_clip
     from livesegment.pipeline.job import check_alpha_output, check_job_paths
 
-    if getattr(args, "ray", None) is not None:
-        return _process_on_ray(args)
     spec = get_spec(args.model)
     selected = parse_classes(spec, args.classes)
     inputs = list(args.inputs) + ([str(sample_clip())] if args.sample else [])
@@ -573,7 +569,8 @@ def _check_ray_options(args: argparse.Namespace, planned) -> None:
                    (tuple(args.effect) != ("overlay",), "--effect")]
     named = [name for used, name in unsupported if used]
     if named:
-        raise InputError(f"{', '.join(named)} not available with --ray yet")
+        verb = "is" if len(named) == 1 else "are"
+        raise InputError(f"{', '.join(named)} {verb} not available with --ray yet")
     live = [str(source) for source, _ in planned if isinstance(source, str)]
     if live:
         raise InputError(f"--ray takes files, not streams or cameras ({live[0]})")

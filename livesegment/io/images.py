@@ -86,17 +86,18 @@ def read_image(path: Path) -> np.ndarray:
     return as_bgr8(upright(picture, exif_orientation(data.tobytes())))
 
 
-def write_image(path: Path, bgr: np.ndarray) -> None:
+def write_image(path: Path, bgr: np.ndarray, what: str = "") -> None:
     """Encodes by the file's suffix and swaps it into place only once fully written; a write
-    that fails (full disk) leaves nothing behind and says which file."""
+    that fails (full disk) leaves nothing behind and says which file (``what``: "mask " ...)."""
     ok, encoded = cv2.imencode(path.suffix.lower(), bgr)
     if not ok:
-        raise OutputError(f"cannot encode an image as {path.suffix} for {path}")
+        raise OutputError(f"cannot encode {what or 'an image as ' + path.suffix + ' for '}"
+                          f"{path}")
     try:
         with atomic_target(path) as tmp:
             _write_all(tmp, encoded.tobytes())
     except OSError as exc:
-        raise OutputError(f"cannot write {path}: {av_reason(exc)}") from None
+        raise OutputError(f"cannot write {what}{path}: {av_reason(exc)}") from None
 
 
 def _write_all(path: Path, data: bytes) -> None:
@@ -149,15 +150,7 @@ class MaskSink:
         self.last_index = -1
 
     def write(self, index: int, labels: np.ndarray) -> None:
-        path = self.folder / f"{index:06d}.png"
-        ok, encoded = cv2.imencode(".png", labels)
-        if not ok:
-            raise OutputError(f"cannot encode mask {path}")
-        try:
-            with atomic_target(path) as tmp:
-                _write_all(tmp, encoded.tobytes())
-        except OSError as exc:
-            raise OutputError(f"cannot write mask {path}: {av_reason(exc)}") from None
+        write_image(self.folder / f"{index:06d}.png", labels, what="mask ")
         self.written += 1
         self.last_index = max(self.last_index, index)
 
