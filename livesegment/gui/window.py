@@ -252,8 +252,7 @@ class MainWindow(QMainWindow):
         self.opacity.valueChanged.connect(self._opacity_changed)
         self.classes.selection_changed.connect(lambda _ids: self._style_changed())
         self.mask_only.toggled.connect(lambda _on: self._style_changed())
-        self.mask_controls.changed.connect(
-            lambda m: self.pipeline is not None and self.pipeline.set_masks(m))
+        self.mask_controls.changed.connect(self._masks_changed)
         self.all_button.clicked.connect(self._check_all)
         self.none_button.clicked.connect(lambda: self.classes.check_only(()))
         self.usual_button.clicked.connect(self._check_usual)
@@ -370,6 +369,10 @@ class MainWindow(QMainWindow):
     def _style_changed(self) -> None:
         if self.pipeline is not None and self.segmenter is not None:
             self.pipeline.set_style(self.current_style())
+
+    def _masks_changed(self, masks: MaskOptions) -> None:
+        if self.pipeline is not None:
+            self.pipeline.set_masks(masks)
 
     def _opacity_changed(self, value: int) -> None:
         self.opacity_label.setText(f"{value}%")
