@@ -51,9 +51,13 @@ def refine_labels(probs: torch.Tensor, pixels: torch.Tensor, radius: int = RADIU
 
 
 def winning_classes(probs: torch.Tensor) -> torch.Tensor:
-    """Sorted ids of the classes that are the most likely somewhere (1xCxhxw -> K)."""
+    """Sorted ids of the classes that are the most likely somewhere (1xCxhxw -> K). Exact
+    ties go to the lowest id, as argmax does: tied classes that never win must not join in,
+    where rounding in the filter would then pick among them at random."""
     top = probs.amax(1, keepdim=True)
-    return (probs == top).flatten(2).any(-1)[0].nonzero()[:, 0]
+    best = probs == top
+    first = best & (best.cumsum(1) == 1)
+    return first.flatten(2).any(-1)[0].nonzero()[:, 0]
 
 
 def plane_argmax(q: torch.Tensor, ids: list[int]) -> torch.Tensor:

@@ -194,8 +194,7 @@ class MainWindow(QMainWindow):
         self.classes.changed.connect(self._style_changed)
         self.effects.changed.connect(self._style_changed)
         self.effects.error.connect(lambda m: self.show_error(m, False))
-        self.mask_controls.changed.connect(
-            lambda m: self.pipeline is not None and self.pipeline.set_masks(m))
+        self.mask_controls.changed.connect(self._masks_changed)
         self.capture.pause_button.clicked.connect(self.toggle_pause)
         self.capture.message.connect(lambda m, ms: self.statusBar().showMessage(m, ms))
         self.capture.error.connect(lambda m: self.show_error(m, False))

@@ -192,7 +192,9 @@ class LivePipeline:
         if segmenter is not self._smoothed_for:
             smoother.reset()
             self._smoothed_for = segmenter
+        t0 = time.perf_counter()
         (result,) = smoother.push(result)
+        result = replace(result, timings={**result.timings, "smooth": time.perf_counter() - t0})
         return segmenter.compose(result, self._style_for(segmenter), masks.refine)
 
     def _warm_up(self, segmenter: Segmenter, frame: Frame) -> bool:

@@ -99,3 +99,14 @@ def test_gpu_path_matches_the_cpu_path():
     target = _blurry_probs(48)[:, 15:16]
     a, b = guided_coefficients(target, bgr, 1, 1e-2)
     assert torch.allclose(_apply_cpu(a, b, bgr.numpy()), _apply_torch(a, b, bgr), atol=1e-4)
+
+
+def test_exact_ties_go_to_the_lowest_class_as_argmax_does():
+    """Outside the object every other class ties (a model that only scores one class): the
+    tied classes must not win anywhere, only the lowest of them, as the exact path gives."""
+    logits = torch.zeros(1, 21, H // SCALE, W // SCALE)
+    logits[0, 15, :, 6:] = 4.0
+    probs = torch.softmax(logits, 1)
+    labels = refine_labels(probs, torch.from_numpy(_two_colour(48)))
+    assert set(labels.unique().tolist()) == {0, 15}
+    assert (labels[:, :40] == 0).all() and (labels[:, 56:] == 15).all()
