@@ -324,7 +324,8 @@ def _add_ray_options(p: argparse.ArgumentParser) -> None:
 
 def _add_live_parser(sub, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
-        "live", parents=[common], help="live segmentation without a window: to a virtual camera and/or a file",
+        "live", parents=[common],
+        help="live segmentation without a window: to a virtual camera and/or a file",
         description="Runs the live pipeline headless: the newest composed frame goes to a "
         "virtual webcam (for Zoom, Meet, Teams, OBS) and/or a recording; a status line shows "
         "the pace. Ctrl-C stops cleanly.",
@@ -786,7 +787,8 @@ class LiveConsole:
         if self.tty and not self.quiet:
             sys.stderr.write("\n")
         fps = report.delivered / report.elapsed_s if report.elapsed_s > 0 else 0.0
-        parts = [f"live finished: {report.delivered} frames in {report.elapsed_s:.1f} s ({fps:.1f} fps), "
+        parts = [f"live finished: {report.delivered} frames in {report.elapsed_s:.1f} s "
+                 f"({fps:.1f} fps), "
                  f"{report.dropped} dropped, ended by {report.reason}"]
         feed = self.sinks.feed if self.sinks is not None else None
         if feed is not None:

@@ -21,7 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from livesegment.core.catalog import DEFAULT_MODEL, DEFAULT_PORTRAIT_MODEL  # noqa: F401 - re-exported
+from livesegment.core.catalog import (  # noqa: F401 - re-exported
+    DEFAULT_MODEL, DEFAULT_PORTRAIT_MODEL,
+)
 from livesegment.core.espnetv2 import ESPNetv2
 from livesegment.core.palette import cityscapes_palette, voc_palette
 from livesegment.core.sinet import build_sinet

@@ -81,7 +81,8 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_recording(tmp_path):
     err = "".join(lines)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
-    status = [line for line in err.splitlines() if line.startswith("live: ") and "fps shown" in line]
+    status = [line for line in err.splitlines()
+              if line.startswith("live: ") and "fps shown" in line]
     assert status, err  # a plain status line every 5 s when stderr is not a terminal
     summary = err.strip().splitlines()[-1]
     assert "ended by stopped" in summary and f"recorded {out}" in summary

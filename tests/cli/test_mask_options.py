@@ -21,7 +21,7 @@ def test_mask_options_reach_the_job(tmp_path, monkeypatch, extra, expected):
     seen = {}
 
     def fake_process_file(*args, **kwargs):
-        seen["options"] = args[7] if len(args) > 7 else kwargs["mask_options"]
+        seen["options"] = kwargs["mask_options"]
         raise KeyboardInterrupt  # stop here: the options are what this test is about
 
     monkeypatch.setattr("livesegment.pipeline.job.process_file", fake_process_file)

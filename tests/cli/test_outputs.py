@@ -24,6 +24,10 @@ from tests.conftest import PERSON, fake_segmenter, make_clip, read_clip, synthet
 
 PERSON_BGR = (128, 128, 192)  # VOC person is (192, 128, 128) RGB
 
+# The fake model paints exact squares and these tests check them pixel for pixel: the temporal
+# smoothing and edge refinement that are on by default are tested on their own.
+EXACT = ["--smoothing", "0", "--no-refine"]
+
 
 @pytest.fixture
 def fake_model(monkeypatch):
@@ -139,7 +143,7 @@ def test_mask_view_shows_class_colours_on_black(tmp_path, fake_model):
 @pytest.mark.parametrize(("style", "shape"), [("ids", (96, 128)), ("color", (96, 128, 3))])
 def test_masks_as_ids_or_colours(tmp_path, clip, fake_model, style, shape):
     masks = tmp_path / "m"
-    assert main(["process", str(clip), "-o", str(tmp_path / "o.mp4"), "--quiet", "--masks",
+    assert main(["process", str(clip), "-o", str(tmp_path / "o.mp4"), "--quiet", *EXACT, "--masks",
                  str(masks), "--masks-style", style]) == 0
     files = sorted(masks.iterdir())
     assert len(files) == 12
@@ -157,7 +161,7 @@ def test_stats_give_each_frames_time_and_class_shares(tmp_path, fake_model, suff
     src = tmp_path / "clip.mp4"
     times = make_clip(src, frames=5, times_s=[0.0, 0.04, 0.08, 0.2, 0.3])
     stats = tmp_path / f"shares{suffix}"
-    assert main(["process", str(src), "-o", str(tmp_path / "o.mp4"), "--quiet", "--stats",
+    assert main(["process", str(src), "-o", str(tmp_path / "o.mp4"), "--quiet", *EXACT, "--stats",
                  str(stats)]) == 0
     red_share = (synthetic_frame(0, 96, 128) == (0, 0, 255)).all(2).mean()
     if suffix == ".csv":
@@ -234,7 +238,7 @@ def onset_clip(tmp_path_factory) -> Path:
 def test_a_time_range_starts_at_zero_with_its_sound_in_sync(tmp_path, fake_model, onset_clip,
                                                             suffix, args):
     out = tmp_path / f"cut{suffix}"
-    assert main(["process", str(onset_clip), "-o", str(out), "--quiet", *args]) == 0
+    assert main(["process", str(onset_clip), "-o", str(out), "--quiet", *EXACT, *args]) == 0
     times, pictures = read_clip(out)
     assert len(pictures) == 10  # source frames 10..19 (1.0 s .. 1.9 s)
     assert times[0] == 0.0 and times[-1] == pytest.approx(0.9, abs=1e-3)
