@@ -343,6 +343,7 @@ def _add_live_parser(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--opacity", type=_opacity, default=0.5, help="overlay opacity 0..1 "
                    "(default 0.5)")
     _add_effect_options(p)
+    _add_smoothing_options(p)
     p.add_argument("--virtual-camera", nargs="?", const="", metavar="DEVICE",
                    help="send the picture to a virtual webcam (optionally a device such as "
                    "/dev/video10); needs livesegment[virtualcam]")
@@ -709,7 +710,8 @@ def cmd_live(args: argparse.Namespace) -> int:
             signals.stop.set()
 
         pipeline = LivePipeline(segmenter, style, on_error=lambda message, _retry: fail(message),
-                                on_notice=console.notice, on_end=ended.set)
+                                on_notice=console.notice, on_end=ended.set,
+                                masks=mask_options(args))
         sinks = LiveSinks(args.output, camera, fail, console.notice,
                           lambda watched: console.watched(pipeline, watched))
         console.sinks = sinks

@@ -158,3 +158,25 @@ def test_video_call_mode_defaults_to_the_portrait_model(tmp_path, backend, capsy
     out = tmp_path / "rec.mp4"
     assert main(["live", "--source", str(clip), "-o", str(out), *FAST]) == 0
     assert "preparing espnetv2-voc" in capsys.readouterr().err  # without a virtual camera
+
+
+@pytest.mark.parametrize("extra, expected", [([], (0.9, True)),
+                                             (["--smoothing", "0.3", "--no-refine"], (0.3, False))])
+def test_live_hands_the_mask_options_to_the_pipeline(tmp_path, monkeypatch, extra, expected):
+    import livesegment.pipeline.live as live
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_pipeline(*args, masks, **kwargs):
+        seen["masks"] = (masks.smoothing, masks.refine)
+        raise Stop
+
+    monkeypatch.setattr(live, "LivePipeline", fake_pipeline)
+    clip = tmp_path / "clip.mp4"
+    make_clip(clip, frames=3, size=(96, 128))
+    with pytest.raises(Stop):
+        main(["live", "--source", str(clip), "-o", str(tmp_path / "o.mp4"), *FAST, *extra])
+    assert seen["masks"] == expected
