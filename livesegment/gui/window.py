@@ -206,6 +206,10 @@ class MainWindow(QMainWindow):
             lambda m: self.show_error(f"virtual camera: {m}", False))
         self.virtual_camera.started.connect(lambda m: self.statusBar().showMessage(m, 8000))
 
+    def _masks_changed(self, masks: MaskOptions) -> None:
+        if self.pipeline is not None:
+            self.pipeline.set_masks(masks)
+
     def _cameras_found(self, indices: list[int]) -> None:
         """Lists the cameras; with nothing open yet, shows the first one, or the bundled sample
         clip where there is no camera, so a first start never shows an empty window."""
