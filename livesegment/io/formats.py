@@ -1,4 +1,5 @@
-"""What each output suffix needs: its video encoder, pixel format, audio codec, quality scale.
+"""What each output suffix needs: its video encoder, pixel format and quality scale (its audio
+is decided by ``io/video.py``'s ``AUDIO_RULES``, keyed by container).
 
 Pure data and checks, no FFmpeg import: the command line validates ``--codec``/``--crf`` and
 lists the choices in ``--help`` before anything heavy loads. ``VideoFileSink`` asks here which
@@ -39,30 +40,24 @@ ENCODERS = {
 
 @dataclass(frozen=True)
 class OutputFormat:
-    """A container chosen by suffix: its default encoder, the ones it accepts, its audio."""
+    """A container chosen by suffix: its default encoder and the ones it accepts."""
 
     suffix: str
     default: str
     encoders: tuple[str, ...]
-    audio_codec: str | None  # what audio is re-encoded to when it cannot be copied; None: no audio
-    audio_copy: frozenset[str]  # source audio codecs copied as they are
 
 
-_MP4_AUDIO = frozenset({"aac", "mp3", "opus", "ac3", "eac3", "alac", "flac"})
-_MKV_AUDIO = _MP4_AUDIO | {"vorbis", "pcm_s16le"}
 FORMATS = {
     f.suffix: f for f in (
-        OutputFormat(".mp4", "libx264", ("libx264", "libx265", "libsvtav1", "mpeg4"), "aac",
-                     _MP4_AUDIO),
-        OutputFormat(".m4v", "libx264", ("libx264", "libx265", "mpeg4"), "aac", _MP4_AUDIO),
-        OutputFormat(".mov", "libx264", ("libx264", "libx265", "mpeg4"), "aac", _MP4_AUDIO),
+        OutputFormat(".mp4", "libx264", ("libx264", "libx265", "libsvtav1", "mpeg4")),
+        OutputFormat(".m4v", "libx264", ("libx264", "libx265", "mpeg4")),
+        OutputFormat(".mov", "libx264", ("libx264", "libx265", "mpeg4")),
         OutputFormat(".mkv", "libx264", ("libx264", "libx265", "libvpx-vp9", "libsvtav1",
-                                         "mpeg4"), "aac", _MKV_AUDIO),
-        OutputFormat(".avi", "libx264", ("libx264", "mpeg4"), "aac", frozenset({"aac", "mp3"})),
-        # WebM allows only VP8/VP9/AV1 pictures and Opus/Vorbis sound.
-        OutputFormat(".webm", "libvpx-vp9", ("libvpx-vp9", "libsvtav1"), "libopus",
-                     frozenset({"opus", "vorbis"})),
-        OutputFormat(".gif", "gif", ("gif",), None, frozenset()),
+                                         "mpeg4")),
+        OutputFormat(".avi", "libx264", ("libx264", "mpeg4")),
+        # WebM allows only VP8/VP9/AV1 pictures (and Opus/Vorbis sound: AUDIO_RULES).
+        OutputFormat(".webm", "libvpx-vp9", ("libvpx-vp9", "libsvtav1")),
+        OutputFormat(".gif", "gif", ("gif",)),
     )
 }
 VIDEO_OUTPUT_SUFFIXES = frozenset(FORMATS)
@@ -83,8 +78,6 @@ class EncodeSettings:
 
     encoder: Encoder
     crf: int | None
-    audio_codec: str | None
-    audio_copy: frozenset[str]
 
     def pix_fmt(self, width: int, height: int) -> str:
         if width % 2 == 0 and height % 2 == 0 or self.encoder.odd_pix_fmt is None:
@@ -127,5 +120,4 @@ def encode_settings(path: Path, codec: str | None = None, crf: int | None = None
         low, high = encoder.crf_range
         if not low <= crf <= high:
             raise OutputError(f"--crf {crf} is outside {low}..{high} for codec {name}")
-    return EncodeSettings(encoder, crf if crf is not None else encoder.default_crf,
-                          fmt.audio_codec, fmt.audio_copy)
+    return EncodeSettings(encoder, crf if crf is not None else encoder.default_crf)

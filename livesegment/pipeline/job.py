@@ -259,10 +259,9 @@ def _process_video(source: Source, output: Path, segmenter: Segmenter,
     try:
         sink_type = GifSink if output.suffix.lower() == ".gif" else VideoFileSink
         sink = sink_type.matching(reader, output, audio=not is_realtime(source),
-                                      threads=encoder_threads(segmenter.device),
-                                      alpha=is_transparent(style), codec=options.codec,
-                                      crf=options.crf,
-                                      width=view_width(options.view, reader.width))
+                                  threads=encoder_threads(segmenter.device),
+                                  alpha=is_transparent(style), codec=options.codec,
+                                  crf=options.crf, width=view_width(options.view, reader.width))
     except BaseException:
         reader.close()
         raise
