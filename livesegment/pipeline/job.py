@@ -87,16 +87,6 @@ def is_image(path: Source) -> bool:
             and animated_frames(path) == 1)
 
 
-def _check_animated(source: Path, output: Path) -> None:
-    """An animated picture is processed frame by frame into a video, never cut to its first."""
-    count = animated_frames(source) if source.suffix.lower() in IMAGE_SUFFIXES else 1
-    if count == 1:
-        return
-    if output.suffix.lower() in IMAGE_SUFFIXES:
-        raise OutputError(f"{source} is an animated picture ({count} frames); give a video "
-                          "output such as out.mp4 so that every frame is processed")
-
-
 def check_job_paths(source: Source, output: Path, masks: Path | None = None,
                     overwrite: bool = False) -> None:
     """Everything that can be refused before a model loads or a byte is written."""
@@ -107,12 +97,16 @@ def check_job_paths(source: Source, output: Path, masks: Path | None = None,
         check_output(output)
         return
     check_input(source)
-    _check_animated(source, output)
     suffix = output.suffix.lower()
-    if is_image(source) and suffix not in IMAGE_SUFFIXES:
+    pictures = animated_frames(source) if source.suffix.lower() in IMAGE_SUFFIXES else 0
+    if pictures > 1 and suffix in IMAGE_SUFFIXES:  # processed frame by frame, never cut to one
+        raise OutputError(f"{source} is an animated picture ({pictures} frames); give a video "
+                          "output such as out.mp4 so that every frame is processed")
+    still = pictures == 1  # what is_image() says, with the header read once
+    if still and suffix not in IMAGE_SUFFIXES:
         raise OutputError(f"{source} is a picture; give an image output such as out.png, "
                           f"not {output}")
-    if not is_image(source) and suffix not in OUTPUT_SUFFIXES:
+    if not still and suffix not in OUTPUT_SUFFIXES:
         kind = "a picture" if suffix in IMAGE_SUFFIXES else f"'{suffix or 'no suffix'}'"
         raise OutputError(f"output {output} is {kind}; a video needs one of "
                           f"{', '.join(sorted(OUTPUT_SUFFIXES))}")
@@ -128,10 +122,11 @@ ALPHA_IMAGE_SUFFIXES = {".png", ".webp", ".tif", ".tiff"}
 def check_alpha_output(source: Source, output: Path) -> None:
     """A transparent result needs a format with an alpha channel; refused before any work."""
     suffix = output.suffix.lower()
-    if is_image(source) and suffix not in ALPHA_IMAGE_SUFFIXES:
+    still = is_image(source)
+    if still and suffix not in ALPHA_IMAGE_SUFFIXES:
         raise OutputError(f"{output} cannot keep transparency; the alpha effect needs "
                           f"{', '.join(sorted(ALPHA_IMAGE_SUFFIXES))} for a picture")
-    if not is_image(source) and suffix not in ALPHA_CODECS:
+    if not still and suffix not in ALPHA_CODECS:
         raise OutputError(f"{output} cannot keep transparency; the alpha effect needs .webm "
                           "(VP9) or .mov (ProRes 4444) for a video")
 
