@@ -145,7 +145,7 @@ def effect_from_args(args: argparse.Namespace, spec, style, selected):
         AlphaEffect, BlurEffect, Chain, Matte, OverlayEffect, ReplaceEffect, parse_colour, solid,
     )
 
-    names = getattr(args, "effect", ("overlay",))
+    names = args.effect
     if args.background is not None and not {"replace", "color"} & set(names):
         raise InputError("--background is used by the replace and color effects only")
     if "replace" in names and args.background is None:
@@ -615,7 +615,7 @@ def _print_summary(report, segmenter, quiet: bool) -> None:
         problems.append("the file ends early (truncated)")
     if problems:
         print(f"livesegment: warning: {'; '.join(problems)}", file=sys.stderr)
-    for note in getattr(report, "notes", ()):
+    for note in report.notes:
         print(f"livesegment: note: {note}", file=sys.stderr)
     if quiet:
         return
