@@ -31,3 +31,6 @@ VIEWS = ("overlay", "mask", "side-by-side")
 MASK_STYLES = ("ids", "color")
 # Temporal smoothing of the masks by default: measured best (BENCHMARKS.md, "Stable, sharp masks").
 DEFAULT_SMOOTHING = 0.9
+# Live display paces (pipeline/live.py): each model result as it comes, or every camera frame
+# painted with the newest mask.
+LIVE_PACES = ("newest", "camera")

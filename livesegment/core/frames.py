@@ -43,6 +43,8 @@ class Composed:
     and ``labels`` (HxW uint8 ids).
 
     ``timings`` holds stage durations (s); ``ready_at`` the monotonic clock when it was done.
+    ``mask_age_s``: how much older the frame the mask came from is than this frame (live mode
+    at the camera's pace paints every frame with the newest mask; 0 when they are the same).
     """
 
     frame: Frame
@@ -50,3 +52,4 @@ class Composed:
     labels: np.ndarray
     timings: dict[str, float] = field(default_factory=dict)
     ready_at: float = 0.0
+    mask_age_s: float = 0.0

@@ -117,7 +117,7 @@ class Segmenter:
         """Preprocess and run the model; the logits stay on the device for :meth:`compose`."""
         t0 = time.perf_counter()
         height, width = frame.bgr.shape[:2]
-        pixels = self._upload(frame.bgr)
+        pixels = self.upload(frame.bgr)
         x = to_model_input(pixels, self.input_size(height, width), self.spec.mean,
                            self.spec.std, self.dtype)
         x = x.contiguous(memory_format=torch.channels_last)
@@ -126,7 +126,7 @@ class Segmenter:
         t2 = sync_clock(self.device)
         return Inference(frame, logits, pixels, {"preprocess": t1 - t0, "infer": t2 - t1})
 
-    def _upload(self, bgr: np.ndarray) -> torch.Tensor:
+    def upload(self, bgr: np.ndarray) -> torch.Tensor:
         """The frame as a tensor on the device. On CUDA it goes through one reused page-locked
         buffer (allocating pinned memory per frame is slow); the copy is asynchronous, and the
         device is synchronised before the next frame can overwrite the buffer."""

@@ -136,34 +136,54 @@ def naive_fps(seg: Segmenter, style: OverlayStyle, clip: Path, out: Path, frames
 
 def live_latency(seg: Segmenter, style: OverlayStyle, width: int, height: int,
                  fps: float = 30.0, seconds: float = 5.0, display_hz: float = 60.0,
-                 masks: MaskOptions = MASKS_OFF) -> dict:
+                 masks: MaskOptions = MASKS_OFF, workers: int | None = None,
+                 threads: int | None = None, pace: str = "newest",
+                 settle_s: float = 0.0) -> dict:
     """A synthetic camera through the live pipeline, polled like the window does.
 
     Each shown frame's age is checked against its own bound: its processing time plus one
     capture interval (the most it can wait for the model) plus one display tick. The mean
-    bound (mean inference period + interval + tick) is reported too, for the readout."""
-    pipe = LivePipeline(seg, style, masks=masks)
+    bound (mean inference period + interval + tick) is reported too, for the readout. At the
+    camera's pace the mask's age (how much older the mask's frame is) is reported as well.
+    ``settle_s`` runs the pipeline that long before measuring (graph build, first frames)."""
+    pipe = LivePipeline(seg, style, masks=masks, workers=workers, threads=threads, pace=pace)
     pipe.set_source(SyntheticSource(width, height, fps=fps))
-    ages, excess, seen = [], [], set()
-    end = time.monotonic() + seconds
+    settle_end = time.monotonic() + settle_s
+    while time.monotonic() < settle_end:
+        pipe.take_latest()
+        time.sleep(1 / display_hz)
+    dropped_before, late_before = pipe.frames.dropped, pipe.inferences.late
+    ages, mask_ages, excess, seen = [], [], [], set()
+    start = time.monotonic()
+    end = start + seconds
     while time.monotonic() < end:
         shown = pipe.take_latest()
         if shown is not None and shown.frame.index not in seen:
             seen.add(shown.frame.index)
             age = time.monotonic() - shown.frame.captured_at
             ages.append(age * 1e3)
+            mask_ages.append((age + shown.mask_age_s) * 1e3)
             own_bound = sum(shown.timings.values()) + 1 / fps + 1 / display_hz
             excess.append((age - own_bound) * 1e3)
         time.sleep(1 / display_hz)
+    elapsed = time.monotonic() - start
     stats = pipe.stats()
     pipe.stop()
-    ages_arr = np.asarray(ages[2:] or [0.0])
-    over = [e for e in excess[2:] if e > 0]
+    skip = 0 if settle_s else 2  # without a settle, the first frames are start-up
+    ages_arr = np.asarray(ages[skip:] or [0.0])
+    mask_arr = np.asarray(mask_ages[skip:] or [0.0])
+    over = [e for e in excess[skip:] if e > 0]
     period = 1e3 / stats.inference_fps if stats.inference_fps else float("inf")
-    return {"camera_fps": fps, "shown": len(seen), "dropped": stats.dropped,
+    return {"camera_fps": fps, "pace": pace, "workers": stats.workers,
+            "threads_per_worker": threads or torch.get_num_threads(),
+            "shown": len(seen), "display_fps": len(seen) / elapsed,
+            "dropped": stats.dropped - dropped_before, "late": pipe.inferences.late - late_before,
             "inference_fps": stats.inference_fps, "latency_mean_ms": float(ages_arr.mean()),
+            "latency_p50_ms": float(np.percentile(ages_arr, 50)),
             "latency_p95_ms": float(np.percentile(ages_arr, 95)),
             "latency_max_ms": float(ages_arr.max()),
+            "mask_age_p50_ms": float(np.percentile(mask_arr, 50)),
+            "mask_age_p95_ms": float(np.percentile(mask_arr, 95)),
             "bound_ms": period + 1e3 / fps + 1e3 / display_hz,
             "over_own_bound": len(over), "worst_excess_ms": max(over, default=0.0)}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -49,3 +50,26 @@ class LatestFrameSlot(Generic[T]):
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+
+
+class InOrderSlot(LatestFrameSlot[T]):
+    """A newest-wins slot for results that several workers finish out of order: an item
+    older (by ``key``, e.g. its frame's capture time) than one already put is refused and
+    counted as ``late``, so a consumer never goes back in time."""
+
+    def __init__(self, key: Callable[[T], float]) -> None:
+        super().__init__()
+        self._key = key
+        self._newest = float("-inf")
+        self.late = 0
+
+    def put(self, item: T) -> bool:  # type: ignore[override]
+        """True if ``item`` was newer than everything before it (and so was kept)."""
+        with self._cond:
+            key = self._key(item)
+            if key <= self._newest:
+                self.late += 1
+                return False
+            self._newest = key
+            super().put(item)  # the condition's lock is re-entrant: check and put are one step
+            return True

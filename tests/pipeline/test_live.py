@@ -71,7 +71,8 @@ def test_end_of_file_is_reported_once_and_capture_ends():
     pipe.set_source(SyntheticSource(64, 48, fps=200, frames=20))
     time.sleep(0.5)
     assert ended == [1]
-    assert [t.name for t in pipe.threads()] == ["livesegment-infer"]
+    assert [t.name for t in pipe.threads()] == ["livesegment-infer-0", "livesegment-infer-1",
+                                                "livesegment-compose"]
     pipe.stop()
     assert pipe.threads() == []
 
