@@ -74,12 +74,18 @@ def _seconds(text: str) -> float:
     return seconds
 
 
+def _size_or_auto(text: str) -> int | str:
+    return "auto" if text.strip().lower() == "auto" else _positive_int(text)
+
+
 def _add_model_options(p: argparse.ArgumentParser, default: str | None = DEFAULT_MODEL,
-                       default_help: str = f"default {DEFAULT_MODEL}") -> None:
+                       default_help: str = f"default {DEFAULT_MODEL}",
+                       auto_size: bool = False) -> None:
     p.add_argument("--model", default=default,
                    help=f"model name ({default_help}; see 'livesegment models')")
-    p.add_argument("--size", type=_positive_int, help="inference short side in pixels "
-                   "(default: the model's)")
+    p.add_argument("--size", type=_size_or_auto if auto_size else _positive_int,
+                   help="inference short side in pixels (default: the model's)" +
+                   ("; auto: the largest that keeps up with the camera" if auto_size else ""))
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
                    help="compute device (default auto: CUDA if present)")
     p.add_argument("--weights", type=Path, help="state dict file for the chosen architecture")
@@ -306,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how long to run the live-latency part (default 5)")
     b.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _add_smoothing_options(b)
+    _add_worker_options(b)
 
     _add_live_parser(sub, common)
 
@@ -338,7 +345,8 @@ def _add_live_parser(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--source", default="0", help="camera index, video file or stream URL "
                    "(default 0: the first camera)")
     _add_model_options(p, None, f"default {DEFAULT_PORTRAIT_MODEL} with --virtual-camera "
-                       f"(video calls), else {DEFAULT_MODEL}")
+                       f"(video calls), else {DEFAULT_MODEL}", auto_size=True)
+    _add_pace_options(p)
     p.add_argument("--classes", help="comma-separated class names to paint (default: all)")
     p.add_argument("--opacity", type=_opacity, default=0.5, help="overlay opacity 0..1 "
                    "(default 0.5)")
@@ -355,6 +363,23 @@ def _add_live_parser(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", type=Path, help="also record the composed picture here")
     p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
     p.add_argument("--quiet", action="store_true", help="no status line")
+
+
+def _add_pace_options(p: argparse.ArgumentParser) -> None:
+    from livesegment.core.catalog import LIVE_PACES
+
+    p.add_argument("--pace", default="newest", choices=LIVE_PACES,
+                   help="newest: show each model result as it comes (default); camera: show "
+                   "every camera frame, painted with the newest mask")
+    _add_worker_options(p)
+
+
+def _add_worker_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=_positive_int, metavar="N",
+                   help="frames the model works on at once (default: 2 on a CPU with 2+ "
+                   "cores, 1 on CUDA)")
+    p.add_argument("--threads", type=_positive_int, metavar="N",
+                   help="torch threads per worker (default: the cores shared out)")
 
 
 def version_text() -> str:
@@ -669,7 +694,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     report = run_bench(args.source, args.model, args.device, args.size, args.weights,
                        args.frames, args.live_seconds, args.backend, args.rounds,
-                       mask_options(args))
+                       mask_options(args), args.workers, args.threads)
     if args.json:
         import json
 
@@ -698,8 +723,14 @@ def cmd_live(args: argparse.Namespace) -> int:
         raise InputError("the alpha effect needs a file that keeps transparency; a camera "
                          "or recording shows no alpha (use blur, replace or color)")
     _check_live_sinks(args)
+    if args.size == "auto" and spec.fixed_input is not None:
+        h, w = spec.fixed_input
+        raise InputError(f"model {spec.name} takes a fixed {w}x{h} input; --size auto does "
+                         "not apply to it")
     source = open_live_source(args.source)
-    segmenter = Segmenter.create(spec, args.device, args.size, args.weights, args.backend)
+    auto_size = args.size == "auto"
+    segmenter = Segmenter.create(spec, args.device, None if auto_size else args.size,
+                                 args.weights, args.backend)
     console = LiveConsole(args.quiet)
     camera = None if args.virtual_camera is None else VirtualCameraRequest(
         source.fps, args.virtual_camera or None, args.virtual_camera_backend, args.on_demand)
@@ -711,7 +742,8 @@ def cmd_live(args: argparse.Namespace) -> int:
 
         pipeline = LivePipeline(segmenter, style, on_error=lambda message, _retry: fail(message),
                                 on_notice=console.notice, on_end=ended.set,
-                                masks=mask_options(args))
+                                masks=mask_options(args), workers=args.workers,
+                                threads=args.threads, pace=args.pace, auto_size=auto_size)
         sinks = LiveSinks(args.output, camera, fail, console.notice,
                           lambda watched: console.watched(pipeline, watched))
         console.sinks = sinks

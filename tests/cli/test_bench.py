@@ -33,6 +33,24 @@ def test_bench_reports_every_figure(tmp_path, capsys):
     live = report["live"]
     assert live["shown"] > 0 and live["bound_ms"] > 0 and report["rss_mb"]["end"] > 0
     assert 0 <= live["over_own_bound"] <= live["shown"]
+    # two workers on this CPU, the same with one for comparison, and the camera's pace
+    assert live["workers"] == 2 and live["display_fps"] > 0 and live["dropped"] >= 0
+    assert report["live_one_worker"]["workers"] == 1
+    assert report["live_one_worker"]["bound_ms"] > 0
+    pace = report["live_camera_pace"]
+    assert pace["pace"] == "camera" and pace["camera_fps"] == 30.0
+    assert pace["display_fps"] > 0 and pace["mask_age_p95_ms"] >= pace["latency_p95_ms"] > 0
+
+
+def test_bench_with_one_worker_has_no_comparison_row(tmp_path, capsys):
+    clip = tmp_path / "clip.mp4"
+    make_clip(clip, frames=4, size=(64, 96))
+    assert main(["bench", "--source", str(clip), "--frames", "3", "--size", "64", "--rounds",
+                 "1", "--live-seconds", "0.5", "--workers", "1", "--threads", "1",
+                 "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["live"]["workers"] == 1 and report["live"]["threads_per_worker"] == 1
+    assert "live_one_worker" not in report and report["live_camera_pace"]["workers"] == 1
 
 
 def test_bench_table(tmp_path, capsys):
@@ -43,5 +61,6 @@ def test_bench_table(tmp_path, capsys):
     out = capsys.readouterr().out
     for needle in ("model only, 2 frames in flight", "model only, 1 frame at a time",
                    "pipeline (end to end), 2 frames in flight", "naive sequential loop",
-                   "latency mean", "RSS"):
+                   "live (newest result)", "live, one worker", "live at the camera's pace",
+                   "bound for the newest result", "RSS"):
         assert needle in out

@@ -95,8 +95,17 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_recording(tmp_path):
 def test_status_line_names_pace_latency_and_drops(extra, tail):
     stats = LiveStats(29.97, 12.5, 341, 83.2, "espnetv2-voc", "cpu", 256)
     line = status_line(HeadlessStatus(stats, 12.4, 100, 8.0), extra)
-    assert line.startswith("live:  12.4 fps shown (source 30.0), latency   83 ms, 341 dropped")
+    assert line.startswith("live:  12.4 fps shown (source 30.0), model 12.5 fps x1, "
+                           "latency   83 ms, 341 dropped")
     assert line.endswith(tail)
+
+
+def test_status_line_at_the_camera_pace_gives_the_masks_age_and_the_auto_size():
+    stats = LiveStats(30.0, 25.1, 28, 16.4, "espnetv2-voc", "cpu", 192, workers=2,
+                      display_fps=30.0, mask_age_ms=151.2, pace="camera", auto_size=True)
+    line = status_line(HeadlessStatus(stats, 29.9, 300, 10.0))
+    assert line == ("live:  29.9 fps shown (source 30.0), model 25.1 fps x2, latency   16 ms, "
+                    "mask  151 ms old, 28 dropped, espnetv2-voc on cpu at auto 192")
 
 
 def test_composed_frames_reach_every_sink_once():
@@ -180,3 +189,30 @@ def test_live_hands_the_mask_options_to_the_pipeline(tmp_path, monkeypatch, extr
     with pytest.raises(Stop):
         main(["live", "--source", str(clip), "-o", str(tmp_path / "o.mp4"), *FAST, *extra])
     assert seen["masks"] == expected
+
+
+def test_live_at_the_camera_pace_with_auto_size_and_workers(tmp_path, capsys):
+    """Every frame of a 20 fps file is recorded at the camera's pace, while the model runs
+    at its own; the status line says so. (--size auto starts from the model's 256.)"""
+    clip = tmp_path / "clip.mp4"
+    make_clip(clip, frames=140, size=(96, 128), rate=20)  # 7 s
+    out = tmp_path / "rec.mp4"
+    code = main(["live", "--source", str(clip), "-o", str(out), "--device", "cpu",
+                 "--size", "auto", "--pace", "camera", "--workers", "2", "--threads", "1"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    status = [line for line in err.splitlines() if line.startswith("live: ")]
+    assert status and " x2, " in status[-1] and " ms old, " in status[-1], err
+    assert " at auto " in status[-1]
+    summary = next(line for line in err.splitlines() if line.startswith("live finished: "))
+    # the 20 fps source after the model's start: most of its frames composed and recorded
+    assert int(summary.split()[2]) >= 60 and decoded_frames(out) == int(summary.split()[2])
+
+
+def test_live_size_auto_is_refused_for_a_fixed_input_model(tmp_path, capsys):
+    code = main(["live", "--source", str(tmp_path / "x.mp4"), "-o", str(tmp_path / "o.mp4"),
+                 "--model", "mediapipe-selfie", "--size", "auto"])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("livesegment: model mediapipe-selfie takes a fixed 256x256 input; --size auto "
+                   "does not apply to it")
