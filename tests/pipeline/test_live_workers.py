@@ -3,6 +3,7 @@ models that sleep (they release the GIL as a real model's kernels do) and synthe
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -13,7 +14,7 @@ import torch
 from livesegment.core.effects import Effect
 from livesegment.core.segmenter import Segmenter
 from livesegment.io.live import SyntheticSource
-from livesegment.pipeline.live import LivePipeline
+from livesegment.pipeline.live import WORKER_NICE, LivePipeline
 from livesegment.pipeline.pace import AutoSize, auto_sizes, live_workers
 from livesegment.pipeline.slots import InOrderSlot
 from tests.conftest import PERSON, RedIsPerson, fake_segmenter
@@ -129,14 +130,15 @@ class ThreadSpy(Effect):
 
 
 class ThreadsSeen(RedIsPerson):
-    """Records the torch thread count and the thread of each forward pass."""
+    """Records the torch thread count, the nice value and the thread of each forward pass."""
 
     def __init__(self) -> None:
         super().__init__(delay_s=0.01)
-        self.seen: set[tuple[str, int]] = set()
+        self.seen: set[tuple[str, int, int]] = set()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.seen.add((threading.current_thread().name, torch.get_num_threads()))
+        nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        self.seen.add((threading.current_thread().name, torch.get_num_threads(), nice))
         return super().forward(x)
 
 
@@ -159,8 +161,11 @@ def test_workers_only_run_the_model_and_the_composer_composes():
     later.join()
     assert torch.get_num_threads() == before and after == [before]  # nothing else changed
     assert spy.threads == {"livesegment-compose"}
-    assert {name for name, _ in model.seen} == {"livesegment-infer-0", "livesegment-infer-1"}
-    assert {n for _, n in model.seen} == {1}
+    assert {name for name, _, _ in model.seen} == {"livesegment-infer-0", "livesegment-infer-1"}
+    assert {n for _, n, _ in model.seen} == {1}
+    # the workers yield to the composer and the window; the process keeps its priority
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    assert {nice for _, _, nice in model.seen} == {min(19, own + WORKER_NICE)}
 
 
 def test_camera_pace_paints_every_camera_frame_with_the_newest_mask():
