@@ -5,8 +5,11 @@ signal and a few accessors; it never touches the pipeline. The window wires them
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Iterable
 from pathlib import Path
+
+import torch
 
 from PyQt6.QtCore import QSettings, Qt, pyqtSignal
 from PyQt6.QtGui import QColor
@@ -15,7 +18,8 @@ from PyQt6.QtWidgets import (
     QLabel, QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget,
 )
 
-from livesegment.core.device import available_devices
+from livesegment.core.catalog import BACKENDS
+from livesegment.core.device import available_devices, inference_dtype, resolve_device
 from livesegment.core.effects import (
     AlphaEffect, Backdrop, BlurEffect, Chain, Effect, Matte, OverlayEffect, ReplaceEffect,
     parse_colour, solid,
@@ -79,10 +83,11 @@ class SourcePanel(QWidget):
 
 
 class ModelPanel(QWidget):
-    """Which model, on which device, at which inference size."""
+    """Which model, on which device and engine, at which inference size, shown at which pace."""
 
-    model_changed = pyqtSignal()  # model or device: a reload
+    model_changed = pyqtSignal()  # model, device or engine: a reload
     size_changed = pyqtSignal()
+    pace_changed = pyqtSignal()
 
     def __init__(self) -> None:
         super().__init__()
@@ -91,18 +96,39 @@ class ModelPanel(QWidget):
             self.model_box.addItem(spec.name)
         self.device_box = QComboBox()
         self.device_box.addItems(available_devices())
+        self.backend_box = QComboBox()
+        for name in BACKENDS:
+            self.backend_box.addItem(name, name)
+        if importlib.util.find_spec("onnxruntime") is None:  # offered, but say what it needs
+            item = self.backend_box.model().item(BACKENDS.index("onnxruntime"))
+            item.setEnabled(False)
+            item.setToolTip("needs livesegment[onnx]: pip install 'livesegment[onnx]'")
+        self.precision = QLabel()
         self.size_box = QComboBox()
+        self.pace_box = QComboBox()
+        self.pace_box.addItem("Newest result", "newest")
+        self.pace_box.addItem("Camera pace (newest mask)", "camera")
+        self.pace_box.setToolTip("Camera pace shows every camera frame, painted with the "
+                                 "newest mask; the status bar gives the mask's age")
         form = QFormLayout(self)
-        form.addRow("Model", self.model_box)
-        form.addRow("Device", self.device_box)
-        form.addRow("Size", self.size_box)
-        self.model_box.activated.connect(lambda _i: self.model_changed.emit())
-        self.device_box.activated.connect(lambda _i: self.model_changed.emit())
+        for label, widget in (("Model", self.model_box), ("Device", self.device_box),
+                              ("Engine", self.backend_box), ("Precision", self.precision),
+                              ("Size", self.size_box), ("Display", self.pace_box)):
+            form.addRow(label, widget)
+        for box in (self.model_box, self.device_box, self.backend_box):
+            box.activated.connect(lambda _i: self.model_changed.emit())
+        self.device_box.currentTextChanged.connect(lambda _t: self._show_precision())
+        self.backend_box.currentTextChanged.connect(lambda _t: self._show_precision())
         self.size_box.activated.connect(lambda _i: self.size_changed.emit())
+        self.pace_box.activated.connect(lambda _i: self.pace_changed.emit())
+        self._show_precision()
 
-    def fill_sizes(self, spec: ModelSpec, wanted: int | None = None) -> None:
-        """The sizes this model accepts, ``wanted`` (or its default) selected."""
+    def fill_sizes(self, spec: ModelSpec, wanted: int | str | None = None) -> None:
+        """The sizes this model accepts (and "auto" where it takes any), ``wanted`` (or its
+        default) selected."""
         self.size_box.clear()
+        if spec.fixed_input is None:
+            self.size_box.addItem("auto (keeps up with the camera)", "auto")
         for size in SIZES if spec.fixed_input is None else (spec.default_size,):
             if size % spec.size_multiple == 0 or size == spec.default_size:
                 label = f"{size}" + (" (default)" if size == spec.default_size else "")
@@ -118,8 +144,32 @@ class ModelPanel(QWidget):
     def device(self) -> str:
         return self.device_box.currentText()
 
+    def backend(self) -> str:
+        return self.backend_box.currentData()
+
     def size(self) -> int | None:
-        return self.size_box.currentData()
+        """The chosen size; ``None`` for "auto" (which starts from the model's own)."""
+        data = self.size_box.currentData()
+        return None if data == "auto" else data
+
+    def auto_size(self) -> bool:
+        return self.size_box.currentData() == "auto"
+
+    def pace(self) -> str:
+        return self.pace_box.currentData()
+
+    def set_pace(self, pace: str) -> None:
+        self.pace_box.setCurrentIndex(max(0, self.pace_box.findData(pace)))
+
+    def _show_precision(self) -> None:
+        """What the engine runs in: half precision on CUDA, float32 on the CPU (int8 was
+        measured and not kept: BENCHMARKS.md)."""
+        try:
+            dtype = inference_dtype(resolve_device(self.device()))
+        except LivesegmentError:
+            dtype = None
+        self.precision.setText({None: "-", torch.float16: "float16 (CUDA)"}.get(
+            dtype, f"float32 ({self.backend()})"))
 
 
 class ClassesPanel(QWidget):

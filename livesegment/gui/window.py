@@ -38,18 +38,19 @@ from livesegment.gui.widgets import VideoView
 from livesegment.io.live import LiveSource, open_live_source, probe_cameras
 from livesegment.io.sample import sample_clip
 from livesegment.pipeline.job import JobReport
-from livesegment.pipeline.live import LivePipeline
+from livesegment.pipeline.live import LivePipeline, LiveStats
 from livesegment.pipeline.stats import RateMeter
 
 POLL_MS = 8
 READOUT_MS = 250
 
-SegmenterFactory = Callable[[str, str, int | None], Segmenter]
+SegmenterFactory = Callable[[str, str, int | None, str], Segmenter]
 SourceFactory = Callable[[str, "tuple[int, int] | None"], LiveSource]
 
 
-def _create_segmenter(model: str, device: str, size: int | None) -> Segmenter:
-    return Segmenter.create(model, device, size)
+def _create_segmenter(model: str, device: str, size: int | None,
+                      backend: str = "torch") -> Segmenter:
+    return Segmenter.create(model, device, size, backend=backend)
 
 
 class Signals(QObject):
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
         self.source_spec: str | None = None
         self.display_rate = RateMeter()
         self.last_latency_ms = 0.0
+        self.last_mask_age_ms = 0.0
         self.last_shown = None
         self._model_ticket = 0
         self._source_note = ""  # said once with the next source shown
@@ -191,6 +193,7 @@ class MainWindow(QMainWindow):
         self.sources.resolution_changed.connect(self._resolution_changed)
         self.models.model_changed.connect(self.load_model)
         self.models.size_changed.connect(self._size_changed)
+        self.models.pace_changed.connect(self._pace_changed)
         self.classes.changed.connect(self._style_changed)
         self.effects.changed.connect(self._style_changed)
         self.effects.error.connect(lambda m: self.show_error(m, False))
@@ -227,12 +230,18 @@ class MainWindow(QMainWindow):
         device = self.settings.value("device", "auto", str)
         if device in available_devices():
             self.models.device_box.setCurrentText(device)
+        backend = self.models.backend_box.findData(self.settings.value("backend", "torch", str))
+        if backend >= 0 and self.models.backend_box.model().item(backend).isEnabled():
+            self.models.backend_box.setCurrentIndex(backend)
+        self.models.set_pace(self.settings.value("pace", "newest", str))
         self.effects.restore(self.settings)
         default = MaskOptions()
         self.mask_controls.set_options(MaskOptions(
             self.settings.value("smoothing", default.smoothing, float),
             self.settings.value("refine", default.refine, bool)))
-        self.models.fill_sizes(get_spec(name), self.settings.value("size", 0, int) or None)
+        auto = self.settings.value("auto_size", False, bool)
+        self.models.fill_sizes(get_spec(name),
+                               "auto" if auto else self.settings.value("size", 0, int) or None)
         geometry = self.settings.value("geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -244,11 +253,12 @@ class MainWindow(QMainWindow):
         """Loads the selected model on a worker thread; the window keeps painting meanwhile."""
         name = self.models.model_name()
         spec = get_spec(name)
+        wanted = "auto" if self.models.auto_size() else self.models.size()
+        if wanted is None or (wanted != "auto" and wanted % spec.size_multiple):
+            wanted = None
+        self.models.fill_sizes(spec, wanted)  # "auto" only where the model takes any size
         size = self.models.size()
-        if size is None or size % spec.size_multiple:
-            self.models.fill_sizes(spec)
-            size = self.models.size()
-        device = self.models.device()
+        device, backend = self.models.device(), self.models.backend()
         self._model_ticket += 1
         ticket = self._model_ticket
         self.busy.show()
@@ -256,7 +266,7 @@ class MainWindow(QMainWindow):
 
         def work() -> None:
             try:
-                seg = self._make_segmenter(name, device, size)
+                seg = self._make_segmenter(name, device, size, backend)
             except Exception as exc:  # noqa: BLE001 - shown in the status bar
                 self.signals.model_failed.emit(f"cannot load {name}: {describe(exc)}", ticket)
                 return
@@ -279,10 +289,13 @@ class MainWindow(QMainWindow):
             self.pipeline = LivePipeline(seg, style, on_error=self.signals.error.emit,
                                          on_notice=self.signals.notice.emit,
                                          on_end=self.signals.ended.emit,
-                                         masks=self.mask_controls.options())
+                                         masks=self.mask_controls.options(),
+                                         pace=self.models.pace(),
+                                         auto_size=self.models.auto_size())
         else:
             self.pipeline.set_style(style)
             self.pipeline.set_segmenter(seg)
+            self.pipeline.set_auto_size(self.models.auto_size())
         self.statusBar().showMessage(f"{seg.spec.title} ready on {seg.device.type}", 5000)
         self.view.show_message("Choose a source: a camera or Open video…")
 
@@ -296,11 +309,18 @@ class MainWindow(QMainWindow):
         self.show_error(message, False)
 
     def _size_changed(self) -> None:
+        if self.segmenter is None or self.pipeline is None:
+            return
         size = self.models.size()
-        if self.segmenter is not None and self.pipeline is not None and size:
+        self.pipeline.set_auto_size(self.models.auto_size())  # "auto" starts from here
+        if size:
             seg = self.segmenter.with_size(size)
             self.segmenter = seg
             self.pipeline.set_segmenter(seg)
+
+    def _pace_changed(self) -> None:
+        if self.pipeline is not None:
+            self.pipeline.set_pace(self.models.pace())
 
     # -- overlay style / effect -------------------------------------------------------------
     def current_style(self, own_background: bool = False) -> OverlayStyle | Effect:
@@ -380,6 +400,7 @@ class MainWindow(QMainWindow):
         self.last_shown = composed
         self.display_rate.tick()
         self.last_latency_ms = (time.monotonic() - composed.frame.captured_at) * 1e3
+        self.last_mask_age_ms = self.last_latency_ms + composed.mask_age_s * 1e3
         self.capture.add(composed.image, composed.frame.captured_at)
         self.virtual_camera.offer(composed.image)
 
@@ -390,11 +411,8 @@ class MainWindow(QMainWindow):
     def _update_readouts(self) -> None:
         if self.pipeline is None:
             return
-        s = self.pipeline.stats()
-        self.readout.setText(
-            f"display {self.display_rate.rate():4.1f} fps | inference {s.inference_fps:4.1f} fps"
-            f" | latency {self.last_latency_ms:4.0f} ms | dropped {s.dropped}"
-            f" | {s.model} on {s.device} @ {s.size}")
+        self.readout.setText(readout_text(self.pipeline.stats(), self.display_rate.rate(),
+                                          self.last_latency_ms, self.last_mask_age_ms))
 
     # -- actions ----------------------------------------------------------------------------
     def toggle_pause(self) -> None:
@@ -488,6 +506,9 @@ class MainWindow(QMainWindow):
         s.setValue("model", self.models.model_name())
         s.setValue("device", self.models.device())
         s.setValue("size", self.models.size() or 0)
+        s.setValue("auto_size", self.models.auto_size())
+        s.setValue("backend", self.models.backend())
+        s.setValue("pace", self.models.pace())
         self.effects.save(s)
         s.setValue("smoothing", self.mask_controls.options().smoothing)
         s.setValue("refine", self.mask_controls.options().refine)
@@ -497,6 +518,16 @@ class MainWindow(QMainWindow):
             s.setValue("source", self.source_spec)
         s.setValue("geometry", self.saveGeometry())
         s.sync()
+
+
+def readout_text(s: LiveStats, display_fps: float, latency_ms: float,
+                 mask_age_ms: float) -> str:
+    """The status bar's figures: what is shown, what the model does, how old each is."""
+    mask = f" | mask {mask_age_ms:4.0f} ms old" if s.pace == "camera" else ""
+    size = f"auto {s.size}" if s.auto_size else f"{s.size}"
+    return (f"display {display_fps:4.1f} fps | inference {s.inference_fps:4.1f} fps"
+            f" x{s.workers} | latency {latency_ms:4.0f} ms{mask} | dropped {s.dropped}"
+            f" | {s.model} on {s.device} @ {size}")
 
 
 def about_text(segmenter: Segmenter | None) -> str:

@@ -35,10 +35,31 @@ def test_model_panel_offers_only_sizes_the_model_accepts(qtbot):
     coarse = replace(get_spec("espnetv2-voc"), size_multiple=256, default_size=512)
     panel.fill_sizes(coarse, 768)
     sizes = [panel.size_box.itemData(i) for i in range(panel.size_box.count())]
-    assert sizes == [256, 512, 768, 1024] and panel.size() == 768
-    assert panel.size_box.itemText(1) == "512 (default)"
+    assert sizes == ["auto", 256, 512, 768, 1024] and panel.size() == 768
+    assert panel.size_box.itemText(2) == "512 (default)"
     panel.fill_sizes(coarse, 320)  # not offered: the model's default instead
-    assert panel.size() == 512
+    assert panel.size() == 512 and not panel.auto_size()
+    panel.fill_sizes(coarse, "auto")
+    assert panel.auto_size() and panel.size() is None
+    panel.fill_sizes(get_spec("mediapipe-selfie"), "auto")  # a fixed input: no "auto"
+    assert not panel.auto_size() and panel.size() == 256 and panel.size_box.count() == 1
+
+
+def test_model_panel_offers_engines_precision_and_paces(qtbot):
+    panel = ModelPanel()
+    qtbot.addWidget(panel)
+    engines = [panel.backend_box.itemData(i) for i in range(panel.backend_box.count())]
+    assert engines == ["torch", "onnxruntime"] and panel.backend() == "torch"
+    panel.device_box.setCurrentText("cpu")
+    assert panel.precision.text() == "float32 (torch)"
+    panel.backend_box.setCurrentIndex(1)
+    assert panel.backend() == "onnxruntime" and panel.precision.text() == "float32 (onnxruntime)"
+    with qtbot.waitSignal(panel.pace_changed):
+        panel.pace_box.activated.emit(1)
+    panel.set_pace("camera")
+    assert panel.pace() == "camera"
+    panel.set_pace("newest")
+    assert panel.pace() == "newest"
 
 
 def test_classes_panel_buttons(qtbot):

@@ -64,7 +64,7 @@ def _window(qtbot, settings, source=None, segmenter=None, delay_s=0.0, fps=30.0)
         return open_live_source(spec, resolution)
 
     win = MainWindow("synthetic" if source is None else "custom",
-                     segmenter_factory=lambda m, d, s: seg, source_factory=make_source,
+                     segmenter_factory=lambda m, d, s, b="torch": seg, source_factory=make_source,
                      settings=settings, probe=False)
     qtbot.addWidget(win)
     win.show()
@@ -176,7 +176,7 @@ def test_close_joins_every_thread(qtbot, settings):
 def test_model_loads_off_the_gui_thread(qtbot, settings):
     release = threading.Event()
 
-    def slow_factory(model, device, size):
+    def slow_factory(model, device, size, backend="torch"):
         release.wait(5)
         return fake_segmenter()
 
@@ -281,7 +281,7 @@ def test_weights_that_cannot_be_downloaded_keep_the_current_model(qtbot, setting
 
     good = fake_segmenter()
 
-    def factory(model, device, size):
+    def factory(model, device, size, backend="torch"):
         if model != "espnetv2-voc":
             raise WeightsError(f"weights for model {model} are not in the cache (/x) and could "
                                "not be downloaded (offline); connect to the network once or "
@@ -310,7 +310,7 @@ def test_camera_resolution_is_passed_to_the_camera(qtbot, settings):
         asked.append((spec, resolution))
         return SyntheticSource(*(resolution or (160, 120)), fps=30)
 
-    win = MainWindow("0", segmenter_factory=lambda m, d, s: fake_segmenter(),
+    win = MainWindow("0", segmenter_factory=lambda m, d, s, b="torch": fake_segmenter(),
                      source_factory=make_source, settings=settings, probe=False)
     qtbot.addWidget(win)
     win.show()
@@ -333,7 +333,7 @@ def test_first_start_shows_a_camera_or_else_the_sample(qtbot, settings, monkeypa
         opened.append(spec)
         return SyntheticSource(160, 120, fps=30)
 
-    win = MainWindow(None, segmenter_factory=lambda m, d, s: fake_segmenter(),
+    win = MainWindow(None, segmenter_factory=lambda m, d, s, b="torch": fake_segmenter(),
                      source_factory=make_source, settings=settings, probe=True)
     qtbot.addWidget(win)
     win.show()
@@ -370,3 +370,45 @@ def test_virtual_camera_without_a_device_is_reported_and_unchecked(qtbot, settin
         win.statusBar().currentMessage()
     assert win.last_shown is not None and win.pipeline is not None  # the window lives on
     win.close()
+
+
+def test_camera_pace_and_auto_size_from_the_model_panel(qtbot, settings):
+    """A 5 fps model (two workers: 10 fps) under a 30 fps camera: at the camera's pace the
+    window shows more frames than the model makes, and the status bar gives the mask's age
+    and the auto size."""
+    win = _window(qtbot, settings, delay_s=0.2)
+    win.models.set_pace("camera")
+    win.models.pace_changed.emit()
+    assert win.pipeline.pace == "camera"
+    win.models.size_box.setCurrentIndex(win.models.size_box.findData("auto"))
+    win.models.size_changed.emit()
+    start = win.last_shown.frame.index
+    qtbot.waitUntil(lambda: win.last_shown.mask_age_s > 0.05, timeout=5000)
+    qtbot.waitUntil(lambda: win.last_shown.frame.index > start + 20, timeout=5000)
+    stats = win.pipeline.stats()
+    assert stats.display_fps > 1.5 * stats.inference_fps
+    win._update_readouts()
+    text = win.readout.text()
+    assert " ms old | " in text and "x2" in text and "@ auto " in text, text
+    win.close()
+    reopened = MainWindow(None, segmenter_factory=lambda m, d, s, b="torch": fake_segmenter(),
+                          settings=settings, probe=False)
+    qtbot.addWidget(reopened)
+    assert reopened.models.pace() == "camera" and reopened.models.auto_size()  # remembered
+
+
+def test_engine_choice_reloads_the_model_with_that_backend(qtbot, settings):
+    asked = []
+
+    def factory(model, device, size, backend="torch"):
+        asked.append(backend)
+        return fake_segmenter()
+
+    win = MainWindow("synthetic", segmenter_factory=factory, probe=False, settings=settings,
+                     source_factory=lambda s, r=None: SyntheticSource(160, 120, fps=30))
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.last_shown is not None, timeout=10000)
+    win.models.backend_box.setCurrentIndex(win.models.backend_box.findData("onnxruntime"))
+    win.models.model_changed.emit()
+    qtbot.waitUntil(lambda: asked == ["torch", "onnxruntime"], timeout=5000)
