@@ -4,6 +4,7 @@ interleaved rounds in one process, so their ratios hold on a machine whose speed
 
     python benchmarks/live_workers.py --configs 1x2,2x1,2x2 --rounds 3 --seconds 8
     python benchmarks/live_workers.py --configs 1x2,2x1 --load   # one core kept busy
+    python benchmarks/live_workers.py --startup --configs 1x0,2x1  # first overlay, cold
 
 A config ``WxT`` is W workers with T torch threads each (T=0: torch's default); a ``c``
 suffix runs it at the camera's pace.
@@ -15,10 +16,13 @@ import argparse
 import json
 import multiprocessing
 import statistics
+import time
 
 from livesegment.allocator import keep_freed_memory
 from livesegment.core.segmenter import Segmenter
 from livesegment.core.smoothing import MASKS_OFF, MaskOptions
+from livesegment.io.live import SyntheticSource
+from livesegment.pipeline.live import LivePipeline
 from livesegment.pipeline.bench import live_latency, model_only_fps
 
 
@@ -36,6 +40,25 @@ def parse(config: str) -> tuple[int, int | None, str]:
     return int(workers), int(threads) or None, pace
 
 
+def startup(args) -> dict:
+    """Seconds from the source's start to the first composed frame, each run with a freshly
+    loaded model (its graph for 720p not built yet), configs interleaved."""
+    times: dict[str, list[float]] = {c: [] for c in args.configs.split(",")}
+    for _ in range(args.rounds):
+        for config, got in times.items():
+            workers, threads, pace = parse(config)
+            seg = Segmenter.create(args.model, "cpu", args.size, backend=args.backend)
+            pipe = LivePipeline(seg, seg.default_style(), workers=workers, threads=threads,
+                                pace=pace)
+            start = time.monotonic()
+            pipe.set_source(SyntheticSource(1280, 720, fps=args.fps))
+            while pipe.latest() is None:
+                time.sleep(0.005)
+            got.append(round(time.monotonic() - start, 2))
+            pipe.stop()
+    return {"first_overlay_s": times}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="espnetv2-voc")
@@ -47,8 +70,13 @@ def main() -> None:
     p.add_argument("--fps", type=float, default=30.0)
     p.add_argument("--masks", action="store_true", help="default smoothing and refinement")
     p.add_argument("--load", action="store_true", help="another process burns one core")
+    p.add_argument("--startup", action="store_true",
+                   help="time from a new session's start to its first overlay, cold model")
     args = p.parse_args()
     keep_freed_memory()
+    if args.startup:
+        print(json.dumps(startup(args), indent=1))
+        return
     seg = Segmenter.create(args.model, "cpu", args.size, backend=args.backend)
     seg.warm_up(720, 1280)
     masks = MaskOptions(0.9, True) if args.masks else MASKS_OFF
