@@ -5,6 +5,7 @@ interleaved rounds in one process, so their ratios hold on a machine whose speed
     python benchmarks/live_workers.py --configs 1x2,2x1,2x2 --rounds 3 --seconds 8
     python benchmarks/live_workers.py --configs 1x2,2x1 --load   # one core kept busy
     python benchmarks/live_workers.py --startup --configs 1x0,2x1  # first overlay, cold
+    python benchmarks/live_workers.py --auto 40 --fps 30           # where "auto" size settles
 
 A config ``WxT`` is W workers with T torch threads each (T=0: torch's default); a ``c``
 suffix runs it at the camera's pace.
@@ -40,6 +41,28 @@ def parse(config: str) -> tuple[int, int | None, str]:
     return int(workers), int(threads) or None, pace
 
 
+def auto_run(args) -> dict:
+    """The default live pipeline with "auto" size on a synthetic 720p camera: each change of
+    size with its time, then the model's and display's rates over the last 10 seconds."""
+    seg = Segmenter.create(args.model, "cpu", args.size, backend=args.backend)
+    start = time.monotonic()
+    changes: list[str] = []
+    masks = MaskOptions(0.9, True) if args.masks else MASKS_OFF
+    pipe = LivePipeline(seg, seg.default_style(), masks=masks, auto_size=True,
+                        on_notice=lambda m: changes.append(f"{time.monotonic() - start:5.1f} s "
+                                                           f"{m}"))
+    pipe.set_source(SyntheticSource(1280, 720, fps=args.fps))
+    time.sleep(max(0.0, args.auto - 10))
+    shown_before = pipe.display_rate.rate()
+    time.sleep(min(10.0, args.auto))
+    stats = pipe.stats()
+    pipe.stop()
+    return {"camera_fps": args.fps, "changes": changes, "final_size": stats.size,
+            "last_10_s": {"inference_fps": round(stats.inference_fps, 1),
+                          "display_fps": round(stats.display_fps, 1),
+                          "display_fps_10_s_before_end": round(shown_before, 1)}}
+
+
 def startup(args) -> dict:
     """Seconds from the source's start to the first composed frame, each run with a freshly
     loaded model (its graph for 720p not built yet), configs interleaved."""
@@ -72,8 +95,13 @@ def main() -> None:
     p.add_argument("--load", action="store_true", help="another process burns one core")
     p.add_argument("--startup", action="store_true",
                    help="time from a new session's start to its first overlay, cold model")
+    p.add_argument("--auto", type=float, metavar="SECONDS",
+                   help="run --size auto this long and report the sizes it chose")
     args = p.parse_args()
     keep_freed_memory()
+    if args.auto:
+        print(json.dumps(auto_run(args), indent=1))
+        return
     if args.startup:
         print(json.dumps(startup(args), indent=1))
         return

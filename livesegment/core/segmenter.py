@@ -96,6 +96,10 @@ class Segmenter:
         return True
 
     @property
+    def backend(self) -> str:
+        return "onnxruntime" if isinstance(self.model, OnnxRuntimeModel) else "torch"
+
+    @property
     def dtype(self) -> torch.dtype:
         return inference_dtype(self.device)
 

@@ -112,7 +112,7 @@ class LivePipeline:
         self.style = style
         self.masks = masks
         self.pace = pace
-        self.workers = workers or live_workers(segmenter.device.type)
+        self.workers = workers or live_workers(segmenter.device.type, backend=segmenter.backend)
         self.threads_per_worker = threads or threads_per_worker(self.workers)
         self._smoother = TemporalSmoother(masks.smoothing)  # past only: live has no future
         self._smoothed_for: Segmenter | None = None

@@ -17,12 +17,14 @@ RETRY_AFTER_S = 30.0  # a size that was too slow is tried again after this long 
 UP_MARGIN = 1.1     # step up only if the bigger size is predicted this much above the camera
 
 
-def live_workers(device_type: str, cpus: int | None = None) -> int:
+def live_workers(device_type: str, cpus: int | None = None, backend: str = "torch") -> int:
     """Frames the live model works on at once: two on a CPU with the cores for it (ESPNetv2's
-    small layers leave one core idle within a frame: BENCHMARKS.md), one on CUDA, where a
-    single stream keeps the GPU busy."""
+    small layers leave one core idle within a frame: 1.6x the frames on 2 cores), one on
+    CUDA, where a single stream keeps the GPU busy, and one with ONNX Runtime, whose own
+    thread pool fills the cores (two workers sharing it showed fewer frames: 18 vs 21 fps,
+    a third of the results finishing late). BENCHMARKS.md, "Live at the camera's pace"."""
     cpus = cpus or os.cpu_count() or 1
-    return 1 if device_type == "cuda" or cpus < 2 else 2
+    return 1 if device_type == "cuda" or backend == "onnxruntime" or cpus < 2 else 2
 
 
 def threads_per_worker(workers: int, cpus: int | None = None) -> int:

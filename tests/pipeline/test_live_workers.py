@@ -45,10 +45,11 @@ def test_in_order_slot_refuses_results_older_than_the_newest():
     assert slot.late == 3 and slot.take(0) == 5.0 and slot.dropped == 2  # 1 and 3 replaced
 
 
-@pytest.mark.parametrize("device, cpus, workers", [
-    ("cpu", 2, 2), ("cpu", 16, 2), ("cpu", 1, 1), ("cuda", 16, 1), ("cuda", 2, 1)])
-def test_live_workers(device, cpus, workers):
-    assert live_workers(device, cpus) == workers
+@pytest.mark.parametrize("device, cpus, backend, workers", [
+    ("cpu", 2, "torch", 2), ("cpu", 16, "torch", 2), ("cpu", 1, "torch", 1),
+    ("cuda", 16, "torch", 1), ("cuda", 2, "torch", 1), ("cpu", 2, "onnxruntime", 1)])
+def test_live_workers(device, cpus, backend, workers):
+    assert live_workers(device, cpus, backend) == workers
 
 
 def test_auto_sizes_follow_the_models_multiple():
