@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from PyQt6.QtCore import QObject, QSettings, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QByteArray, QObject, QSettings, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (
     QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton,
@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
         self.pipeline: LivePipeline | None = None
         self.segmenter: Segmenter | None = None
         self.source_spec: str | None = None
+        self._opening: str | None = None  # the source being opened (the probe must not win)
         self.display_rate = RateMeter()
         self.last_latency_ms = 0.0
         self.last_mask_age_ms = 0.0
@@ -217,7 +218,7 @@ class MainWindow(QMainWindow):
         """Lists the cameras; with nothing open yet, shows the first one, or the bundled sample
         clip where there is no camera, so a first start never shows an empty window."""
         self.sources.add_cameras(indices)
-        if self.source_spec is None:
+        if self.source_spec is None and self._opening is None:  # nothing asked for yet
             if not indices:
                 self._source_note = " (no camera found: the bundled sample clip)"
             self.open_source(str(indices[0]) if indices else str(sample_clip()))
@@ -243,9 +244,8 @@ class MainWindow(QMainWindow):
         self.models.fill_sizes(get_spec(name),
                                "auto" if auto else self.settings.value("size", 0, int) or None)
         geometry = self.settings.value("geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
+        # A hand-edited or damaged settings file holds a string here: a default size then.
+        if not isinstance(geometry, (QByteArray, bytes)) or not self.restoreGeometry(geometry):
             self.resize(1280, 760)
 
     # -- model ------------------------------------------------------------------------------
@@ -342,6 +342,7 @@ class MainWindow(QMainWindow):
 
     def open_source(self, spec: str) -> None:
         """Opens a camera, file or URL on a worker thread (camera drivers can block)."""
+        self._opening = spec
         self.busy.show()
         self.retry_button.hide()
         self.statusBar().showMessage(f"Opening {spec}…")

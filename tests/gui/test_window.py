@@ -412,3 +412,38 @@ def test_engine_choice_reloads_the_model_with_that_backend(qtbot, settings):
     win.models.backend_box.setCurrentIndex(win.models.backend_box.findData("onnxruntime"))
     win.models.model_changed.emit()
     qtbot.waitUntil(lambda: asked == ["torch", "onnxruntime"], timeout=5000)
+
+
+@pytest.mark.parametrize("geometry", ["", "not a geometry", b"\x00\x01junk"])
+def test_a_damaged_settings_file_opens_the_window_at_its_default_size(qtbot, tmp_path, geometry):
+    """A hand-edited settings file (geometry= with nothing after it) raised a TypeError and the
+    window never opened."""
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    settings.setValue("geometry", geometry)
+    settings.setValue("pace", "sideways")
+    settings.sync()
+    win = MainWindow(None, segmenter_factory=lambda m, d, s, b="torch": fake_segmenter(),
+                     settings=settings, probe=False)
+    qtbot.addWidget(win)
+    assert (win.width(), win.height()) == (1280, 760) and win.models.pace() == "newest"
+
+
+def test_the_source_asked_for_wins_over_the_camera_probe(qtbot, settings, monkeypatch):
+    """The probe (no camera: the sample clip) finished before a slow source opened and the
+    window showed the sample instead of the file given on the command line."""
+    monkeypatch.setattr("livesegment.gui.window.probe_cameras", lambda: [])
+    opened = []
+
+    def slow_source(spec, resolution=None):
+        opened.append(spec)
+        if spec == "wanted":
+            time.sleep(0.5)
+        return SyntheticSource(160, 120, fps=30)
+
+    win = MainWindow("wanted", segmenter_factory=lambda m, d, s, b="torch": fake_segmenter(),
+                     source_factory=slow_source, settings=settings, probe=True)
+    qtbot.addWidget(win)
+    qtbot.waitUntil(lambda: win.source_spec == "wanted", timeout=5000)
+    time.sleep(0.3)
+    qtbot.wait(50)
+    assert opened == ["wanted"] and win.source_spec == "wanted"
