@@ -51,6 +51,14 @@ WORKER_NICE = 5
 Result = tuple[Inference, Segmenter]  # a model result and the segmenter that made it
 
 
+def set_own_threads(count: int) -> None:
+    """Fixes the calling thread's torch (OpenMP) thread count. ``torch.set_num_threads`` also
+    sets the count that threads started later take up; reading it back fixes this thread's
+    own, so the constructor can put the process-wide one back once every stage has done so."""
+    torch.set_num_threads(count)
+    torch.get_num_threads()
+
+
 def lower_priority(nice: int) -> None:
     """Raises the calling thread's nice value (Linux: per thread). Elsewhere, or where the
     system refuses, the thread keeps its priority: it only costs latency."""
@@ -134,11 +142,12 @@ class LivePipeline:
         self._capture_stop = threading.Event()
         self._stop = threading.Event()
         self._paused = threading.Event()
-        threads_set = threading.Barrier(self.workers + 1)
+        threads_set = threading.Barrier(self.workers + 2)
         self._workers = [threading.Thread(target=self._infer_loop, args=(threads_set,),
                                           name=f"livesegment-infer-{i}")
                          for i in range(self.workers)]
-        self._composer = threading.Thread(target=self._compose_loop, name="livesegment-compose")
+        self._composer = threading.Thread(target=self._compose_loop, args=(threads_set,),
+                                          name="livesegment-compose")
         before = torch.get_num_threads()
         for thread in (*self._workers, self._composer):
             thread.start()
@@ -262,10 +271,7 @@ class LivePipeline:
 
     # -- model workers ------------------------------------------------------------------------
     def _infer_loop(self, threads_set: threading.Barrier) -> None:
-        # torch.set_num_threads also sets the count that threads started later take up; this
-        # thread fixes its own (reading it does) before the constructor puts the global back.
-        torch.set_num_threads(self.threads_per_worker)
-        torch.get_num_threads()
+        set_own_threads(self.threads_per_worker)
         lower_priority(WORKER_NICE)
         threads_set.wait()
         sibling: dict[int, Segmenter] = {}
@@ -386,7 +392,13 @@ class LivePipeline:
         return AutoSize(auto_sizes(spec.size_multiple, spec.size_multiple * 4))
 
     # -- composer -----------------------------------------------------------------------------
-    def _compose_loop(self) -> None:
+    def _compose_loop(self, threads_set: threading.Barrier) -> None:
+        # The composer gets the workers' share of the cores too. With torch's default two
+        # threads beside two busy workers its OpenMP team waited on preempted threads: in the
+        # window at 720p, labels + refinement took 690 ms instead of 30 and the camera-pace
+        # display fell to 2.6-18.5 fps; with one thread 24.7-25.2 of the camera's 25.
+        set_own_threads(self.threads_per_worker)
+        threads_set.wait()
         while not self._stop.is_set():
             try:
                 composed = (self._compose_camera_frame() if self.pace == "camera"

@@ -117,13 +117,13 @@ def test_two_workers_double_a_slow_models_rate_and_show_frames_in_capture_order(
 
 
 class ThreadSpy(Effect):
-    """An effect that records which thread composed each frame."""
+    """An effect that records which thread composed each frame, with its torch threads."""
 
     def __init__(self) -> None:
-        self.threads: set[str] = set()
+        self.threads: set[tuple[str, int]] = set()
 
     def apply(self, bgr: np.ndarray, labels: np.ndarray, pts_s: float) -> np.ndarray:
-        self.threads.add(threading.current_thread().name)
+        self.threads.add((threading.current_thread().name, torch.get_num_threads()))
         return bgr
 
     def classes(self):
@@ -161,7 +161,7 @@ def test_workers_only_run_the_model_and_the_composer_composes():
     later.start()
     later.join()
     assert torch.get_num_threads() == before and after == [before]  # nothing else changed
-    assert spy.threads == {"livesegment-compose"}
+    assert spy.threads == {("livesegment-compose", 1)}  # the workers' share of the cores
     assert {name for name, _, _ in model.seen} == {"livesegment-infer-0", "livesegment-infer-1"}
     assert {n for _, n, _ in model.seen} == {1}
     # the workers yield to the composer and the window; the process keeps its priority
