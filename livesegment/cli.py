@@ -377,7 +377,7 @@ def _add_pace_options(p: argparse.ArgumentParser) -> None:
 def _add_worker_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=_positive_int, metavar="N",
                    help="frames the model works on at once (default: 2 on a CPU with 2+ "
-                   "cores, 1 on CUDA)")
+                   "cores; 1 on CUDA and with onnxruntime)")
     p.add_argument("--threads", type=_positive_int, metavar="N",
                    help="torch threads per worker (default: the cores shared out)")
 
