@@ -59,6 +59,15 @@ def set_own_threads(count: int) -> None:
     torch.get_num_threads()
 
 
+def _meet(barrier: threading.Barrier, timeout_s: float = 10.0) -> None:
+    """Waits for the other stages at start-up; one that never comes (a thread that failed
+    to start) breaks the barrier after ``timeout_s`` instead of hanging the constructor."""
+    try:
+        barrier.wait(timeout_s)
+    except threading.BrokenBarrierError:
+        pass
+
+
 def lower_priority(nice: int) -> None:
     """Raises the calling thread's nice value (Linux: per thread). Elsewhere, or where the
     system refuses, the thread keeps its priority: it only costs latency."""
@@ -151,7 +160,7 @@ class LivePipeline:
         before = torch.get_num_threads()
         for thread in (*self._workers, self._composer):
             thread.start()
-        threads_set.wait()
+        _meet(threads_set)
         torch.set_num_threads(before)  # the workers keep theirs; the rest of the process its own
 
     # -- control (any thread) -------------------------------------------------------------
@@ -273,7 +282,7 @@ class LivePipeline:
     def _infer_loop(self, threads_set: threading.Barrier) -> None:
         set_own_threads(self.threads_per_worker)
         lower_priority(WORKER_NICE)
-        threads_set.wait()
+        _meet(threads_set)
         sibling: dict[int, Segmenter] = {}
         while not self._stop.is_set():
             frame = self.frames.take(timeout=0.1)
@@ -398,7 +407,7 @@ class LivePipeline:
         # window at 720p, labels + refinement took 690 ms instead of 30 and the camera-pace
         # display fell to 2.6-18.5 fps; with one thread 24.7-25.2 of the camera's 25.
         set_own_threads(self.threads_per_worker)
-        threads_set.wait()
+        _meet(threads_set)
         while not self._stop.is_set():
             try:
                 composed = (self._compose_camera_frame() if self.pace == "camera"
