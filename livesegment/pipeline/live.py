@@ -19,7 +19,6 @@ by a flag and are joined; nothing is killed.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -40,42 +39,11 @@ from livesegment.io.live import LiveSource
 from livesegment.pipeline.pace import AutoSize, auto_sizes, live_workers, threads_per_worker
 from livesegment.pipeline.slots import InOrderSlot, LatestFrameSlot
 from livesegment.pipeline.stats import RateMeter
+from livesegment.pipeline.thread_setup import WORKER_NICE, lower_priority, meet, set_own_threads
 
 JOIN_TIMEOUT_S = 1.0
 ERROR_BACKOFF_S = 0.2  # after a failed inference, so a broken model does not spin a core
-# The model workers yield to the composer, capture and window threads, whose work is short
-# and in the way of every frame: 2 workers at 720p with smoothing and refinement on 2 cores,
-# capture-to-display p50 125-133 -> 114 ms, camera-pace display 26-27 -> 28.5 fps; under
-# another process's load the model rate held (BENCHMARKS.md, "Live at the camera's pace").
-WORKER_NICE = 5
 Result = tuple[Inference, Segmenter]  # a model result and the segmenter that made it
-
-
-def set_own_threads(count: int) -> None:
-    """Fixes the calling thread's torch (OpenMP) thread count. ``torch.set_num_threads`` also
-    sets the count that threads started later take up; reading it back fixes this thread's
-    own, so the constructor can put the process-wide one back once every stage has done so."""
-    torch.set_num_threads(count)
-    torch.get_num_threads()
-
-
-def _meet(barrier: threading.Barrier, timeout_s: float = 10.0) -> None:
-    """Waits for the other stages at start-up; one that never comes (a thread that failed
-    to start) breaks the barrier after ``timeout_s`` instead of hanging the constructor."""
-    try:
-        barrier.wait(timeout_s)
-    except threading.BrokenBarrierError:
-        pass
-
-
-def lower_priority(nice: int) -> None:
-    """Raises the calling thread's nice value (Linux: per thread). Elsewhere, or where the
-    system refuses, the thread keeps its priority: it only costs latency."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(),
-                       os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) + nice)
-    except (AttributeError, OSError):
-        pass
 
 
 @dataclass(frozen=True)
@@ -160,7 +128,7 @@ class LivePipeline:
         before = torch.get_num_threads()
         for thread in (*self._workers, self._composer):
             thread.start()
-        _meet(threads_set)
+        meet(threads_set)
         torch.set_num_threads(before)  # the workers keep theirs; the rest of the process its own
 
     # -- control (any thread) -------------------------------------------------------------
@@ -282,7 +250,7 @@ class LivePipeline:
     def _infer_loop(self, threads_set: threading.Barrier) -> None:
         set_own_threads(self.threads_per_worker)
         lower_priority(WORKER_NICE)
-        _meet(threads_set)
+        meet(threads_set)
         sibling: dict[int, Segmenter] = {}
         while not self._stop.is_set():
             frame = self.frames.take(timeout=0.1)
@@ -407,7 +375,7 @@ class LivePipeline:
         # window at 720p, labels + refinement took 690 ms instead of 30 and the camera-pace
         # display fell to 2.6-18.5 fps; with one thread 24.7-25.2 of the camera's 25.
         set_own_threads(self.threads_per_worker)
-        _meet(threads_set)
+        meet(threads_set)
         while not self._stop.is_set():
             try:
                 composed = (self._compose_camera_frame() if self.pace == "camera"

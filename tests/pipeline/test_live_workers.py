@@ -14,7 +14,8 @@ import torch
 from livesegment.core.effects import Effect
 from livesegment.core.segmenter import Segmenter
 from livesegment.io.live import SyntheticSource
-from livesegment.pipeline.live import WORKER_NICE, LivePipeline
+from livesegment.pipeline.live import LivePipeline
+from livesegment.pipeline.thread_setup import WORKER_NICE
 from livesegment.pipeline.pace import AutoSize, auto_sizes, live_workers
 from livesegment.pipeline.slots import InOrderSlot
 from tests.conftest import PERSON, RedIsPerson, fake_segmenter
@@ -230,3 +231,12 @@ def test_auto_size_settles_on_the_largest_size_that_keeps_up():
     assert notices[:2] == [n for n in notices[:2] if n.startswith("auto size: ")]
     assert "256 -> 224" in notices[0] and "224 -> 192" in notices[1]
     assert stats.auto_size
+
+
+def test_a_stage_that_never_arrives_does_not_hang_the_start():
+    from livesegment.pipeline.thread_setup import meet
+
+    barrier = threading.Barrier(2)
+    start = time.monotonic()
+    meet(barrier, timeout_s=0.2)  # nobody else comes
+    assert 0.15 < time.monotonic() - start < 2 and barrier.broken
