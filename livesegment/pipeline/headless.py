@@ -82,11 +82,10 @@ def status_line(status: HeadlessStatus, extra: str = "") -> str:
     dropped, espnetv2-voc on cpu at 256 | ...``; at the camera's pace the mask's age too."""
     s = status.live
     mask = f", mask {s.mask_age_ms:4.0f} ms old" if s.pace == "camera" else ""
-    size = f"auto {s.size}" if s.auto_size else f"{s.size}"
     line = (f"live: {status.delivered_fps:5.1f} fps shown (source {s.capture_fps:4.1f}), "
             f"model {s.inference_fps:4.1f} fps x{s.workers}, "
             f"latency {s.ready_latency_ms:4.0f} ms{mask}, {s.dropped} dropped, "
-            f"{s.model} on {s.device} at {size}")
+            f"{s.model} on {s.device} at {s.size_label}")
     return f"{line} | {extra}" if extra else line
 
 

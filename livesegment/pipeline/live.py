@@ -62,6 +62,11 @@ class LiveStats:
     pace: str = "newest"
     auto_size: bool = False
 
+    @property
+    def size_label(self) -> str:
+        """The inference size as readouts show it: ``256``, or ``auto 192`` under "auto"."""
+        return f"auto {self.size}" if self.auto_size else f"{self.size}"
+
 
 @dataclass(frozen=True, eq=False)
 class LiveMask:
@@ -91,17 +96,15 @@ class LivePipeline:
                  masks: MaskOptions = MASKS_OFF, *, workers: int | None = None,
                  threads: int | None = None, pace: str = "newest",
                  auto_size: bool = False) -> None:
-        if pace not in LIVE_PACES:
-            raise ValueError(f"unknown pace '{pace}' (choose from {', '.join(LIVE_PACES)})")
+        self._mask: LiveMask | None = None
+        self.set_pace(pace)
         self.segmenter = segmenter
         self.style = style
         self.masks = masks
-        self.pace = pace
         self.workers = workers or live_workers(segmenter.device.type, backend=segmenter.backend)
         self.threads_per_worker = threads or threads_per_worker(self.workers)
         self._smoother = TemporalSmoother(masks.smoothing)  # past only: live has no future
         self._smoothed_for: Segmenter | None = None
-        self._mask: LiveMask | None = None
         self._auto = self._auto_size(segmenter) if auto_size else None
         self.on_error, self.on_notice, self.on_end = on_error, on_notice, on_end
         self.frames: LatestFrameSlot[Frame] = LatestFrameSlot()  # to the model workers
@@ -176,7 +179,7 @@ class LivePipeline:
     def set_pace(self, pace: str) -> None:
         """``newest`` (each model result) or ``camera`` (every camera frame, newest mask)."""
         if pace not in LIVE_PACES:
-            raise ValueError(f"unknown pace '{pace}'")
+            raise ValueError(f"unknown pace '{pace}' (choose from {', '.join(LIVE_PACES)})")
         self._mask = None
         self.pace = pace
 
