@@ -83,9 +83,9 @@ class MainWindow(QMainWindow):
         self.segmenter: Segmenter | None = None
         self.source_spec: str | None = None
         self._opening: str | None = None  # the source being opened (the probe must not win)
+        self._closed = False
         self.display_rate = RateMeter()
         self.last_latency_ms = 0.0
-        self.last_mask_age_ms = 0.0
         self.last_shown = None
         self._model_ticket = 0
         self._source_note = ""  # said once with the next source shown
@@ -253,10 +253,8 @@ class MainWindow(QMainWindow):
         """Loads the selected model on a worker thread; the window keeps painting meanwhile."""
         name = self.models.model_name()
         spec = get_spec(name)
-        wanted = "auto" if self.models.auto_size() else self.models.size()
-        if wanted is None or (wanted != "auto" and wanted % spec.size_multiple):
-            wanted = None
-        self.models.fill_sizes(spec, wanted)  # "auto" only where the model takes any size
+        # The model's own sizes; the choice kept where it offers it ("auto" too), else its default.
+        self.models.fill_sizes(spec, "auto" if self.models.auto_size() else self.models.size())
         size = self.models.size()
         device, backend = self.models.device(), self.models.backend()
         self._model_ticket += 1
@@ -275,8 +273,8 @@ class MainWindow(QMainWindow):
         self._run_helper(work)
 
     def _model_ready(self, seg: Segmenter, ticket: int) -> None:
-        if ticket != self._model_ticket:
-            return  # a newer choice superseded this one
+        if ticket != self._model_ticket or self._closed:
+            return  # a newer choice superseded this one, or the window has closed
         self.busy.hide()
         previous = self.segmenter
         self.segmenter = seg
@@ -361,6 +359,9 @@ class MainWindow(QMainWindow):
 
     def _source_ready(self, source: LiveSource, spec: str) -> None:
         self.busy.hide()
+        if self._closed:
+            source.close()
+            return
         if self.pipeline is None:  # the model is still loading: try again shortly
             QTimer.singleShot(100, lambda: self._source_ready(source, spec))
             return
@@ -401,7 +402,6 @@ class MainWindow(QMainWindow):
         self.last_shown = composed
         self.display_rate.tick()
         self.last_latency_ms = (time.monotonic() - composed.frame.captured_at) * 1e3
-        self.last_mask_age_ms = self.last_latency_ms + composed.mask_age_s * 1e3
         self.capture.add(composed.image, composed.frame.captured_at)
         self.virtual_camera.offer(composed.image)
 
@@ -412,8 +412,10 @@ class MainWindow(QMainWindow):
     def _update_readouts(self) -> None:
         if self.pipeline is None:
             return
+        mask_age_s = self.last_shown.mask_age_s if self.last_shown is not None else 0.0
         self.readout.setText(readout_text(self.pipeline.stats(), self.display_rate.rate(),
-                                          self.last_latency_ms, self.last_mask_age_ms))
+                                          self.last_latency_ms,
+                                          self.last_latency_ms + mask_age_s * 1e3))
 
     # -- actions ----------------------------------------------------------------------------
     def toggle_pause(self) -> None:
@@ -490,6 +492,7 @@ class MainWindow(QMainWindow):
         QMessageBox.about(self, "About livesegment", about_text(self.segmenter))
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self._closed = True  # a model or source still opening is dropped when it arrives
         self._timer.stop()
         self._readout_timer.stop()
         self.export.join()
@@ -525,10 +528,9 @@ def readout_text(s: LiveStats, display_fps: float, latency_ms: float,
                  mask_age_ms: float) -> str:
     """The status bar's figures: what is shown, what the model does, how old each is."""
     mask = f" | mask {mask_age_ms:4.0f} ms old" if s.pace == "camera" else ""
-    size = f"auto {s.size}" if s.auto_size else f"{s.size}"
     return (f"display {display_fps:4.1f} fps | inference {s.inference_fps:4.1f} fps"
             f" x{s.workers} | latency {latency_ms:4.0f} ms{mask} | dropped {s.dropped}"
-            f" | {s.model} on {s.device} @ {size}")
+            f" | {s.model} on {s.device} @ {s.size_label}")
 
 
 def about_text(segmenter: Segmenter | None) -> str:

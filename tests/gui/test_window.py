@@ -447,3 +447,30 @@ def test_the_source_asked_for_wins_over_the_camera_probe(qtbot, settings, monkey
     time.sleep(0.3)
     qtbot.wait(50)
     assert opened == ["wanted"] and win.source_spec == "wanted"
+
+
+def test_a_model_that_finishes_loading_after_close_starts_nothing(qtbot, settings):
+    """Closed while its model loaded, the window built a live pipeline when the model arrived:
+    its threads kept the process from exiting."""
+    release = threading.Event()
+
+    def slow_factory(model, device, size, backend="torch"):
+        release.wait(5)
+        return fake_segmenter()
+
+    opened = []
+
+    def source(spec, resolution=None):
+        opened.append(SyntheticSource(160, 120, fps=30))
+        return opened[-1]
+
+    win = MainWindow("synthetic", segmenter_factory=slow_factory, source_factory=source,
+                     settings=settings, probe=False)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: bool(opened), timeout=5000)  # the source is open, the model not
+    threading.Timer(0.2, release.set).start()
+    win.close()
+    qtbot.wait(500)  # the queued model_ready and source retries are delivered now
+    assert win.pipeline is None
+    assert not [t for t in threading.enumerate() if t.name.startswith("livesegment-")]
