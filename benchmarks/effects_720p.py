@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 import torch
 
-from livesegment.core.effects import (
+from livesegment.core.compose.effects import (
     AlphaEffect, BlurEffect, Chain, Matte, OverlayEffect, ReplaceEffect, StillBackdrop, render,
     solid,
 )

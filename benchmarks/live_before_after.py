@@ -17,7 +17,7 @@ import json, sys
 from livesegment.allocator import keep_freed_memory
 keep_freed_memory()
 from livesegment.core.segmenter import Segmenter
-from livesegment.core.smoothing import MASKS_OFF, MaskOptions
+from livesegment.core.masks.smoothing import MASKS_OFF, MaskOptions
 from livesegment.pipeline import bench
 masks = MaskOptions(0.9, True) if sys.argv[1] == "on" else MASKS_OFF
 seg = Segmenter.create("espnetv2-voc", "cpu")

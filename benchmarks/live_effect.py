@@ -13,11 +13,11 @@ import argparse
 import json
 import time
 
-from livesegment.core.effects import BlurEffect, Matte, ReplaceEffect, parse_colour, solid
-from livesegment.core.overlay import OverlayStyle
+from livesegment.core.compose.effects import BlurEffect, Matte, ReplaceEffect, parse_colour, solid
+from livesegment.core.compose.overlay import OverlayStyle
 from livesegment.core.segmenter import Segmenter
-from livesegment.core.smoothing import MaskOptions
-from livesegment.io.live import SyntheticSource
+from livesegment.core.masks.smoothing import MaskOptions
+from livesegment.io.live_source import SyntheticSource
 from livesegment.pipeline.live import LivePipeline
 from livesegment.pipeline.stats import RateMeter
 

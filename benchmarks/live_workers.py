@@ -21,8 +21,8 @@ import time
 
 from livesegment.allocator import keep_freed_memory
 from livesegment.core.segmenter import Segmenter
-from livesegment.core.smoothing import MASKS_OFF, MaskOptions
-from livesegment.io.live import SyntheticSource
+from livesegment.core.masks.smoothing import MASKS_OFF, MaskOptions
+from livesegment.io.live_source import SyntheticSource
 from livesegment.pipeline.live import LivePipeline
 from livesegment.pipeline.bench import live_latency, model_only_fps
 

@@ -30,7 +30,7 @@ import torch
 from livesegment.allocator import keep_freed_memory
 from livesegment.core.frames import Frame, Inference
 from livesegment.core.segmenter import Segmenter, mask_labels
-from livesegment.core.smoothing import DEFAULT_LOOKAHEAD, DEFAULT_SMOOTHING, TemporalSmoother
+from livesegment.core.masks.smoothing import DEFAULT_LOOKAHEAD, DEFAULT_SMOOTHING, TemporalSmoother
 
 MEDIA = Path(__file__).resolve().parents[1].parent / "shared" / "media"
 STATIC = ("head-pose-face-detection-female-and-male.gif", "one-by-one-person-detection.mp4")

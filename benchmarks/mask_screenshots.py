@@ -13,7 +13,7 @@ import cv2
 import torch
 
 from livesegment.core.frames import Frame
-from livesegment.core.overlay import blend
+from livesegment.core.compose.overlay import blend
 from livesegment.core.segmenter import Segmenter, mask_labels
 
 ROOT = Path(__file__).resolve().parents[1]

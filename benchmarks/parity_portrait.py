@@ -145,7 +145,7 @@ def cmd_sinet_original(args: argparse.Namespace) -> None:
 
 
 def _ours_selfie(model: str):
-    from livesegment.core.zoo import get_spec, load_model
+    from livesegment.core.models.zoo import get_spec, load_model
 
     return load_model(get_spec(model))
 
@@ -195,8 +195,8 @@ def cmd_compare(args: argparse.Namespace) -> None:
                 cv2.imwrite(str(reference / f"{model}_{name}.png"), png)
         report[model] = rows
 
-    from livesegment.core.zoo import get_spec, load_model
-    from livesegment.core.preprocess import to_model_input
+    from livesegment.core.models.zoo import get_spec, load_model
+    from livesegment.core.masks.preprocess import to_model_input
 
     spec = get_spec("sinet-portrait")
     net = load_model(spec)

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from livesegment.core.frames import Frame
-from livesegment.core.overlay import OverlayStyle, blend_numpy
+from livesegment.core.compose.overlay import OverlayStyle, blend_numpy
 from livesegment.core.segmenter import Segmenter
-from livesegment.core.zoo import DEFAULT_MODEL, REGISTRY
+from livesegment.core.models.zoo import DEFAULT_MODEL, REGISTRY
 from livesegment.io.images import read_image
 from livesegment.io.sample import sample_clip
 from livesegment.io.video import VideoFileSource

@@ -4,7 +4,7 @@ User errors print one line, ``livesegment: <message>``, and exit 2; Ctrl-C exits
 SIGTERM 143 after finalising what was written. ``--debug`` shows tracebacks.
 
 Building the parser imports no torch (``--help`` and ``--version`` answer in a fraction of a
-second): choices come from ``core/catalog.py`` and ``io/formats.py``; each command imports
+second): choices come from ``core/models/catalog.py`` and ``io/formats.py``; each command imports
 what it runs. Keep it so: heavy imports go inside the ``cmd_*`` functions.
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from livesegment import __version__
 from livesegment.allocator import keep_freed_memory
-from livesegment.core.catalog import (
+from livesegment.core.models.catalog import (
     BACKENDS, DEFAULT_MODEL, DEFAULT_PORTRAIT_MODEL, DEVICE_CHOICES, MASK_STYLES, MODEL_NAMES,
     VIEWS,
 )
@@ -94,7 +94,7 @@ def _add_model_options(p: argparse.ArgumentParser, default: str | None = DEFAULT
 
 
 def _add_smoothing_options(p: argparse.ArgumentParser) -> None:
-    from livesegment.core.catalog import DEFAULT_SMOOTHING
+    from livesegment.core.models.catalog import DEFAULT_SMOOTHING
 
     p.add_argument("--smoothing", type=_smoothing, default=DEFAULT_SMOOTHING, metavar="S",
                    help="temporal smoothing of the masks, 0..1 (0 = off; default "
@@ -104,13 +104,13 @@ def _add_smoothing_options(p: argparse.ArgumentParser) -> None:
 
 
 def mask_options(args: argparse.Namespace):
-    from livesegment.core.smoothing import MaskOptions
+    from livesegment.core.masks.smoothing import MaskOptions
 
     return MaskOptions(args.smoothing, args.refine)
 
 
 def _effect_list(text: str) -> tuple[str, ...]:
-    from livesegment.core.effects import EFFECT_NAMES
+    from livesegment.core.compose.effects import EFFECT_NAMES
 
     names = tuple(n.strip().lower() for n in text.split(",") if n.strip())
     unknown = [n for n in names if n not in EFFECT_NAMES]
@@ -147,7 +147,7 @@ def _add_effect_options(p: argparse.ArgumentParser) -> None:
 
 def effect_from_args(args: argparse.Namespace, spec, style, selected):
     """The effect (or the plain overlay ``style``) that ``--effect`` and friends ask for."""
-    from livesegment.core.effects import (
+    from livesegment.core.compose.effects import (
         AlphaEffect, BlurEffect, Chain, Matte, OverlayEffect, ReplaceEffect, parse_colour, solid,
     )
 
@@ -366,7 +366,7 @@ def _add_live_parser(sub, common: argparse.ArgumentParser) -> None:
 
 
 def _add_pace_options(p: argparse.ArgumentParser) -> None:
-    from livesegment.core.catalog import LIVE_PACES
+    from livesegment.core.models.catalog import LIVE_PACES
 
     p.add_argument("--pace", default="newest", choices=LIVE_PACES,
                    help="newest: show each model result as it comes (default); camera: show "
@@ -439,10 +439,10 @@ class StopOnSignal:
 
 
 def cmd_process(args: argparse.Namespace) -> int:
-    from livesegment.core.effects import is_transparent
-    from livesegment.core.overlay import OverlayStyle
+    from livesegment.core.compose.effects import is_transparent
+    from livesegment.core.compose.overlay import OverlayStyle
     from livesegment.core.segmenter import Segmenter
-    from livesegment.core.zoo import get_spec
+    from livesegment.core.models.zoo import get_spec
     from livesegment.io.inputs import expand_inputs, plan_outputs, wants_folder
     from livesegment.io.sample import sample_clip
     from livesegment.pipeline.job import check_alpha_output, check_job_paths
@@ -561,7 +561,7 @@ def _process_many(args, jobs, segmenter, style, options) -> int:
 
 def _process_on_ray(args: argparse.Namespace, planned: list[tuple[Path | str, Path]]) -> int:
     """``process ... --ray``: the files become work on a Ray cluster (pipeline/cluster.py)."""
-    from livesegment.core.zoo import get_spec
+    from livesegment.core.models.zoo import get_spec
     from livesegment.pipeline.cluster import ProgressBar as ClusterBar, run_on_ray
     from livesegment.pipeline.jobs import FileJob, JobSettings
 
@@ -652,7 +652,7 @@ def _print_summary(report, segmenter, quiet: bool) -> None:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from livesegment.core.zoo import REGISTRY, get_spec
+    from livesegment.core.models.zoo import REGISTRY, get_spec
 
     if args.name:
         print(model_details(get_spec(args.name)))
@@ -705,11 +705,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_live(args: argparse.Namespace) -> int:
-    from livesegment.core.effects import is_transparent
-    from livesegment.core.overlay import OverlayStyle
+    from livesegment.core.compose.effects import is_transparent
+    from livesegment.core.compose.overlay import OverlayStyle
     from livesegment.core.segmenter import Segmenter
-    from livesegment.core.zoo import get_spec
-    from livesegment.io.live import open_live_source
+    from livesegment.core.models.zoo import get_spec
+    from livesegment.io.live_source import open_live_source
     from livesegment.pipeline.headless import LiveSinks, VirtualCameraRequest, run_headless
     from livesegment.pipeline.live import LivePipeline
 

@@ -15,7 +15,7 @@ from torch import nn
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from livesegment.core.segmenter import Segmenter  # noqa: E402
-from livesegment.core.zoo import get_spec  # noqa: E402
+from livesegment.core.models.zoo import get_spec  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

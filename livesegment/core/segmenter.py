@@ -15,18 +15,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from livesegment.core.device import inference_dtype, resolve_device
-from livesegment.core.espnetv2 import fold_batch_norms
+from livesegment.core.models.device import inference_dtype, resolve_device
+from livesegment.core.models.espnetv2 import fold_batch_norms
 from livesegment.core.frames import Composed, Frame, Inference
-from livesegment.core.frozen import FrozenPerShape
-from livesegment.core.effects import Effect, render
-from livesegment.core.overlay import OverlayStyle
-from livesegment.core.postprocess import labels_from_logits
-from livesegment.core.preprocess import inference_size, to_model_input
-from livesegment.core.refine import refine_labels
-from livesegment.core.smoothing import class_probabilities
-from livesegment.core.onnx_backend import BACKENDS, OnnxRuntimeModel
-from livesegment.core.zoo import ModelSpec, get_spec, load_model
+from livesegment.core.models.frozen import FrozenPerShape
+from livesegment.core.compose.effects import Effect, render
+from livesegment.core.compose.overlay import OverlayStyle
+from livesegment.core.masks.postprocess import labels_from_logits
+from livesegment.core.masks.preprocess import inference_size, to_model_input
+from livesegment.core.masks.refine import refine_labels
+from livesegment.core.masks.smoothing import class_probabilities
+from livesegment.core.models.onnx_backend import BACKENDS, OnnxRuntimeModel
+from livesegment.core.models.zoo import ModelSpec, get_spec, load_model
 from livesegment.errors import DeviceError, InputError
 
 
@@ -146,12 +146,12 @@ class Segmenter:
     def compose(self, result: Inference, style: OverlayStyle | Effect,
                 refine: bool = False) -> Composed:
         """Upsample + argmax at the frame's resolution, then blend ``style`` over it (or apply
-        an effect: :mod:`livesegment.core.effects`; ``image`` is BGRA for the alpha effect).
+        an effect: :mod:`livesegment.core.compose.effects`; ``image`` is BGRA for the alpha effect).
 
         Separate from :meth:`infer` so the offline pipeline can compose one frame on another
         thread while the model already works on the next. ``refine`` snaps the class
-        boundaries to the frame's edges (core/refine.py); smoothed ``result.probabilities``
-        are used where a :class:`~livesegment.core.smoothing.TemporalSmoother` set them.
+        boundaries to the frame's edges (core/masks/refine.py); smoothed ``result.probabilities``
+        are used where a :class:`~livesegment.core.masks.smoothing.TemporalSmoother` set them.
         """
         t0 = time.perf_counter()
         labels = mask_labels(result, refine)

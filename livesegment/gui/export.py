@@ -9,7 +9,7 @@ from PyQt6.QtCore import QObject, pyqtSignal
 from PyQt6.QtWidgets import QProgressBar, QPushButton
 
 from livesegment.core.segmenter import Segmenter
-from livesegment.core.smoothing import MASKS_OFF, MaskOptions
+from livesegment.core.masks.smoothing import MASKS_OFF, MaskOptions
 from livesegment.errors import describe
 from livesegment.pipeline.job import JobReport, Progress, process_file
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
-from livesegment.core.smoothing import MaskOptions
+from livesegment.core.masks.smoothing import MaskOptions
 
 
 class MaskControls(QWidget):

@@ -18,14 +18,14 @@ from PyQt6.QtWidgets import (
     QLabel, QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget,
 )
 
-from livesegment.core.catalog import BACKENDS
-from livesegment.core.device import available_devices, inference_dtype, resolve_device
-from livesegment.core.effects import (
+from livesegment.core.models.catalog import BACKENDS
+from livesegment.core.models.device import available_devices, inference_dtype, resolve_device
+from livesegment.core.compose.effects import (
     AlphaEffect, Backdrop, BlurEffect, Chain, Effect, Matte, OverlayEffect, ReplaceEffect,
     parse_colour, solid,
 )
-from livesegment.core.overlay import OverlayStyle
-from livesegment.core.zoo import REGISTRY, ModelSpec
+from livesegment.core.compose.overlay import OverlayStyle
+from livesegment.core.models.zoo import REGISTRY, ModelSpec
 from livesegment.errors import LivesegmentError
 from livesegment.gui.widgets import ClassList
 from livesegment.io.backgrounds import open_backdrop as _open_backdrop

@@ -9,7 +9,7 @@ from PyQt6.QtCore import QRect, QSize, Qt, pyqtSignal
 from PyQt6.QtGui import QBrush, QColor, QIcon, QImage, QPainter, QPixmap
 from PyQt6.QtWidgets import QListWidget, QListWidgetItem, QSizePolicy, QWidget
 
-from livesegment.core.zoo import ModelSpec
+from livesegment.core.models.zoo import ModelSpec
 
 
 def to_qimage(bgr: np.ndarray) -> QImage:

@@ -22,12 +22,12 @@ from PyQt6.QtWidgets import (
 )
 
 from livesegment import __version__
-from livesegment.core.device import available_devices
-from livesegment.core.effects import Effect, is_transparent
-from livesegment.core.overlay import OverlayStyle
+from livesegment.core.models.device import available_devices
+from livesegment.core.compose.effects import Effect, is_transparent
+from livesegment.core.compose.overlay import OverlayStyle
 from livesegment.core.segmenter import Segmenter
-from livesegment.core.zoo import DEFAULT_MODEL, REGISTRY, get_spec
-from livesegment.core.smoothing import MaskOptions
+from livesegment.core.models.zoo import DEFAULT_MODEL, REGISTRY, get_spec
+from livesegment.core.masks.smoothing import MaskOptions
 from livesegment.errors import LivesegmentError, describe
 from livesegment.gui.capture import CaptureControls
 from livesegment.gui.export import ExportController
@@ -35,7 +35,7 @@ from livesegment.gui.mask_controls import MaskControls
 from livesegment.gui.panels import ClassesPanel, EffectsPanel, ModelPanel, SourcePanel
 from livesegment.gui.virtualcam import VirtualCameraButton
 from livesegment.gui.widgets import VideoView
-from livesegment.io.live import LiveSource, open_live_source, probe_cameras
+from livesegment.io.live_source import LiveSource, open_live_source, probe_cameras
 from livesegment.io.sample import sample_clip
 from livesegment.pipeline.job import JobReport
 from livesegment.pipeline.live import LivePipeline, LiveStats

@@ -13,7 +13,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from livesegment.core.effects import Backdrop, StillBackdrop, cover, parse_colour, solid
+from livesegment.core.compose.effects import Backdrop, StillBackdrop, cover, parse_colour, solid
 from livesegment.errors import InputError
 from livesegment.io.images import IMAGE_SUFFIXES, read_image
 from livesegment.io.paths import check_input

@@ -29,12 +29,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from livesegment.core.device import encoder_threads, offline_streams
-from livesegment.core.overlay import OverlayStyle
-from livesegment.core.preprocess import to_model_input
+from livesegment.core.models.device import encoder_threads, offline_streams
+from livesegment.core.compose.overlay import OverlayStyle
+from livesegment.core.masks.preprocess import to_model_input
 from livesegment.core.segmenter import Segmenter, sync_clock
-from livesegment.core.smoothing import DEFAULT_LOOKAHEAD, MASKS_OFF, MaskOptions, TemporalSmoother
-from livesegment.io.live import SyntheticSource
+from livesegment.core.masks.smoothing import (
+    DEFAULT_LOOKAHEAD, MASKS_OFF, MaskOptions, TemporalSmoother,
+)
+from livesegment.io.live_source import SyntheticSource
 from livesegment.io.video import VideoFileSink, VideoFileSource
 from livesegment.pipeline.live import LivePipeline
 from livesegment.pipeline.offline import run_offline

@@ -15,7 +15,7 @@ import cv2
 
 from livesegment.core.frames import Frame
 from livesegment.errors import InputError, SourceLost
-from livesegment.io.live import open_live_source
+from livesegment.io.live_source import open_live_source
 
 CAMERA_TIME_BASE = Fraction(1, 1000)
 CAMERA_RATE_HINT = Fraction(30)  # nominal only; each frame's own time is what counts

@@ -77,7 +77,7 @@ class FileWorker:
         return os.getpid(), self.error
 
     def run_file(self, job: FileJob, key: str, tally: Any) -> FileResult:
-        from livesegment.core.smoothing import MASKS_OFF
+        from livesegment.core.masks.smoothing import MASKS_OFF
         from livesegment.pipeline.job import process_file
 
         remove_partials(job.output)  # a killed earlier attempt's hidden file
@@ -143,7 +143,7 @@ class _Reporter:
 def encode_chunk(task: ChunkTask, segmenter, style, report: Callable[[int], None]) -> int:
     """Annotates the frames of ``task.span`` into ``task.path`` with the same encoder settings
     as a whole-file run; the warm-up frames before the span go through the model unwritten."""
-    from livesegment.core.device import encoder_threads, offline_streams
+    from livesegment.core.models.device import encoder_threads, offline_streams
     from livesegment.io.video import VideoFileSink, VideoFileSource
     from livesegment.pipeline.offline import run_offline
 

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
-from livesegment.core.device import encoder_threads, offline_streams
-from livesegment.core.effects import Effect, is_transparent
+from livesegment.core.models.device import encoder_threads, offline_streams
+from livesegment.core.compose.effects import Effect, is_transparent
 from livesegment.core.frames import Composed, Frame
-from livesegment.core.overlay import OverlayStyle
+from livesegment.core.compose.overlay import OverlayStyle
 from livesegment.core.segmenter import Segmenter
-from livesegment.core.views import arrange, class_shares, colour_labels, view_width
-from livesegment.core.smoothing import (DEFAULT_LOOKAHEAD, MASKS_OFF, MaskOptions,
+from livesegment.core.compose.views import arrange, class_shares, colour_labels, view_width
+from livesegment.core.masks.smoothing import (DEFAULT_LOOKAHEAD, MASKS_OFF, MaskOptions,
                                         TemporalSmoother)
 from livesegment.errors import OutputError
 from livesegment.io.class_stats import ClassStatsWriter

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:  # torch stays unimported until a worker builds its model
-    from livesegment.core.overlay import OverlayStyle
-    from livesegment.core.smoothing import MaskOptions
+    from livesegment.core.compose.overlay import OverlayStyle
+    from livesegment.core.masks.smoothing import MaskOptions
     from livesegment.core.segmenter import Segmenter
 
 Status = Literal["ok", "skipped", "failed"]
@@ -48,7 +48,7 @@ class JobSettings:
     def build(self) -> tuple[Segmenter, OverlayStyle]:
         if self.factory is not None:
             return self.factory()
-        from livesegment.core.overlay import OverlayStyle
+        from livesegment.core.compose.overlay import OverlayStyle
         from livesegment.core.segmenter import Segmenter
 
         segmenter = Segmenter.create(self.model, self.device, self.size, self.weights,

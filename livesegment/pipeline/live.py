@@ -27,15 +27,15 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from livesegment.core.catalog import LIVE_PACES
-from livesegment.core.effects import Effect, for_model, render
+from livesegment.core.models.catalog import LIVE_PACES
+from livesegment.core.compose.effects import Effect, for_model, render
 from livesegment.core.frames import Composed, Frame, Inference
-from livesegment.core.overlay import OverlayStyle
-from livesegment.core.preprocess import inference_size
+from livesegment.core.compose.overlay import OverlayStyle
+from livesegment.core.masks.preprocess import inference_size
 from livesegment.core.segmenter import Segmenter, mask_labels
-from livesegment.core.smoothing import MASKS_OFF, MaskOptions, TemporalSmoother
+from livesegment.core.masks.smoothing import MASKS_OFF, MaskOptions, TemporalSmoother
 from livesegment.errors import LivesegmentError, describe
-from livesegment.io.live import LiveSource
+from livesegment.io.live_source import LiveSource
 from livesegment.pipeline.pace import AutoSize, auto_sizes, live_workers, threads_per_worker
 from livesegment.pipeline.slots import InOrderSlot, LatestFrameSlot
 from livesegment.pipeline.stats import RateMeter

@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from livesegment.cli import _seconds, main, model_details, parse_classes
-from livesegment.core.catalog import DEFAULT_MODEL, MODEL_NAMES
-from livesegment.core.zoo import REGISTRY, get_spec
+from livesegment.core.models.catalog import DEFAULT_MODEL, MODEL_NAMES
+from livesegment.core.models.zoo import REGISTRY, get_spec
 from livesegment.errors import InputError
 
 PROBE = """

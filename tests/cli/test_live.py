@@ -156,7 +156,7 @@ def test_live_refuses_the_alpha_effect(capsys):
 
 
 def test_video_call_mode_defaults_to_the_portrait_model(tmp_path, backend, capsys):  # noqa: F811
-    from livesegment.core.catalog import DEFAULT_PORTRAIT_MODEL
+    from livesegment.core.models.catalog import DEFAULT_PORTRAIT_MODEL
 
     clip = tmp_path / "clip.mp4"
     make_clip(clip, frames=30, size=(96, 128), rate=10)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from livesegment.cli import build_parser, main
-from livesegment.core.smoothing import DEFAULT_SMOOTHING, MaskOptions
+from livesegment.core.masks.smoothing import DEFAULT_SMOOTHING, MaskOptions
 from tests.conftest import make_clip
 
 

@@ -291,7 +291,7 @@ def test_an_http_url_is_read_with_its_timing_and_sound(tmp_path, fake_model, htt
 
 def test_a_camera_is_recorded_without_a_window_for_its_duration(tmp_path, fake_model,
                                                                  monkeypatch, capsys):
-    from livesegment.io.live import SyntheticSource
+    from livesegment.io.live_source import SyntheticSource
 
     opened = []
 
@@ -313,7 +313,7 @@ def test_a_camera_is_recorded_without_a_window_for_its_duration(tmp_path, fake_m
 def test_an_unplugged_camera_keeps_what_was_recorded(tmp_path, fake_model, monkeypatch,
                                                      capsys):
     from livesegment.errors import SourceLost
-    from livesegment.io.live import SyntheticSource
+    from livesegment.io.live_source import SyntheticSource
 
     class Unplugged(SyntheticSource):
         def read(self):
@@ -333,7 +333,7 @@ def test_ctrl_c_ends_a_camera_recording_as_a_complete_file(tmp_path, fake_model,
     import os
     import signal
 
-    from livesegment.io.live import SyntheticSource
+    from livesegment.io.live_source import SyntheticSource
 
     monkeypatch.setattr("livesegment.pipeline.capture.open_live_source",
                         lambda spec, resolution=None: SyntheticSource(64, 48, fps=25))

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from livesegment.core.espnetv2 import fold_batch_norms
-from livesegment.core.overlay import OverlayStyle, blend_dense, blend_numpy
-from livesegment.core.palette import voc_palette
-from livesegment.core.postprocess import _gather2d, labels_from_logits
-from livesegment.core.preprocess import to_model_input
-from livesegment.core.zoo import get_spec, load_model
+from livesegment.core.models.espnetv2 import fold_batch_norms
+from livesegment.core.compose.overlay import OverlayStyle, blend_dense, blend_numpy
+from livesegment.core.compose.palette import voc_palette
+from livesegment.core.masks.postprocess import _gather2d, labels_from_logits
+from livesegment.core.masks.preprocess import to_model_input
+from livesegment.core.models.zoo import get_spec, load_model
 from tests.conftest import FOOTAGE, PERSON, needs_footage
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from livesegment.core.effects import (
+from livesegment.core.compose.effects import (
     AlphaEffect, BlurEffect, Chain, Matte, OverlayEffect, ReplaceEffect, StillBackdrop,
     composite, cover, for_model, is_transparent, parse_colour, render, solid,
 )
 from livesegment.core.frames import Frame
-from livesegment.core.overlay import OverlayStyle, blend_numpy
-from livesegment.core.zoo import get_spec
+from livesegment.core.compose.overlay import OverlayStyle, blend_numpy
+from livesegment.core.models.zoo import get_spec
 from livesegment.errors import InputError
 from tests.conftest import PERSON, fake_segmenter
 

@@ -7,10 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from livesegment.core.overlay import OverlayStyle, blend_numpy
-from livesegment.core.palette import cityscapes_palette, voc_palette
-from livesegment.core.postprocess import labels_from_logits
-from livesegment.core.preprocess import inference_size, to_model_input
+from livesegment.core.compose.overlay import OverlayStyle, blend_numpy
+from livesegment.core.compose.palette import cityscapes_palette, voc_palette
+from livesegment.core.masks.postprocess import labels_from_logits
+from livesegment.core.masks.preprocess import inference_size, to_model_input
 from livesegment.errors import InputError
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -77,7 +77,7 @@ def test_labels_equal_bilinear_then_argmax(c, h, w, out):
 def test_two_class_outlines_take_the_margin_shortcut(monkeypatch):
     """Smooth logits, like a real model's: most boundary cells have two contenders and are
     decided by one interpolated margin; the result still equals upsample-then-argmax."""
-    import livesegment.core.postprocess as pp
+    import livesegment.core.masks.postprocess as pp
 
     crowded, boundary = [], []
     full, cell_pixels = pp._all_classes, pp._cell_pixels

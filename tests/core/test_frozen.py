@@ -8,10 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-from livesegment.core.espnetv2 import fold_batch_norms
-from livesegment.core.frozen import FrozenPerShape
+from livesegment.core.models.espnetv2 import fold_batch_norms
+from livesegment.core.models.frozen import FrozenPerShape
 from livesegment.core.segmenter import Segmenter
-from livesegment.core.zoo import get_spec, load_model
+from livesegment.core.models.zoo import get_spec, load_model
 
 
 class Counting(nn.Module):

@@ -8,7 +8,7 @@ import pytest
 
 from livesegment.core.frames import Frame
 from livesegment.core.segmenter import mask_labels
-from livesegment.core.smoothing import DEFAULT_LOOKAHEAD, DEFAULT_SMOOTHING, TemporalSmoother
+from livesegment.core.masks.smoothing import DEFAULT_LOOKAHEAD, DEFAULT_SMOOTHING, TemporalSmoother
 from tests.conftest import SHARED
 
 GIF = SHARED / "media" / "head-pose-face-detection-female-and-male.gif"

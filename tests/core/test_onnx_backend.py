@@ -38,7 +38,7 @@ def test_onnxruntime_is_cpu_only_and_names_are_checked():
 
 
 def test_cache_folder_is_the_platform_user_cache(monkeypatch, tmp_path):
-    from livesegment.core.onnx_backend import cache_dir
+    from livesegment.core.models.onnx_backend import cache_dir
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert cache_dir() == tmp_path / "xdg" / "livesegment" / "onnx"

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from livesegment.core.frames import Frame
-from livesegment.core.preprocess import to_model_input
+from livesegment.core.masks.preprocess import to_model_input
 from livesegment.core.segmenter import Segmenter
-from livesegment.core.tflite_graph import _same_padding, load_tflite_person_model
-from livesegment.core.zoo import (DEFAULT_PORTRAIT_MODEL, REGISTRY, get_spec, load_model,
+from livesegment.core.models.tflite_graph import _same_padding, load_tflite_person_model
+from livesegment.core.models.zoo import (DEFAULT_PORTRAIT_MODEL, REGISTRY, get_spec, load_model,
                                   read_state_dict)
 from livesegment.errors import WeightsError
 from tests.conftest import REFERENCE, SHARED

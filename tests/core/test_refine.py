@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from livesegment.core.postprocess import labels_from_logits
-from livesegment.core.refine import (
+from livesegment.core.masks.postprocess import labels_from_logits
+from livesegment.core.masks.refine import (
     _apply_cpu, _apply_torch, guided_coefficients, refine_labels, soft_foreground,
 )
 

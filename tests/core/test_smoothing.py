@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from livesegment.core.frames import Frame, Inference
-from livesegment.core.smoothing import MaskOptions, TemporalSmoother, class_probabilities
+from livesegment.core.masks.smoothing import MaskOptions, TemporalSmoother, class_probabilities
 
 H, W = 32, 48  # frame
 h, w = 8, 12  # inference resolution (a quarter)

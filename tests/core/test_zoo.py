@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from livesegment.core.espnetv2 import ESPNetv2
-from livesegment.core.zoo import REGISTRY, get_spec, load_model, read_state_dict
+from livesegment.core.models.espnetv2 import ESPNetv2
+from livesegment.core.models.zoo import REGISTRY, get_spec, load_model, read_state_dict
 from livesegment.errors import InputError, WeightsError
 
 TORCHVISION = [n for n, s in REGISTRY.items() if s.weights.kind == "torchvision"]

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PyQt6.QtCore import QSettings
 
-from livesegment.core.effects import AlphaEffect, BlurEffect, Chain, ReplaceEffect
-from livesegment.core.overlay import OverlayStyle
-from livesegment.core.zoo import get_spec
+from livesegment.core.compose.effects import AlphaEffect, BlurEffect, Chain, ReplaceEffect
+from livesegment.core.compose.overlay import OverlayStyle
+from livesegment.core.models.zoo import get_spec
 from livesegment.gui.panels import EffectsPanel
 from tests.conftest import PERSON
 from tests.gui.test_window import _window

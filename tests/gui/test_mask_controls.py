@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PyQt6.QtCore import QSettings
 
-from livesegment.core.smoothing import MaskOptions
+from livesegment.core.masks.smoothing import MaskOptions
 from livesegment.gui.mask_controls import MaskControls
 from tests.gui.test_window import _window
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from livesegment.core.zoo import get_spec
+from livesegment.core.models.zoo import get_spec
 from livesegment.gui.capture import CaptureControls
 from livesegment.gui.panels import OPEN_VIDEO, ClassesPanel, ModelPanel, SourcePanel
 from tests.conftest import PERSON, read_clip

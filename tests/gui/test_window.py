@@ -13,7 +13,7 @@ from PyQt6.QtCore import QSettings, Qt
 from livesegment.core.frames import Frame
 from livesegment.errors import SourceLost
 from livesegment.gui.window import MainWindow, about_text
-from livesegment.io.live import SyntheticSource
+from livesegment.io.live_source import SyntheticSource
 from tests.conftest import PERSON, fake_segmenter, make_clip, read_clip
 from tests.pipeline.test_virtualcam import backend  # noqa: F401 - fixture
 
@@ -60,7 +60,7 @@ def _window(qtbot, settings, source=None, segmenter=None, delay_s=0.0, fps=30.0)
             return sources[spec]()
         if callable(source):
             return source()
-        from livesegment.io.live import open_live_source
+        from livesegment.io.live_source import open_live_source
         return open_live_source(spec, resolution)
 
     win = MainWindow("synthetic" if source is None else "custom",

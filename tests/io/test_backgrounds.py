@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from livesegment.core.effects import AlphaEffect, Matte
+from livesegment.core.compose.effects import AlphaEffect, Matte
 from livesegment.errors import InputError, OutputError
 from livesegment.io.backgrounds import VideoBackdrop, open_backdrop
 from livesegment.io.video import VideoFileSink

@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 import pytest
 
-from livesegment.core.overlay import OverlayStyle
-from livesegment.core.zoo import get_spec
+from livesegment.core.compose.overlay import OverlayStyle
+from livesegment.core.models.zoo import get_spec
 from livesegment.errors import InputError, OutputError, av_reason, describe
 from livesegment.io.images import (MaskSink, animated_frames, check_mask_folder, read_image,
                                    upright)

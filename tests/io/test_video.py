@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from livesegment.core.device import encoder_threads
+from livesegment.core.models.device import encoder_threads
 from livesegment.errors import InputError, OutputError
 from livesegment.io.images import as_bgr8, read_image
 from livesegment.io.paths import check_output

@@ -39,7 +39,7 @@ def test_wheel_contents(wheel):
                    "livesegment/assets/livesegment.png",
                    "livesegment/assets/sample/people-at-table.mp4",
                    "livesegment/assets/sample/LICENSE", "livesegment/assets/sample/NOTICE",
-                   "livesegment/core/espnetv2.py", "livesegment/gui/window.py"):
+                   "livesegment/core/models/espnetv2.py", "livesegment/gui/window.py"):
         assert needed in names
     assert not [n for n in names if n.startswith("tests/")]
     licence = next(n for n in names if n.endswith(".dist-info/licenses/LICENSE")

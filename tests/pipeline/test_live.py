@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from livesegment.core.segmenter import Segmenter
-from livesegment.io.live import SyntheticSource
+from livesegment.io.live_source import SyntheticSource
 from livesegment.pipeline.bench import rss_mb
 from livesegment.pipeline.live import LivePipeline
 from livesegment.pipeline.slots import LatestFrameSlot
@@ -114,7 +114,7 @@ def test_soak_memory_and_threads_stay_flat():
 def test_a_new_frame_size_gets_its_graph_before_its_first_frame_is_shown():
     """Built in the background, the trace stalled the overlapping eager frames for seconds;
     live mode builds first, says so, and shows only frames from the frozen graph."""
-    from livesegment.core.frozen import FrozenPerShape
+    from livesegment.core.models.frozen import FrozenPerShape
     from tests.conftest import RedIsPerson
 
     seg = fake_segmenter()

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from livesegment.core.effects import Effect
+from livesegment.core.compose.effects import Effect
 from livesegment.core.segmenter import Segmenter
-from livesegment.io.live import SyntheticSource
+from livesegment.io.live_source import SyntheticSource
 from livesegment.pipeline.live import LivePipeline
 from livesegment.pipeline.thread_setup import WORKER_NICE
 from livesegment.pipeline.pace import AutoSize, auto_sizes, live_workers

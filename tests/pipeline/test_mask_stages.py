@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from livesegment.core.frames import Composed, Frame
-from livesegment.core.smoothing import MaskOptions
-from livesegment.io.live import SyntheticSource
+from livesegment.core.masks.smoothing import MaskOptions
+from livesegment.io.live_source import SyntheticSource
 from livesegment.pipeline.job import process_file
 from livesegment.pipeline.live import LivePipeline
 from livesegment.pipeline.offline import run_offline

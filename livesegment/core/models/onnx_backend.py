@@ -19,7 +19,7 @@ import platformdirs
 import torch
 from torch import nn
 
-from livesegment.core.catalog import BACKENDS  # noqa: F401 - re-exported
+from livesegment.core.models.catalog import BACKENDS  # noqa: F401 - re-exported
 from livesegment.errors import DeviceError
 
 

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 import torch
 
-from livesegment.core.overlay import OverlayStyle, blend
+from livesegment.core.compose.overlay import OverlayStyle, blend
 from livesegment.errors import InputError
 
 EFFECT_NAMES = ("overlay", "blur", "replace", "color", "alpha")
@@ -188,7 +188,7 @@ def parse_colour(text: str) -> tuple[int, int, int]:
 # -- effects ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class OverlayEffect:
-    """Today's class-colour overlay (:mod:`livesegment.core.overlay`), bit for bit."""
+    """Today's class-colour overlay (:mod:`livesegment.core.compose.overlay`), bit for bit."""
 
     style: OverlayStyle
 

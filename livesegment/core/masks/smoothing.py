@@ -32,9 +32,9 @@ from dataclasses import dataclass, replace
 import torch
 import torch.nn.functional as F
 
-from livesegment.core.catalog import DEFAULT_SMOOTHING  # noqa: F401 - kept torch-free there
+from livesegment.core.models.catalog import DEFAULT_SMOOTHING  # noqa: F401 - kept torch-free there
 from livesegment.core.frames import Inference
-from livesegment.core.refine import shrink_frame
+from livesegment.core.masks.refine import shrink_frame
 
 DEFAULT_LOOKAHEAD = 8  # offline frames held back; 8 flickered 0.8x as much as 4
 DOUBT_POWER = 0.5  # uncertainty ** power weighs history: < 1 leans on it beyond near-ties

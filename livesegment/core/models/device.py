@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from livesegment.core.catalog import DEVICE_CHOICES
+from livesegment.core.models.catalog import DEVICE_CHOICES
 from livesegment.errors import DeviceError
 
 

@@ -255,7 +255,8 @@ class ESPNetv2(nn.Module):
 
     ``forward`` returns logits at half the input resolution: the original's last step, a
     bilinear upsample to the input size, is left to the caller, which upsamples once, straight
-    to the frame's own resolution (see :func:`livesegment.core.postprocess.labels_from_logits`).
+    to the frame's own resolution (see
+    :func:`livesegment.core.masks.postprocess.labels_from_logits`).
     """
 
     def __init__(self, num_classes: int) -> None:

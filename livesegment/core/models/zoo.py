@@ -21,13 +21,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from livesegment.core.catalog import (  # noqa: F401 - re-exported
+from livesegment.core.models.catalog import (  # noqa: F401 - re-exported
     DEFAULT_MODEL, DEFAULT_PORTRAIT_MODEL,
 )
-from livesegment.core.espnetv2 import ESPNetv2
-from livesegment.core.palette import cityscapes_palette, voc_palette
-from livesegment.core.sinet import build_sinet
-from livesegment.core.tflite_graph import load_tflite_person_model
+from livesegment.core.models.espnetv2 import ESPNetv2
+from livesegment.core.compose.palette import cityscapes_palette, voc_palette
+from livesegment.core.models.sinet import build_sinet
+from livesegment.core.models.tflite_graph import load_tflite_person_model
 from livesegment.errors import InputError, WeightsError, first_line
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -64,7 +64,7 @@ class WeightsSource:
     kind: Literal["bundled", "torchvision"]
     ref: str  # file name in livesegment/weights, or "EnumName.MEMBER"
     # ``tflite``: the file holds the graph and its weights (MediaPipe's models), read by
-    # core/tflite_graph.py instead of torch.load.
+    # core/models/tflite_graph.py instead of torch.load.
     format: Literal["state_dict", "tflite"] = "state_dict"
 
     def path(self) -> Path:

@@ -1,14 +1,14 @@
 """The names the command line offers, as plain data: ``--help`` and ``--version`` answer from
 here without importing torch (2-3 s saved on every call).
 
-The one list of model names: ``core/zoo.py`` builds its registry in this order and a test
+The one list of model names: ``core/models/zoo.py`` builds its registry in this order and a test
 checks that both agree, so a new model is added here and as a ``ModelSpec`` there.
 """
 
 from __future__ import annotations
 
 # Bundled models first; the torchvision ones are offered only where torchvision imports
-# (core/zoo.py).
+# (core/models/zoo.py).
 MODEL_NAMES = (
     "espnetv2-voc",
     "espnetv2-cityscapes",
