@@ -22,7 +22,7 @@ from livesegment.core.frames import Frame
 from livesegment.core.compose.overlay import OverlayStyle, blend_numpy
 from livesegment.core.segmenter import Segmenter
 from livesegment.core.models.zoo import DEFAULT_MODEL, REGISTRY
-from livesegment.io.images import read_image
+from livesegment.io.images import PAGED_SUFFIXES, AnimatedPictureSource, read_image
 from livesegment.io.sample import sample_clip
 from livesegment.io.video import VideoFileSource
 from livesegment.pipeline.job import JobReport, is_image
@@ -43,31 +43,40 @@ def load_model(name: str = DEFAULT_MODEL, *, device: str = "auto", size: int | N
                weights: PathLike | None = None, backend: str = "torch") -> Segmenter:
     """A model ready for pictures: weights loaded safely, on ``device`` (``auto``: CUDA if
     present), at inference short side ``size`` (default the model's)."""
-    return Segmenter.create(name, device, size, Path(weights) if weights else None, backend)
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a model name (str, see models()), not {type(name).__name__}")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int)):
+        raise TypeError(f"size must be a whole number of pixels or None, not {size!r}")
+    weights = _path(weights, "weights") if weights else None
+    return Segmenter.create(name, device, size, weights, backend)
 
 
 def segment(model: Segmenter, bgr: np.ndarray) -> np.ndarray:
     """HxW uint8 class ids for one HxWx3 uint8 BGR picture, at the picture's own size."""
-    return model.process(Frame(0, 0.0, _checked(bgr)), model.default_style()).labels
+    return _segmenter(model).process(Frame(0, 0.0, _checked(bgr)), model.default_style()).labels
 
 
 def overlay(bgr: np.ndarray, labels: np.ndarray, model: Segmenter, *,
             classes: Iterable[str | int] | None = None, opacity: float = 0.5) -> np.ndarray:
     """``bgr`` with the class colours blended in where ``labels`` has the chosen classes
     (default: every class but the background), exactly as ``livesegment process`` paints."""
+    bgr, model = _checked(bgr), _segmenter(model)
+    if not isinstance(labels, np.ndarray) or labels.dtype.kind not in "ui":
+        raise TypeError("labels must be an HxW integer array of class ids (from segment()), "
+                        f"not {getattr(labels, 'dtype', type(labels).__name__)}")
     if labels.shape != bgr.shape[:2]:
         raise ValueError(f"labels {labels.shape} do not match the picture {bgr.shape[:2]}")
-    return blend_numpy(_checked(bgr), labels.astype(np.uint8, copy=False),
-                       _style(model, classes, opacity))
+    return blend_numpy(bgr, labels.astype(np.uint8, copy=False), _style(model, classes, opacity))
 
 
 def read_frames(path: PathLike) -> Iterator[np.ndarray]:
     """Every picture of a video (or the one picture of an image file), as BGR arrays."""
-    path = Path(path)
+    path = _path(path, "path")
     if is_image(path):
         yield read_image(path)
         return
-    source = VideoFileSource(path)
+    paged = path.suffix.lower() in PAGED_SUFFIXES  # animated WebP, multi-page TIFF: Pillow
+    source = AnimatedPictureSource(path) if paged else VideoFileSource(path)
     try:
         for frame in source.frames():
             yield frame.bgr
@@ -80,23 +89,46 @@ def process_file(source: PathLike, output: PathLike, model: Segmenter | None = N
                  masks: PathLike | None = None) -> JobReport:
     """Annotates a video or picture into ``output``, as ``livesegment process`` does: every
     frame, timing and audio kept, the output swapped in only when complete."""
-    model = model or load_model()
-    return _process_file(Path(source), Path(output), model, _style(model, classes, opacity),
-                         Path(masks) if masks is not None else None)
+    source, output = _path(source, "source"), _path(output, "output")
+    model = load_model() if model is None else _segmenter(model)
+    return _process_file(source, output, model, _style(model, classes, opacity),
+                         _path(masks, "masks") if masks is not None else None)
 
 
 def _style(model: Segmenter, classes: Iterable[str | int] | None,
            opacity: float) -> OverlayStyle:
     """The overlay for class names or ids (``None``: every class but the background)."""
     spec = model.spec
+    if isinstance(classes, (str, int)):  # one class named alone, not its letters
+        classes = [classes]
     selected = None if classes is None else frozenset(
         c if isinstance(c, int) else spec.class_id(c) for c in classes)
+    if selected is not None and not all(0 <= c < spec.num_classes for c in selected):
+        raise ValueError(f"classes {sorted(selected)}: {spec.name} has class ids "
+                         f"0..{spec.num_classes - 1}")
     return OverlayStyle(spec.palette, spec.background, opacity, selected)
 
 
 def _checked(bgr: np.ndarray) -> np.ndarray:
-    if not (isinstance(bgr, np.ndarray) and bgr.dtype == np.uint8 and bgr.ndim == 3
-            and bgr.shape[2] == 3):
-        got = getattr(bgr, "shape", type(bgr).__name__)
-        raise ValueError(f"expected an HxWx3 uint8 BGR picture, got {got}")
+    if not isinstance(bgr, np.ndarray):
+        raise TypeError(f"bgr must be an HxWx3 uint8 BGR numpy array, not {type(bgr).__name__}")
+    if not (bgr.dtype == np.uint8 and bgr.ndim == 3 and bgr.shape[2] == 3):
+        raise ValueError(f"bgr: expected an HxWx3 uint8 BGR picture, got {bgr.shape} "
+                         f"{bgr.dtype}")
+    if bgr.size == 0:
+        raise ValueError(f"bgr: the picture is empty ({bgr.shape[1]}x{bgr.shape[0]} pixels)")
     return np.ascontiguousarray(bgr)
+
+
+def _segmenter(model: Segmenter) -> Segmenter:
+    if not isinstance(model, Segmenter):
+        raise TypeError(f"model must be a Segmenter from load_model(), not "
+                        f"{type(model).__name__}")
+    return model
+
+
+def _path(value: PathLike, name: str) -> Path:
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a path (str or os.PathLike), not "
+                        f"{type(value).__name__}")
+    return Path(value)
