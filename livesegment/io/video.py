@@ -41,9 +41,6 @@ SURROUND = {"mono", "stereo", "2.1", "3.0", "4.0", "5.0", "5.1", "7.1", "5.0(sid
             "5.1(side)", "quad"}
 
 
-_reason = av_reason  # FFmpeg's words for a failure: no raw error number, no path
-
-
 @dataclass(frozen=True)
 class AudioRule:
     """What one output container does with a source's audio: codecs it takes as they are
@@ -161,7 +158,7 @@ class VideoFileSource:
         except (av.FFmpegError, UnicodeDecodeError, ValueError, OSError) as exc:
             if hasattr(self._target, "close"):
                 self._target.close()
-            raise InputError(f"cannot read video {path}: {_reason(exc)}") from None
+            raise InputError(f"cannot read video {path}: {av_reason(exc)}") from None
         if not self._container.streams.video:
             self.close()
             raise InputError(f"no video stream in {path}")
@@ -525,12 +522,12 @@ class VideoFileSink:
             if hasattr(self._target, "close"):
                 self._target.close()
             self.tmp.unlink(missing_ok=True)
-            raise OutputError(f"cannot write video {path}: {_reason(exc)}") from None
+            raise OutputError(f"cannot write video {path}: {av_reason(exc)}") from None
         try:
             stream = self._container.add_stream(codec, rate=rate)
         except (av.FFmpegError, ValueError) as exc:
             self._discard()
-            raise OutputError(f"cannot encode {codec} into {path}: {_reason(exc)}") from None
+            raise OutputError(f"cannot encode {codec} into {path}: {av_reason(exc)}") from None
         subsampled = pix_fmt.startswith(("yuv420", "yuva420"))
         self._pad = subsampled  # 4:2:0 needs even sides: pad odd ones by one pixel
         stream.width = width + width % 2 if subsampled else width
@@ -554,7 +551,7 @@ class VideoFileSink:
                 self._audio.append(AudioPassthrough(audio_from, track, self._container))
             except (av.FFmpegError, ValueError) as exc:  # a picture without that sound beats none
                 self.audio_notes.append(f"dropped audio track {track.index} "
-                                        f"({track.codec_context.name}): {_reason(exc)}")
+                                        f"({track.codec_context.name}): {av_reason(exc)}")
 
     @classmethod
     def matching(cls, source: VideoFileSource, path: Path, audio: bool = False,
@@ -597,7 +594,7 @@ class VideoFileSink:
         self.last_time_s = pts_s
 
     def _write_error(self, exc: BaseException) -> OutputError:
-        return OutputError(f"cannot write video {self.path}: {_reason(exc)}")
+        return OutputError(f"cannot write video {self.path}: {av_reason(exc)}")
 
     def _picture(self, bgr: np.ndarray) -> av.VideoFrame:
         """The frame for the encoder. 4:2:0 through OpenCV's conversion: 2.5x faster than
