@@ -6,15 +6,13 @@ re-encoded otherwise); ``sink`` encodes the pictures and muxes that sound beside
 import from here; the modules split the work, not the vocabulary.
 """
 
+from livesegment.io.video.audio import AUDIO_RULES, AudioRule, audio_plan
 from livesegment.io.video.source import (
     ALPHA_CODECS,
-    AUDIO_RULES,
     OUTPUT_SUFFIXES,
     VIDEO_SUFFIXES,
-    AudioRule,
     VideoFileSink,
     VideoFileSource,
-    audio_plan,
 )
 
 __all__ = ["ALPHA_CODECS", "AUDIO_RULES", "OUTPUT_SUFFIXES", "VIDEO_SUFFIXES", "AudioRule",
