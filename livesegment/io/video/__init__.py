@@ -7,13 +7,8 @@ import from here; the modules split the work, not the vocabulary.
 """
 
 from livesegment.io.video.audio import AUDIO_RULES, AudioRule, audio_plan
-from livesegment.io.video.source import (
-    ALPHA_CODECS,
-    OUTPUT_SUFFIXES,
-    VIDEO_SUFFIXES,
-    VideoFileSink,
-    VideoFileSource,
-)
+from livesegment.io.video.sink import ALPHA_CODECS, OUTPUT_SUFFIXES, VideoFileSink
+from livesegment.io.video.source import VIDEO_SUFFIXES, VideoFileSource
 
 __all__ = ["ALPHA_CODECS", "AUDIO_RULES", "OUTPUT_SUFFIXES", "VIDEO_SUFFIXES", "AudioRule",
            "VideoFileSink", "VideoFileSource", "audio_plan"]
