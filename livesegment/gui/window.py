@@ -22,11 +22,10 @@ from PyQt6.QtWidgets import (
 )
 
 from livesegment import __version__
-from livesegment.core.models.device import available_devices
 from livesegment.core.compose.effects import Effect, is_transparent
 from livesegment.core.compose.overlay import OverlayStyle
 from livesegment.core.segmenter import Segmenter
-from livesegment.core.models.zoo import DEFAULT_MODEL, REGISTRY, get_spec
+from livesegment.core.models.zoo import get_spec
 from livesegment.core.masks.smoothing import MaskOptions
 from livesegment.errors import LivesegmentError, describe
 from livesegment.gui.capture import CaptureControls
@@ -224,25 +223,10 @@ class MainWindow(QMainWindow):
             self.open_source(str(indices[0]) if indices else str(sample_clip()))
 
     def _restore(self, model: str | None) -> None:
-        name = model or self.settings.value("model", DEFAULT_MODEL, str)
-        if name not in REGISTRY:
-            name = DEFAULT_MODEL
-        self.models.model_box.setCurrentText(name)
-        device = self.settings.value("device", "auto", str)
-        if device in available_devices():
-            self.models.device_box.setCurrentText(device)
-        backend = self.models.backend_box.findData(self.settings.value("backend", "torch", str))
-        if backend >= 0 and self.models.backend_box.model().item(backend).isEnabled():
-            self.models.backend_box.setCurrentIndex(backend)
-        self.models.set_pace(self.settings.value("pace", "newest", str))
+        """Each panel puts back its own last choices; the window, its size and place."""
+        self.models.restore(self.settings, model)
         self.effects.restore(self.settings)
-        default = MaskOptions()
-        self.mask_controls.set_options(MaskOptions(
-            self.settings.value("smoothing", default.smoothing, float),
-            self.settings.value("refine", default.refine, bool)))
-        auto = self.settings.value("auto_size", False, bool)
-        self.models.fill_sizes(get_spec(name),
-                               "auto" if auto else self.settings.value("size", 0, int) or None)
+        self.mask_controls.restore(self.settings)
         geometry = self.settings.value("geometry")
         # A hand-edited or damaged settings file holds a string here: a default size then.
         if not isinstance(geometry, (QByteArray, bytes)) or not self.restoreGeometry(geometry):
@@ -279,9 +263,7 @@ class MainWindow(QMainWindow):
         previous = self.segmenter
         self.segmenter = seg
         if previous is None or previous.spec is not seg.spec:
-            stored = self.settings.value(f"classes/{seg.spec.name}", None)
-            ids = [int(i) for i in stored] if isinstance(stored, list) else None
-            self.classes.set_model(seg.spec, ids)
+            self.classes.restore(self.settings, seg.spec)
         style = self.current_style()
         if self.pipeline is None:
             self.pipeline = LivePipeline(seg, style, on_error=self.signals.error.emit,
@@ -507,17 +489,8 @@ class MainWindow(QMainWindow):
 
     def _save_settings(self) -> None:
         s = self.settings
-        s.setValue("model", self.models.model_name())
-        s.setValue("device", self.models.device())
-        s.setValue("size", self.models.size() or 0)
-        s.setValue("auto_size", self.models.auto_size())
-        s.setValue("backend", self.models.backend())
-        s.setValue("pace", self.models.pace())
-        self.effects.save(s)
-        s.setValue("smoothing", self.mask_controls.options().smoothing)
-        s.setValue("refine", self.mask_controls.options().refine)
-        if self.segmenter is not None:
-            s.setValue(f"classes/{self.segmenter.spec.name}", sorted(self.classes.checked()))
+        for panel in (self.models, self.classes, self.effects, self.mask_controls):
+            panel.save(s)
         if self.source_spec:
             s.setValue("source", self.source_spec)
         s.setValue("geometry", self.saveGeometry())
