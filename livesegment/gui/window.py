@@ -179,10 +179,12 @@ class MainWindow(QMainWindow):
         self.addAction(escape)
 
     def _connect(self) -> None:
+        """Parts say what the user chose; the window answers. Every part that talks to the user
+        does so the same way (``message(text, ms)``, ``error(text)``), wired here in one loop."""
         s = self.signals
         s.error.connect(self.show_error)
-        s.notice.connect(lambda m: self.statusBar().showMessage(m, 8000))
-        s.ended.connect(lambda: self.statusBar().showMessage("End of video", 8000))
+        s.notice.connect(self.say)
+        s.ended.connect(lambda: self.say("End of video"))
         s.model_ready.connect(self._model_ready)
         s.model_failed.connect(self._model_failed)
         s.source_ready.connect(self._source_ready)
@@ -196,18 +198,15 @@ class MainWindow(QMainWindow):
         self.models.pace_changed.connect(self._pace_changed)
         self.classes.changed.connect(self._style_changed)
         self.effects.changed.connect(self._style_changed)
-        self.effects.error.connect(lambda m: self.show_error(m, False))
         self.mask_controls.changed.connect(self._masks_changed)
         self.capture.pause_button.clicked.connect(self.toggle_pause)
-        self.capture.message.connect(lambda m, ms: self.statusBar().showMessage(m, ms))
-        self.capture.error.connect(lambda m: self.show_error(m, False))
         self.export.button.clicked.connect(self.choose_export)
         self.export.done.connect(self._export_done)
-        self.export.failed.connect(lambda m: self.show_error(f"export failed: {m}", False))
         self.retry_button.clicked.connect(self.retry_source)
-        self.virtual_camera.failed.connect(
-            lambda m: self.show_error(f"virtual camera: {m}", False))
-        self.virtual_camera.started.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        for part in (self.capture, self.export, self.virtual_camera):
+            part.message.connect(self.say)
+        for part in (self.effects, self.capture, self.export, self.virtual_camera):
+            part.error.connect(self.show_error)
 
     def _masks_changed(self, masks: MaskOptions) -> None:
         if self.pipeline is not None:
@@ -244,7 +243,7 @@ class MainWindow(QMainWindow):
         self._model_ticket += 1
         ticket = self._model_ticket
         self.busy.show()
-        self.statusBar().showMessage(f"Loading {name} on {device}…")
+        self.say(f"Loading {name} on {device}…", 0)
 
         def work() -> None:
             try:
@@ -276,7 +275,7 @@ class MainWindow(QMainWindow):
             self.pipeline.set_style(style)
             self.pipeline.set_segmenter(seg)
             self.pipeline.set_auto_size(self.models.auto_size())
-        self.statusBar().showMessage(f"{seg.spec.title} ready on {seg.device.type}", 5000)
+        self.say(f"{seg.spec.title} ready on {seg.device.type}", 5000)
         self.view.show_message("Choose a source: a camera or Open video…")
 
     def _model_failed(self, message: str, ticket: int) -> None:
@@ -286,7 +285,7 @@ class MainWindow(QMainWindow):
         if self.segmenter is not None:  # keep what worked, show what did not
             self.models.model_box.setCurrentText(self.segmenter.spec.name)
             message += f"; kept {self.segmenter.spec.name}"
-        self.show_error(message, False)
+        self.show_error(message)
 
     def _size_changed(self) -> None:
         if self.segmenter is None or self.pipeline is None:
@@ -325,7 +324,7 @@ class MainWindow(QMainWindow):
         self._opening = spec
         self.busy.show()
         self.retry_button.hide()
-        self.statusBar().showMessage(f"Opening {spec}…")
+        self.say(f"Opening {spec}…", 0)
 
         resolution = self.sources.resolution()
 
@@ -350,7 +349,7 @@ class MainWindow(QMainWindow):
         self.source_spec = spec
         self.pipeline.set_source(source)
         self.sources.show_source(spec)
-        self.statusBar().showMessage(f"Showing {source.name}{self._source_note}", 8000)
+        self.say(f"Showing {source.name}{self._source_note}")
         self._source_note = ""
 
     def _source_failed(self, message: str, spec: str) -> None:
@@ -367,7 +366,11 @@ class MainWindow(QMainWindow):
         if self.source_spec:
             self.open_source(self.source_spec)
 
-    def show_error(self, message: str, retryable: bool) -> None:
+    def say(self, message: str, ms: int = 8000) -> None:
+        """Status-bar text for ``ms`` milliseconds (0: until the next)."""
+        self.statusBar().showMessage(message, ms)
+
+    def show_error(self, message: str, retryable: bool = False) -> None:
         self.statusBar().showMessage(f"Error: {message}")
         self.retry_button.setVisible(retryable)
         if retryable:
@@ -426,7 +429,7 @@ class MainWindow(QMainWindow):
     # -- export -----------------------------------------------------------------------------
     def choose_export(self) -> None:
         if not self.source_spec or not Path(self.source_spec).is_file():
-            self.show_error("export needs a video file as the source (Open video…)", False)
+            self.show_error("export needs a video file as the source (Open video…)")
             return
         src = Path(self.source_spec)
         if is_transparent(self.current_style()):  # only these formats keep the alpha channel
@@ -445,7 +448,7 @@ class MainWindow(QMainWindow):
         try:
             style = self.current_style(own_background=True)
         except LivesegmentError as exc:  # the background file went away meanwhile
-            self.show_error(f"export failed: {exc}", False)
+            self.show_error(f"export failed: {exc}")
             return
         self.export.start(Path(self.source_spec), output,
                           self.segmenter.with_size(self.segmenter.size), style,
@@ -455,12 +458,9 @@ class MainWindow(QMainWindow):
         self.export.cancel()
 
     def _export_done(self, report: JobReport) -> None:
+        """A finished export is opened, so what was made is what is shown."""
         if report.interrupted:
-            where = f"; {report.frames} frames kept in {report.output}" if report.output else ""
-            self.statusBar().showMessage(f"Export cancelled{where}", 10000)
             return
-        self.statusBar().showMessage(f"Exported {report.frames} frames to {report.output}",
-                                     10000)
         self.last_export = report
         self.open_source(str(report.output))
 
