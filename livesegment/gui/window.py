@@ -2,19 +2,19 @@
 pipeline and shows what comes out.
 
 Work that can take time (loading a model, opening a camera, exporting a video) runs on plain
-threads; results come back through Qt signals, which queue onto the GUI thread. A timer polls
-the pipeline's newest-result slot and paints it; readouts refresh four times a second.
+threads; their answers are handled on the GUI thread (gui/background.py). A timer polls the
+pipeline's newest-result slot and paints it; readouts refresh four times a second.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import torch
-from PyQt6.QtCore import QByteArray, QObject, QSettings, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (
     QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton,
@@ -27,7 +27,8 @@ from livesegment.core.compose.overlay import OverlayStyle
 from livesegment.core.segmenter import Segmenter
 from livesegment.core.models.zoo import get_spec
 from livesegment.core.masks.smoothing import MaskOptions
-from livesegment.errors import LivesegmentError, describe
+from livesegment.errors import LivesegmentError
+from livesegment.gui.background import BackgroundWork
 from livesegment.gui.capture import CaptureControls
 from livesegment.gui.export import ExportController
 from livesegment.gui.mask_controls import MaskControls
@@ -52,19 +53,6 @@ def _create_segmenter(model: str, device: str, size: int | None,
     return Segmenter.create(model, device, size, backend=backend)
 
 
-class Signals(QObject):
-    """Cross-thread messages; emitted from worker threads, delivered on the GUI thread."""
-
-    error = pyqtSignal(str, bool)  # message, retryable
-    notice = pyqtSignal(str)
-    ended = pyqtSignal()
-    model_ready = pyqtSignal(object, object)  # Segmenter, ticket
-    model_failed = pyqtSignal(str, object)
-    source_ready = pyqtSignal(object, str)  # LiveSource, spec
-    source_failed = pyqtSignal(str, str)
-    cameras_found = pyqtSignal(object)
-
-
 class MainWindow(QMainWindow):
     """``segmenter_factory`` and ``source_factory`` are injectable so tests can use fakes."""
 
@@ -77,7 +65,7 @@ class MainWindow(QMainWindow):
         self._make_segmenter = segmenter_factory
         self._make_source = source_factory
         self.settings = settings or QSettings("livesegment", "livesegment")
-        self.signals = Signals()
+        self.background = BackgroundWork(self)
         self.pipeline: LivePipeline | None = None
         self.segmenter: Segmenter | None = None
         self.source_spec: str | None = None
@@ -88,7 +76,6 @@ class MainWindow(QMainWindow):
         self.last_shown = None
         self._model_ticket = 0
         self._source_note = ""  # said once with the next source shown
-        self._helpers: list[threading.Thread] = []
         self._build_ui()
         self._connect()
         self._restore(model)
@@ -100,7 +87,8 @@ class MainWindow(QMainWindow):
         self._readout_timer.start(READOUT_MS)
         self.load_model()
         if probe:
-            self._run_helper(lambda: self.signals.cameras_found.emit(probe_cameras()))
+            work = self.background
+            work.start(lambda: work.answer(self._cameras_found, probe_cameras()))
         initial = source or self.settings.value("source", None, str)
         if initial:
             self.open_source(initial)
@@ -181,15 +169,6 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         """Parts say what the user chose; the window answers. Every part that talks to the user
         does so the same way (``message(text, ms)``, ``error(text)``), wired here in one loop."""
-        s = self.signals
-        s.error.connect(self.show_error)
-        s.notice.connect(self.say)
-        s.ended.connect(lambda: self.say("End of video"))
-        s.model_ready.connect(self._model_ready)
-        s.model_failed.connect(self._model_failed)
-        s.source_ready.connect(self._source_ready)
-        s.source_failed.connect(self._source_failed)
-        s.cameras_found.connect(self._cameras_found)
         self.sources.chosen.connect(self.open_source)
         self.sources.open_video_requested.connect(self.choose_video)
         self.sources.resolution_changed.connect(self._resolution_changed)
@@ -244,16 +223,9 @@ class MainWindow(QMainWindow):
         ticket = self._model_ticket
         self.busy.show()
         self.say(f"Loading {name} on {device}…", 0)
-
-        def work() -> None:
-            try:
-                seg = self._make_segmenter(name, device, size, backend)
-            except Exception as exc:  # noqa: BLE001 - shown in the status bar
-                self.signals.model_failed.emit(f"cannot load {name}: {describe(exc)}", ticket)
-                return
-            self.signals.model_ready.emit(seg, ticket)
-
-        self._run_helper(work)
+        self.background.run(lambda: self._make_segmenter(name, device, size, backend),
+                            lambda seg: self._model_ready(seg, ticket),
+                            lambda why: self._model_failed(f"cannot load {name}: {why}", ticket))
 
     def _model_ready(self, seg: Segmenter, ticket: int) -> None:
         if ticket != self._model_ticket or self._closed:
@@ -265,9 +237,10 @@ class MainWindow(QMainWindow):
             self.classes.restore(self.settings, seg.spec)
         style = self.current_style()
         if self.pipeline is None:
-            self.pipeline = LivePipeline(seg, style, on_error=self.signals.error.emit,
-                                         on_notice=self.signals.notice.emit,
-                                         on_end=self.signals.ended.emit,
+            answer = self.background.answer  # the pipeline's workers report from their threads
+            self.pipeline = LivePipeline(seg, style, on_error=partial(answer, self.show_error),
+                                         on_notice=partial(answer, self.say),
+                                         on_end=partial(answer, self.say, "End of video"),
                                          masks=self.mask_controls.options(),
                                          pace=self.models.pace(),
                                          auto_size=self.models.auto_size())
@@ -325,18 +298,10 @@ class MainWindow(QMainWindow):
         self.busy.show()
         self.retry_button.hide()
         self.say(f"Opening {spec}…", 0)
-
         resolution = self.sources.resolution()
-
-        def work() -> None:
-            try:
-                source = self._make_source(spec, resolution)
-            except Exception as exc:  # noqa: BLE001 - shown in the status bar
-                self.signals.source_failed.emit(describe(exc), spec)
-                return
-            self.signals.source_ready.emit(source, spec)
-
-        self._run_helper(work)
+        self.background.run(lambda: self._make_source(spec, resolution),
+                            lambda source: self._source_ready(source, spec),
+                            lambda why: self._source_failed(why, spec))
 
     def _source_ready(self, source: LiveSource, spec: str) -> None:
         self.busy.hide()
@@ -465,11 +430,6 @@ class MainWindow(QMainWindow):
         self.open_source(str(report.output))
 
     # -- lifetime ---------------------------------------------------------------------------
-    def _run_helper(self, work: Callable[[], None]) -> None:
-        thread = threading.Thread(target=work, name="livesegment-helper")
-        self._helpers = [t for t in self._helpers if t.is_alive()] + [thread]
-        thread.start()
-
     def about(self) -> None:
         QMessageBox.about(self, "About livesegment", about_text(self.segmenter))
 
@@ -482,8 +442,7 @@ class MainWindow(QMainWindow):
         self.virtual_camera.stop()
         if self.pipeline is not None:
             self.pipeline.stop()
-        for thread in self._helpers:
-            thread.join(2.0)
+        self.background.join(2.0)
         self._save_settings()
         super().closeEvent(event)
 
