@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import textwrap
 import threading
@@ -22,6 +21,7 @@ from pathlib import Path
 
 from livesegment import __version__
 from livesegment.allocator import keep_freed_memory
+from livesegment.cli.signals import StopOnSignal
 from livesegment.core.models.catalog import (
     BACKENDS, DEFAULT_MODEL, DEFAULT_PORTRAIT_MODEL, DEVICE_CHOICES, MASK_STYLES, MODEL_NAMES,
     VIEWS,
@@ -404,38 +404,6 @@ def _class_id(spec, token: str) -> int:
         raise InputError(f"class id {token} is out of range for model {spec.name} "
                          f"(0..{spec.num_classes - 1}; see 'livesegment models {spec.name}')")
     return int(token)
-
-
-class StopOnSignal:
-    """SIGINT/SIGTERM set a stop flag instead of killing the run, so output gets finalised."""
-
-    def __init__(self) -> None:
-        self.stop = threading.Event()
-        # The running job's own stop event: a pipeline sets its event when it ends, so each
-        # file of a batch gets a fresh one, and a signal sets both.
-        self.job_stop: threading.Event | None = None
-        self.signum: int | None = None
-        self._previous: dict[int, object] = {}
-
-    def __enter__(self) -> StopOnSignal:
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum: int, _frame) -> None:
-        self.signum = self.signum or signum
-        self.stop.set()
-        if self.job_stop is not None:
-            self.job_stop.set()
-
-    def __exit__(self, *exc) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-    @property
-    def exit_code(self) -> int:
-        return 128 + (self.signum or signal.SIGINT)
 
 
 def cmd_process(args: argparse.Namespace) -> int:
