@@ -11,171 +11,27 @@ what it runs. Keep it so: heavy imports go inside the ``cmd_*`` functions.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from livesegment import __version__
 from livesegment.allocator import keep_freed_memory
+from livesegment.cli.options import (
+    add_effect_options, add_model_options, add_smoothing_options, add_worker_options,
+    effect_from_args, mask_options, opacity, parse_classes, positive_int, seconds,
+)
 from livesegment.cli.signals import StopOnSignal
 from livesegment.core.models.catalog import (
-    BACKENDS, DEFAULT_MODEL, DEFAULT_PORTRAIT_MODEL, DEVICE_CHOICES, MASK_STYLES, MODEL_NAMES,
-    VIEWS,
+    DEFAULT_MODEL, DEFAULT_PORTRAIT_MODEL, MASK_STYLES, MODEL_NAMES, VIEWS,
 )
 from livesegment.errors import InputError, LivesegmentError
 from livesegment.io.formats import ENCODERS, FORMATS
 
 EXIT_USAGE = 2
-
-
-def _fraction(name: str) -> Callable[[str], float]:
-    """An argparse type for a value in 0..1 whose errors name the option's meaning."""
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} '{text}' is not a number") from None
-        if not 0.0 <= value <= 1.0:
-            raise argparse.ArgumentTypeError(f"{name} {value} is outside 0..1")
-        return value
-
-    return parse
-
-
-_opacity = _fraction("opacity")
-_smoothing = _fraction("smoothing")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{value} must be positive")
-    return value
-
-
-def _seconds(text: str) -> float:
-    """``90``, ``1:30``, ``0:01:30.5`` -> seconds."""
-    try:
-        parts = [float(part) for part in text.split(":")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"time '{text}' is not seconds or [hh:]mm:ss") from None
-    if len(parts) > 3 or any(part < 0 for part in parts):
-        raise argparse.ArgumentTypeError(f"time '{text}' is not seconds or [hh:]mm:ss")
-    seconds = 0.0
-    for part in parts:
-        seconds = seconds * 60 + part
-    return seconds
-
-
-def _size_or_auto(text: str) -> int | str:
-    return "auto" if text.strip().lower() == "auto" else _positive_int(text)
-
-
-def _add_model_options(p: argparse.ArgumentParser, default: str | None = DEFAULT_MODEL,
-                       default_help: str = f"default {DEFAULT_MODEL}",
-                       auto_size: bool = False) -> None:
-    p.add_argument("--model", default=default,
-                   help=f"model name ({default_help}; see 'livesegment models')")
-    p.add_argument("--size", type=_size_or_auto if auto_size else _positive_int,
-                   help="inference short side in pixels (default: the model's)" +
-                   ("; auto: the largest that keeps up with the camera" if auto_size else ""))
-    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES,
-                   help="compute device (default auto: CUDA if present)")
-    p.add_argument("--weights", type=Path, help="state dict file for the chosen architecture")
-    p.add_argument("--backend", default="torch", choices=BACKENDS,
-                   help="inference engine (onnxruntime: CPU only, needs livesegment[onnx])")
-
-
-def _add_smoothing_options(p: argparse.ArgumentParser) -> None:
-    from livesegment.core.models.catalog import DEFAULT_SMOOTHING
-
-    p.add_argument("--smoothing", type=_smoothing, default=DEFAULT_SMOOTHING, metavar="S",
-                   help="temporal smoothing of the masks, 0..1 (0 = off; default "
-                   f"{DEFAULT_SMOOTHING}): still, uncertain pixels stop flickering")
-    p.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
-                   help="snap mask edges to the picture's edges (default on)")
-
-
-def mask_options(args: argparse.Namespace):
-    from livesegment.core.masks.smoothing import MaskOptions
-
-    return MaskOptions(args.smoothing, args.refine)
-
-
-def _effect_list(text: str) -> tuple[str, ...]:
-    from livesegment.core.compose.effects import EFFECT_NAMES
-
-    names = tuple(n.strip().lower() for n in text.split(",") if n.strip())
-    unknown = [n for n in names if n not in EFFECT_NAMES]
-    if not names or unknown:
-        raise argparse.ArgumentTypeError(f"unknown effect '{','.join(unknown) or text}' "
-                                         f"(choose from {', '.join(EFFECT_NAMES)})")
-    return names
-
-
-def _number(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-
-
-def _add_effect_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("effects")
-    g.add_argument("--effect", type=_effect_list, default=("overlay",),
-                   help="overlay|blur|replace|color|alpha, or several in order such as "
-                   "blur,overlay (default overlay); the background is every class not in "
-                   "--classes")
-    g.add_argument("--background", help="for replace: a picture, a video (looped) or "
-                   "#RRGGBB; for color: #RRGGBB (default #00b140, green screen)")
-    g.add_argument("--blur-strength", type=_number, default=15.0,
-                   help="blur: Gaussian sigma in pixels (default 15)")
-    g.add_argument("--feather", type=int, default=0, help="soft edge width in pixels "
-                   "(default 0: hard)")
-    g.add_argument("--grow", type=int, default=0, help="move the edge out by this many pixels "
-                   "(negative: in)")
-    g.add_argument("--threshold", type=_number, default=0.0, help="0..1: clear the soft "
-                   "edge below this opacity (default 0)")
-
-
-def effect_from_args(args: argparse.Namespace, spec, style, selected):
-    """The effect (or the plain overlay ``style``) that ``--effect`` and friends ask for."""
-    from livesegment.core.compose.effects import (
-        AlphaEffect, BlurEffect, Chain, Matte, OverlayEffect, ReplaceEffect, parse_colour, solid,
-    )
-
-    names = args.effect
-    if args.background is not None and not {"replace", "color"} & set(names):
-        raise InputError("--background is used by the replace and color effects only")
-    if "replace" in names and args.background is None:
-        raise InputError("the replace effect needs --background IMAGE|VIDEO|#RRGGBB")
-    if names == ("overlay",):
-        return style
-    matte = Matte.for_classes(spec.num_classes, spec.background, selected, grow=args.grow,
-                              feather=args.feather, threshold=args.threshold)
-
-    def build(name: str):
-        if name == "overlay":
-            return OverlayEffect(style)
-        if name == "blur":
-            return BlurEffect(matte, args.blur_strength)
-        if name == "alpha":
-            return AlphaEffect(matte)
-        if name == "color":
-            return ReplaceEffect(matte, solid(parse_colour(args.background or "#00b140")))
-        from livesegment.io.backgrounds import open_backdrop
-
-        return ReplaceEffect(matte, open_backdrop(args.background))
-
-    effects = tuple(build(n) for n in names)
-    return effects[0] if len(effects) == 1 else Chain(effects)
 
 
 MAIN_EXAMPLES = """\
@@ -223,10 +79,10 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
                    help="video, picture, folder, quoted pattern, stream URL or camera index")
     p.add_argument("--sample", action="store_true",
                    help="add the bundled 30 s sample clip (people at a table) to the inputs")
-    p.add_argument("--start", type=_seconds, default=0.0, metavar="TIME",
+    p.add_argument("--start", type=seconds, default=0.0, metavar="TIME",
                    help="begin at this time of the source (seconds or [hh:]mm:ss)")
-    p.add_argument("--end", type=_seconds, metavar="TIME", help="stop at this source time")
-    p.add_argument("--duration", type=_seconds, metavar="TIME",
+    p.add_argument("--end", type=seconds, metavar="TIME", help="stop at this source time")
+    p.add_argument("--duration", type=seconds, metavar="TIME",
                    help="how much to process from --start (a camera or stream: how long to "
                         "record)")
 
@@ -252,7 +108,7 @@ def _add_output_options(p: argparse.ArgumentParser) -> None:
 def _add_overlay_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--classes", help="comma-separated class names or ids to paint, e.g. "
                    "person,car or 15,7 (default: all)")
-    p.add_argument("--opacity", type=_opacity, default=0.5, help="overlay opacity 0..1 "
+    p.add_argument("--opacity", type=opacity, default=0.5, help="overlay opacity 0..1 "
                    "(default 0.5)")
 
 
@@ -271,11 +127,11 @@ def _add_process_parser(sub, common: argparse.ArgumentParser) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_input_options(p)
     _add_output_options(p)
-    _add_model_options(p)
+    add_model_options(p)
     _add_overlay_options(p)
-    _add_effect_options(p)
+    add_effect_options(p)
     _add_mask_options(p)
-    _add_smoothing_options(p)
+    add_smoothing_options(p)
     _add_ray_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -303,16 +159,16 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", parents=[common],
                        help="measure model-only, pipeline and naive throughput")
     b.add_argument("--source", type=Path, help="video to read (default: a synthetic 720p clip)")
-    _add_model_options(b)
-    b.add_argument("--frames", type=_positive_int, default=60,
+    add_model_options(b)
+    b.add_argument("--frames", type=positive_int, default=60,
                    help="frames per measurement in each round (default 60)")
-    b.add_argument("--rounds", type=_positive_int, default=3,
+    b.add_argument("--rounds", type=positive_int, default=3,
                    help="rounds of model/pipeline/naive runs; figures are medians (default 3)")
     b.add_argument("--live-seconds", type=float, default=5.0,
                    help="how long to run the live-latency part (default 5)")
     b.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    _add_smoothing_options(b)
-    _add_worker_options(b)
+    add_smoothing_options(b)
+    add_worker_options(b)
 
     _add_live_parser(sub, common)
 
@@ -344,14 +200,14 @@ def _add_live_parser(sub, common: argparse.ArgumentParser) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--source", default="0", help="camera index, video file or stream URL "
                    "(default 0: the first camera)")
-    _add_model_options(p, None, f"default {DEFAULT_PORTRAIT_MODEL} with --virtual-camera "
+    add_model_options(p, None, f"default {DEFAULT_PORTRAIT_MODEL} with --virtual-camera "
                        f"(video calls), else {DEFAULT_MODEL}", auto_size=True)
     _add_pace_options(p)
     p.add_argument("--classes", help="comma-separated class names to paint (default: all)")
-    p.add_argument("--opacity", type=_opacity, default=0.5, help="overlay opacity 0..1 "
+    p.add_argument("--opacity", type=opacity, default=0.5, help="overlay opacity 0..1 "
                    "(default 0.5)")
-    _add_effect_options(p)
-    _add_smoothing_options(p)
+    add_effect_options(p)
+    add_smoothing_options(p)
     p.add_argument("--virtual-camera", nargs="?", const="", metavar="DEVICE",
                    help="send the picture to a virtual webcam (optionally a device such as "
                    "/dev/video10); needs livesegment[virtualcam]")
@@ -371,39 +227,11 @@ def _add_pace_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pace", default="newest", choices=LIVE_PACES,
                    help="newest: show each model result as it comes (default); camera: show "
                    "every camera frame, painted with the newest mask")
-    _add_worker_options(p)
-
-
-def _add_worker_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--workers", type=_positive_int, metavar="N",
-                   help="frames the model works on at once (default: 2 on a CPU with 2+ "
-                   "cores; 1 on CUDA and with onnxruntime)")
-    p.add_argument("--threads", type=_positive_int, metavar="N",
-                   help="torch threads per worker (default: the cores shared out)")
+    add_worker_options(p)
 
 
 def version_text() -> str:
     return f"livesegment {__version__}"
-
-
-def parse_classes(spec, text: str | None) -> set[int] | None:
-    """``person,car`` or ``15,7`` (or a mix) -> class ids; ``None``/``all`` -> every class."""
-    if text is None or text.strip().lower() == "all":
-        return None
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    if not names:
-        raise InputError("--classes is empty; give names such as person,car, ids such as "
-                         "15,7, or 'all'")
-    return {_class_id(spec, n) for n in names}
-
-
-def _class_id(spec, token: str) -> int:
-    if not token.isdigit():
-        return spec.class_id(token)
-    if int(token) >= spec.num_classes:
-        raise InputError(f"class id {token} is out of range for model {spec.name} "
-                         f"(0..{spec.num_classes - 1}; see 'livesegment models {spec.name}')")
-    return int(token)
 
 
 def cmd_process(args: argparse.Namespace) -> int:
