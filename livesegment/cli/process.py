@@ -1,49 +1,27 @@
-"""Command line: ``livesegment process|models|bench|gui``.
+"""``livesegment process``: videos, pictures, streams or a camera into annotated files.
 
-User errors print one line, ``livesegment: <message>``, and exit 2; Ctrl-C exits 130 and
-SIGTERM 143 after finalising what was written. ``--debug`` shows tracebacks.
-
-Building the parser imports no torch (``--help`` and ``--version`` answer in a fraction of a
-second): choices come from ``core/models/catalog.py`` and ``io/formats.py``; each command imports
-what it runs. Keep it so: heavy imports go inside the ``cmd_*`` functions.
+One input runs with a progress bar and a summary; several (a folder, patterns) run one after
+the other, a bad file reported and the rest going on; ``--ray`` hands the files to a Ray
+cluster (pipeline/cluster.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-import textwrap
 import threading
-from collections.abc import Sequence
 from pathlib import Path
 
-from livesegment import __version__
-from livesegment.allocator import keep_freed_memory
-from livesegment.cli.options import (
-    add_effect_options, add_model_options, add_smoothing_options, add_worker_options,
-    effect_from_args, mask_options, opacity, parse_classes, positive_int, seconds,
-)
 from livesegment.cli.console import (
-    EXIT_USAGE, LiveConsole, print_batch_summary, print_file_summary, print_ray_summary,
+    EXIT_USAGE, print_batch_summary, print_file_summary, print_ray_summary,
+)
+from livesegment.cli.options import (
+    add_effect_options, add_model_options, add_smoothing_options, effect_from_args,
+    mask_options, opacity, parse_classes, seconds,
 )
 from livesegment.cli.signals import StopOnSignal
-from livesegment.core.models.catalog import (
-    DEFAULT_MODEL, DEFAULT_PORTRAIT_MODEL, MASK_STYLES, MODEL_NAMES, VIEWS,
-)
-from livesegment.errors import InputError, LivesegmentError
+from livesegment.core.models.catalog import MASK_STYLES, VIEWS
+from livesegment.errors import InputError
 from livesegment.io.formats import ENCODERS, FORMATS
-
-MAIN_EXAMPLES = """\
-examples:
-  livesegment process --sample -o people-overlay.mp4  # the bundled 30 s sample
-  livesegment process walk.mp4 -o walk-overlay.mp4 --classes person,car
-  livesegment process videos/ -o out/        # each video and picture in it
-  livesegment process 0 -o cam.mp4 --duration 60   # camera 0 for a minute
-  livesegment models espnetv2-voc            # a model's classes and their ids
-  livesegment gui                            # the live window
-
-{models}
-"""
 
 PROCESS_EXAMPLES = """\
 inputs: files, folders (their videos and pictures), quoted patterns
@@ -65,12 +43,6 @@ examples:
       --masks m/ --masks-style color
   livesegment process rtsp://camera.local/stream -o door.mp4 --duration 1:00:00
 """
-
-
-def _add_debug_option(p: argparse.ArgumentParser, default: object) -> None:
-    """``--debug`` before or after the command: the sub-parser's copy must not reset it."""
-    p.add_argument("--debug", action="store_true", default=default,
-                   help="show tracebacks on errors")
 
 
 def _add_input_options(p: argparse.ArgumentParser) -> None:
@@ -118,7 +90,7 @@ def _add_mask_options(p: argparse.ArgumentParser) -> None:
                    help="ids: 8-bit class ids (default), color: the model's colours")
 
 
-def _add_process_parser(sub, common: argparse.ArgumentParser) -> None:
+def add_parser(sub, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("process", parents=[common], help="annotate videos, pictures, streams "
                        "or a camera into files", description="Annotate videos, pictures, "
                        "streams or a camera into files.",
@@ -135,48 +107,6 @@ def _add_process_parser(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="livesegment", description="Real-time semantic segmentation of cameras and videos.",
-        epilog=MAIN_EXAMPLES.format(models=textwrap.fill(
-            f"models (default {DEFAULT_MODEL}): {', '.join(MODEL_NAMES)}", 78,
-            subsequent_indent="  ", break_on_hyphens=False)),
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=version_text())
-    _add_debug_option(parser, False)
-    common = argparse.ArgumentParser(add_help=False)
-    _add_debug_option(common, argparse.SUPPRESS)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    _add_process_parser(sub, common)
-
-    m = sub.add_parser("models", parents=[common], help="list the models, or one model's "
-                       "classes", description="List the models; with a NAME, that model's "
-                       "classes and ids (for --classes).")
-    m.add_argument("name", nargs="?", metavar="NAME", help="show this model's classes")
-
-    b = sub.add_parser("bench", parents=[common],
-                       help="measure model-only, pipeline and naive throughput")
-    b.add_argument("--source", type=Path, help="video to read (default: a synthetic 720p clip)")
-    add_model_options(b)
-    b.add_argument("--frames", type=positive_int, default=60,
-                   help="frames per measurement in each round (default 60)")
-    b.add_argument("--rounds", type=positive_int, default=3,
-                   help="rounds of model/pipeline/naive runs; figures are medians (default 3)")
-    b.add_argument("--live-seconds", type=float, default=5.0,
-                   help="how long to run the live-latency part (default 5)")
-    b.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    add_smoothing_options(b)
-    add_worker_options(b)
-
-    _add_live_parser(sub, common)
-
-    g = sub.add_parser("gui", parents=[common], help="open the live window")
-    g.add_argument("--source", help="camera index, video file or stream URL")
-    g.add_argument("--model", help="model to start with")
-    return parser
-
-
 def _add_ray_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
                    help="run on a Ray cluster (auto, host:port, ray://host:port; no address: a "
@@ -184,56 +114,7 @@ def _add_ray_options(p: argparse.ArgumentParser) -> None:
                    "livesegment[cluster]")
 
 
-def _add_live_parser(sub, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser(
-        "live", parents=[common],
-        help="live segmentation without a window: to a virtual camera and/or a file",
-        description="Runs the live pipeline headless: the newest composed frame goes to a "
-        "virtual webcam (for Zoom, Meet, Teams, OBS) and/or a recording; a status line shows "
-        "the pace. Ctrl-C stops cleanly.",
-        epilog="examples:\n  livesegment live --source 0 --virtual-camera\n"
-        "  livesegment live --source 0 --virtual-camera --model mediapipe-selfie-landscape "
-        "--classes person --effect blur\n"
-        "  livesegment live --source 0 --virtual-camera --on-demand --classes person\n"
-        "  livesegment live --source clip.mp4 -o annotated.mp4 --duration 10",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--source", default="0", help="camera index, video file or stream URL "
-                   "(default 0: the first camera)")
-    add_model_options(p, None, f"default {DEFAULT_PORTRAIT_MODEL} with --virtual-camera "
-                       f"(video calls), else {DEFAULT_MODEL}", auto_size=True)
-    _add_pace_options(p)
-    p.add_argument("--classes", help="comma-separated class names to paint (default: all)")
-    p.add_argument("--opacity", type=opacity, default=0.5, help="overlay opacity 0..1 "
-                   "(default 0.5)")
-    add_effect_options(p)
-    add_smoothing_options(p)
-    p.add_argument("--virtual-camera", nargs="?", const="", metavar="DEVICE",
-                   help="send the picture to a virtual webcam (optionally a device such as "
-                   "/dev/video10); needs livesegment[virtualcam]")
-    p.add_argument("--virtual-camera-backend", metavar="NAME",
-                   help="pyvirtualcam backend (v4l2loopback, obs, unitycapture; default: the "
-                   "first that works)")
-    p.add_argument("--on-demand", action="store_true", help="pause the model while no "
-                   "program has the virtual camera open (saves CPU)")
-    p.add_argument("-o", "--output", type=Path, help="also record the composed picture here")
-    p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
-    p.add_argument("--quiet", action="store_true", help="no status line")
-
-
-def _add_pace_options(p: argparse.ArgumentParser) -> None:
-    from livesegment.core.models.catalog import LIVE_PACES
-
-    p.add_argument("--pace", default="newest", choices=LIVE_PACES,
-                   help="newest: show each model result as it comes (default); camera: show "
-                   "every camera frame, painted with the newest mask")
-    add_worker_options(p)
-
-
-def version_text() -> str:
-    return f"livesegment {__version__}"
-
-
-def cmd_process(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from livesegment.core.compose.effects import is_transparent
     from livesegment.core.compose.overlay import OverlayStyle
     from livesegment.core.segmenter import Segmenter
@@ -393,179 +274,3 @@ def _check_ray_options(args: argparse.Namespace, planned) -> None:
     live = [str(source) for source, _ in planned if isinstance(source, str)]
     if live:
         raise InputError(f"--ray takes files, not streams or cameras ({live[0]})")
-
-
-def cmd_models(args: argparse.Namespace) -> int:
-    from livesegment.core.models.zoo import REGISTRY, get_spec
-
-    if args.name:
-        print(model_details(get_spec(args.name)))
-        return 0
-    rows = [("NAME", "CLASSES", "SIZE", "WEIGHTS", "LICENCE")]
-    for spec in REGISTRY.values():
-        name = spec.name + (" (default)" if spec.name == DEFAULT_MODEL else "")
-        licence = spec.licence.split(" (")[0]  # the full credit is in the model's detail view
-        rows.append((name, str(spec.num_classes), str(spec.default_size),
-                     spec.weights.status(), licence))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
-    print("\nclasses of a model: livesegment models NAME")
-    return 0
-
-
-def model_details(spec, width: int = 80) -> str:
-    """A model's facts and its classes as ``id name`` columns that fit ``width``."""
-    lines = [f"{spec.name}: {spec.title}",
-             f"  input short side {spec.default_size} px (multiple of {spec.size_multiple}), "
-             f"weights {spec.weights.status()}",
-             f"  licence {spec.licence}", "",
-             f"classes (--classes takes names or ids; {spec.categories[spec.background]} "
-             "is never painted):"]
-    cells = [f"{i:>3} {name}" for i, name in enumerate(spec.categories)]
-    cell = max(len(c) for c in cells) + 2
-    per_row = max(1, (width - 2) // cell)
-    rows = -(-len(cells) // per_row)  # column-major, like ls
-    for r in range(rows):
-        line = "".join(cells[i].ljust(cell) for i in range(r, len(cells), rows))
-        lines.append(("  " + line).rstrip())
-    return "\n".join(textwrap.shorten(ln, width, placeholder="...") if len(ln) > width else ln
-                     for ln in lines)
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    from livesegment.pipeline.bench import format_table, run_bench
-
-    report = run_bench(args.source, args.model, args.device, args.size, args.weights,
-                       args.frames, args.live_seconds, args.backend, args.rounds,
-                       mask_options(args), args.workers, args.threads)
-    if args.json:
-        import json
-
-        print(json.dumps(report, indent=2))
-    else:
-        print(format_table(report))
-    return 0
-
-
-def cmd_live(args: argparse.Namespace) -> int:
-    from livesegment.core.compose.effects import is_transparent
-    from livesegment.core.compose.overlay import OverlayStyle
-    from livesegment.core.segmenter import Segmenter
-    from livesegment.core.models.zoo import get_spec
-    from livesegment.io.live_source import open_live_source
-    from livesegment.pipeline.headless import LiveSinks, VirtualCameraRequest, run_headless
-    from livesegment.pipeline.live import LivePipeline
-
-    spec = get_spec(args.model or (DEFAULT_PORTRAIT_MODEL if args.virtual_camera is not None
-                                   else DEFAULT_MODEL))
-    selected = parse_classes(spec, args.classes)
-    style = OverlayStyle(spec.palette, spec.background, args.opacity,
-                         None if selected is None else frozenset(selected))
-    style = effect_from_args(args, spec, style, selected)
-    if is_transparent(style):
-        raise InputError("the alpha effect needs a file that keeps transparency; a camera "
-                         "or recording shows no alpha (use blur, replace or color)")
-    _check_live_sinks(args)
-    if args.size == "auto" and spec.fixed_input is not None:
-        h, w = spec.fixed_input
-        raise InputError(f"model {spec.name} takes a fixed {w}x{h} input; --size auto does "
-                         "not apply to it")
-    source = open_live_source(args.source)
-    auto_size = args.size == "auto"
-    segmenter = Segmenter.create(spec, args.device, None if auto_size else args.size,
-                                 args.weights, args.backend)
-    console = LiveConsole(args.quiet)
-    camera = None if args.virtual_camera is None else VirtualCameraRequest(
-        source.fps, args.virtual_camera or None, args.virtual_camera_backend, args.on_demand)
-    ended = threading.Event()
-    with StopOnSignal() as signals:
-        def fail(message: str) -> None:
-            console.failure = console.failure or message
-            signals.stop.set()
-
-        pipeline = LivePipeline(segmenter, style, on_error=lambda message, _retry: fail(message),
-                                on_notice=console.notice, on_end=ended.set,
-                                masks=mask_options(args), workers=args.workers,
-                                threads=args.threads, pace=args.pace, auto_size=auto_size)
-        sinks = LiveSinks(args.output, camera, fail, console.notice,
-                          lambda watched: console.watched(pipeline, watched))
-        console.sinks = sinks
-        pipeline.set_source(source)
-        try:
-            report = run_headless(pipeline, [sinks], signals.stop, ended, args.duration,
-                                  console.status)
-        finally:
-            pipeline.stop()
-            written = sinks.close()
-    return console.summary(report, written)
-
-
-def _check_live_sinks(args: argparse.Namespace) -> None:
-    """Refuses, before a model loads, a run with nowhere to send frames or a missing extra."""
-    if args.virtual_camera is None and args.output is None:
-        raise InputError("live needs somewhere to send the picture: --virtual-camera and/or "
-                         "-o FILE (or use 'livesegment gui' for a window)")
-    if args.output is not None:
-        from livesegment.io.paths import check_output
-        from livesegment.io.video import VIDEO_SUFFIXES
-
-        if args.output.suffix.lower() not in VIDEO_SUFFIXES:
-            raise InputError(f"output {args.output} needs a video suffix "
-                             f"({', '.join(sorted(VIDEO_SUFFIXES))})")
-        check_output(args.output)
-    if args.virtual_camera is not None:
-        from livesegment.io.virtualcam import require_pyvirtualcam
-
-        require_pyvirtualcam()
-
-
-def cmd_gui(args: argparse.Namespace) -> int:
-    from livesegment.gui.app import run_gui
-
-    return run_gui(args.source, args.model)
-
-
-COMMANDS = {"process": cmd_process, "models": cmd_models, "bench": cmd_bench, "live": cmd_live,
-            "gui": cmd_gui}
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help(sys.stderr)
-        return EXIT_USAGE
-    keep_freed_memory()  # before torch allocates; why: livesegment/allocator.py
-    try:
-        return COMMANDS[args.command](args)
-    except LivesegmentError as exc:
-        if args.debug:
-            raise
-        print(f"livesegment: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("livesegment: interrupted", file=sys.stderr)
-        return 130
-    except MemoryError:
-        if args.debug:
-            raise
-        print("livesegment: out of memory; try a smaller --size", file=sys.stderr)
-        return 1
-    except Exception as exc:  # a disk or FFmpeg failure no layer turned into one of ours
-        if args.debug or not (isinstance(exc, OSError) or type(exc).__module__.startswith("av")):
-            raise
-        from livesegment.errors import describe
-
-        print(f"livesegment: {describe(exc)}", file=sys.stderr)
-        return 1
-
-
-def gui_main() -> int:
-    """Entry point of the ``livesegment-gui`` launcher."""
-    argv = sys.argv[1:]
-    return main(["gui", *argv])
-
-
-if __name__ == "__main__":
-    sys.exit(main())
