@@ -189,7 +189,7 @@ def _per_output(base: Path | None, output: Path, folder: bool) -> Path | None:
 
 def _process_one(args, job, segmenter, style, options) -> int:
     from livesegment.pipeline.job import process_file
-    from livesegment.terminal import ProgressBar
+    from livesegment.cli.progress import ProgressBar
 
     source, output = job
     bar = ProgressBar(enabled=not args.quiet)
@@ -212,7 +212,7 @@ def _process_many(args, jobs, segmenter, style, options) -> int:
 
     from livesegment.pipeline.batch import run_batch
     from livesegment.pipeline.job import process_file
-    from livesegment.terminal import ProgressBar
+    from livesegment.cli.progress import ProgressBar
 
     def run_one(source, output):
         per_file = replace(options, stats=_per_output(options.stats, output, False))

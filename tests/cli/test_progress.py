@@ -11,7 +11,7 @@ import struct
 import termios
 
 from livesegment.pipeline.job import Progress
-from livesegment.terminal import ProgressBar
+from livesegment.cli.progress import ProgressBar
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -58,7 +58,7 @@ def test_a_10000_frame_job_stays_on_one_80_column_line():
 
 def test_without_a_terminal_it_writes_plain_lines_every_few_seconds(monkeypatch):
     clock = [100.0]
-    monkeypatch.setattr("livesegment.terminal.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("livesegment.cli.progress.time.monotonic", lambda: clock[0])
     log = io.StringIO()
     bar = ProgressBar(True, log)
     for second in range(12):  # twelve seconds of updates, ten a second
