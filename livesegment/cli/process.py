@@ -237,8 +237,9 @@ def _process_many(args, jobs, segmenter, style, options) -> int:
 
 def _process_on_ray(args: argparse.Namespace, planned: list[tuple[Path | str, Path]]) -> int:
     """``process ... --ray``: the files become work on a Ray cluster (pipeline/cluster.py)."""
+    from livesegment.cli.progress import ProgressBar
     from livesegment.core.models.zoo import get_spec
-    from livesegment.pipeline.cluster import ProgressBar as ClusterBar, run_on_ray
+    from livesegment.pipeline.cluster import run_on_ray
     from livesegment.pipeline.jobs import FileJob, JobSettings
 
     _check_ray_options(args, planned)
@@ -248,11 +249,11 @@ def _process_on_ray(args: argparse.Namespace, planned: list[tuple[Path | str, Pa
                            None if selected is None else frozenset(selected), args.opacity,
                            masks=mask_options(args))
     jobs = [FileJob(Path(source), output) for source, output in planned]
-    bar = ClusterBar(enabled=not args.quiet)
+    bar = ProgressBar(enabled=not args.quiet, label="ray")
     with StopOnSignal() as signals:
         try:
             results = run_on_ray(jobs, settings, None if args.ray == "local" else args.ray,
-                                 bar.update, signals.stop, args.overwrite)
+                                 bar.update_cluster, signals.stop, args.overwrite)
         finally:
             bar.close()
     print_ray_summary(results)

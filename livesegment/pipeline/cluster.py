@@ -469,29 +469,3 @@ def _frame_estimate(path: Path) -> int:
             return round(float(container.duration or 0) / 1_000_000 * float(rate))
     except Exception:  # noqa: BLE001 - an image, or a damaged file the worker will report
         return 1
-
-
-class ProgressBar:
-    """One tqdm bar for the whole cluster: frames written, files finished. Drawn from the first
-    report on, so a run refused before work starts leaves no empty bar behind."""
-
-    def __init__(self, enabled: bool = True) -> None:
-        self.enabled = enabled
-        self._bar = None
-
-    def update(self, progress: ClusterProgress) -> None:
-        if not self.enabled:
-            return
-        if self._bar is None:
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=progress.total, unit="frame", dynamic_ncols=True, desc="ray")
-        self._bar.total = progress.total
-        self._bar.n = progress.frames
-        self._bar.set_postfix_str(f"files {progress.files_done}/{progress.files}",
-                                  refresh=False)
-        self._bar.refresh()
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
