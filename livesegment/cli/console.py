@@ -67,7 +67,7 @@ def print_ray_summary(results) -> None:
     for r in results:
         detail = f"{r.frames} frames in {r.seconds:.1f} s" if r.status == "ok" else r.message
         extra = f" ({r.message})" if r.status == "ok" and r.message else ""
-        print(f"{r.status:7} {r.input} -> {r.output}: {detail}{extra}", file=sys.stderr)
+        print(f"{r.status:7} {r.source} -> {r.output}: {detail}{extra}", file=sys.stderr)
 
 
 class LiveConsole:

@@ -97,8 +97,8 @@ class FileWorker:
             notes.append(f"{result.unreadable} unreadable frames skipped")
         if result.truncated:
             notes.append("the file ends early (truncated)")
-        return FileResult(job.input, job.output, "ok", "; ".join(notes), result.frames,
-                          time.perf_counter() - start)
+        return FileResult(job.input, job.output, "ok", "; ".join(notes), frames=result.frames,
+                          seconds=time.perf_counter() - start)
 
     def run_chunk(self, task: ChunkTask, key: str, tally: Any) -> FileResult:
         start = time.perf_counter()
@@ -109,8 +109,8 @@ class FileWorker:
             return FileResult(task.job.input, task.job.output, "failed", describe(exc),
                               seconds=time.perf_counter() - start)
         report(frames, force=True)
-        return FileResult(task.job.input, task.path, "ok", "", frames,
-                          time.perf_counter() - start)
+        return FileResult(task.job.input, task.path, "ok", frames=frames,
+                          seconds=time.perf_counter() - start)
 
     def join(self, job: FileJob, chunks: list[Path]) -> FileResult:
         from livesegment.io.chunks import join_chunks, remove_chunks
@@ -122,7 +122,8 @@ class FileWorker:
             return FileResult(job.input, job.output, "failed", describe(exc))
         finally:
             remove_chunks(job.output)
-        return FileResult(job.input, job.output, "ok", "", frames, time.perf_counter() - start)
+        return FileResult(job.input, job.output, "ok", frames=frames,
+                          seconds=time.perf_counter() - start)
 
 
 class _Reporter:
