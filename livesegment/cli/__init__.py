@@ -20,8 +20,8 @@ import textwrap
 from collections.abc import Sequence
 
 from livesegment import __version__
-from livesegment.allocator import keep_freed_memory
 from livesegment.cli import bench, gui, live, models, process
+from livesegment.cli.allocator import keep_freed_memory
 from livesegment.cli.console import EXIT_USAGE
 from livesegment.core.models.catalog import DEFAULT_MODEL, MODEL_NAMES
 from livesegment.errors import LivesegmentError
@@ -75,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    keep_freed_memory()  # before torch allocates; why: livesegment/allocator.py
+    keep_freed_memory()  # before torch allocates; why: cli/allocator.py
     try:
         return COMMANDS[args.command].run(args)
     except LivesegmentError as exc:
