@@ -33,7 +33,7 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--source", default="0", help="camera index, video file or stream URL "
                    "(default 0: the first camera)")
     add_model_options(p, None, f"default {DEFAULT_PORTRAIT_MODEL} with --virtual-camera "
-                       f"(video calls), else {DEFAULT_MODEL}", auto_size=True)
+                      f"(video calls), else {DEFAULT_MODEL}", auto_size=True)
     _add_pace_options(p)
     p.add_argument("--classes", help="comma-separated class names to paint (default: all)")
     p.add_argument("--opacity", type=opacity, default=0.5, help="overlay opacity 0..1 "

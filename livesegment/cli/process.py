@@ -90,6 +90,13 @@ def _add_mask_options(p: argparse.ArgumentParser) -> None:
                    help="ids: 8-bit class ids (default), color: the model's colours")
 
 
+def _add_ray_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="run on a Ray cluster (auto, host:port, ray://host:port; no address: a "
+                   "local Ray instance); paths must be on storage every node shares; needs "
+                   "livesegment[cluster]")
+
+
 def add_parser(sub, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("process", parents=[common], help="annotate videos, pictures, streams "
                        "or a camera into files", description="Annotate videos, pictures, "
@@ -105,13 +112,6 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
     add_smoothing_options(p)
     _add_ray_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-def _add_ray_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
-                   help="run on a Ray cluster (auto, host:port, ray://host:port; no address: a "
-                   "local Ray instance); paths must be on storage every node shares; needs "
-                   "livesegment[cluster]")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -188,8 +188,8 @@ def _per_output(base: Path | None, output: Path, folder: bool) -> Path | None:
 
 
 def _process_one(args, job, segmenter, style, options) -> int:
-    from livesegment.pipeline.job import process_file
     from livesegment.cli.progress import ProgressBar
+    from livesegment.pipeline.job import process_file
 
     source, output = job
     bar = ProgressBar(enabled=not args.quiet)
@@ -210,9 +210,9 @@ def _process_many(args, jobs, segmenter, style, options) -> int:
     """Every job in turn, a bar per file; one line per file at the end; 2 if any failed."""
     from dataclasses import replace
 
+    from livesegment.cli.progress import ProgressBar
     from livesegment.pipeline.batch import run_batch
     from livesegment.pipeline.job import process_file
-    from livesegment.cli.progress import ProgressBar
 
     def run_one(source, output):
         per_file = replace(options, stats=_per_output(options.stats, output, False))
