@@ -131,3 +131,22 @@ def test_a_feather_far_beyond_the_picture_is_capped_not_a_crash():
     alpha = Matte.for_classes(21, 0, feather=10**9).alpha(split_mask())  # bad_alloc before
     assert alpha.shape == (60, 80) and alpha.dtype == np.uint8
     assert alpha[:, 0].mean() > alpha[:, -1].mean()  # still more person on the left
+
+
+def test_refining_many_classes_holds_one_full_size_plane_at_a_time():
+    """12 classes on a 1000x1000 frame: 32 MB traced (one plane and its temporaries), where
+    every class's plane at once was 88 MB, and 3.6 GB for a 48 MP street scene."""
+    import torch
+
+    from livesegment.core.masks.refine import (_apply_torch, guided_coefficients, plane_argmax,
+                                               refine_labels, winning_classes)
+
+    torch.manual_seed(0)
+    probs = torch.softmax(torch.randn(1, 12, 40, 40) * 4, 1)
+    pixels = (torch.rand(1000, 1000, 3) * 255).to(torch.uint8)
+    ids = winning_classes(probs)
+    assert len(ids) == 12
+    labels, peak = _peak_bytes(lambda: refine_labels(probs, pixels))
+    assert peak < 12 * 4 * pixels.shape[0] * pixels.shape[1]  # less than the 12 planes alone
+    a, b = guided_coefficients(probs[:, ids], pixels, 1, 1e-2)  # all planes at once, as before
+    assert torch.equal(labels, plane_argmax(_apply_torch(a, b, pixels), ids.tolist()))
