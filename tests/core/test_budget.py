@@ -135,7 +135,7 @@ def test_a_feather_far_beyond_the_picture_is_capped_not_a_crash():
 
 def test_refining_many_classes_holds_one_full_size_plane_at_a_time():
     """12 classes on a 1000x1000 frame: 32 MB traced (one plane and its temporaries), where
-    every class's plane at once was 88 MB, and 3.6 GB for a 48 MP street scene."""
+    every class's plane at once was 88 MB (a 48 MP street scene peaked at 4.4 GB)."""
     import torch
 
     from livesegment.core.masks.refine import (_apply_torch, guided_coefficients, plane_argmax,
