@@ -102,7 +102,7 @@ def confusion_picture(matrix: np.ndarray, classes: tuple[str, ...]) -> np.ndarra
     totals = matrix.sum(1, keepdims=True)
     shares = np.divide(matrix, totals, out=np.zeros(matrix.shape), where=totals > 0)
     side = margin + n * cellsize + 12
-    out = np.full((side + 24, side, 3), 255, np.uint8)
+    out = np.full((side + 24, max(side, 330), 3), 255, np.uint8)
     top = margin + 24
     for r in range(n):
         for c in range(n):
@@ -122,8 +122,8 @@ def confusion_picture(matrix: np.ndarray, classes: tuple[str, ...]) -> np.ndarra
         turned = cv2.rotate(label, cv2.ROTATE_90_COUNTERCLOCKWISE)
         x = margin + c * cellsize + (cellsize - 20) // 2
         out[24:24 + margin, x:x + 20] = turned
-    cv2.putText(out, "true class (rows) -> predicted (columns), % of each row", (6, 16), FONT,
-                0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    cv2.putText(out, "rows: true, columns: predicted (% of row)", (6, 16), FONT, 0.45,
+                (0, 0, 0), 1, cv2.LINE_AA)
     return out
 
 
