@@ -7,7 +7,11 @@ order (HxWx3 uint8 BGR); labels are HxW uint8 class ids (``model.spec.categories
 >>> import livesegment
 >>> model = livesegment.load_model()                  # espnetv2-voc, bundled with the package
 >>> frame = next(livesegment.read_frames(livesegment.sample_clip()))
->>> labels = livesegment.segment(model, frame)         # 432x768 class ids
+>>> labels = livesegment.segment(model, frame)         # 432x768 class ids, edges refined
+
+A video's frames are segmented with the command line's temporal smoothing by
+:func:`segment_frames` (the labels ``process`` writes: it looks a few frames ahead) or, one
+frame at a time as they arrive, by :class:`VideoSegmenter` (past frames only, as ``live``).
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from livesegment.core.frames import Frame
 from livesegment.core.compose.overlay import OverlayStyle, blend_numpy
-from livesegment.core.segmenter import Segmenter
+from livesegment.core.frames import Frame, Inference
+from livesegment.core.masks.smoothing import DEFAULT_LOOKAHEAD, MaskOptions, TemporalSmoother
+from livesegment.core.models.catalog import DEFAULT_SMOOTHING
 from livesegment.core.models.zoo import DEFAULT_MODEL, REGISTRY
+from livesegment.core.segmenter import Segmenter, mask_labels
 from livesegment.io.images import read_image
 from livesegment.io.sample import sample_clip
 from livesegment.io.video import VideoFileSource
@@ -29,9 +35,10 @@ from livesegment.pipeline.job import JobReport, is_image
 from livesegment.pipeline.job import process_file as _process_file
 
 __all__ = ["load_model", "models", "overlay", "process_file", "read_frames", "sample_clip",
-           "segment", "Segmenter"]
+           "segment", "segment_frames", "Segmenter", "VideoSegmenter"]
 
 PathLike = str | os.PathLike
+REFINE = MaskOptions().refine  # the command line's default, so a script gets the same labels
 
 
 def models() -> list[str]:
@@ -46,9 +53,56 @@ def load_model(name: str = DEFAULT_MODEL, *, device: str = "auto", size: int | N
     return Segmenter.create(name, device, size, Path(weights) if weights else None, backend)
 
 
-def segment(model: Segmenter, bgr: np.ndarray) -> np.ndarray:
-    """HxW uint8 class ids for one HxWx3 uint8 BGR picture, at the picture's own size."""
-    return model.process(Frame(0, 0.0, _checked(bgr)), model.default_style()).labels
+def segment(model: Segmenter, bgr: np.ndarray, *, refine: bool = REFINE) -> np.ndarray:
+    """HxW uint8 class ids for one HxWx3 uint8 BGR picture, at the picture's own size.
+
+    ``refine`` snaps class edges to the picture's edges, on by default as in ``process``, so a
+    script and the command line give the same labels for the same picture."""
+    return _labels(model.infer(Frame(0, 0.0, _checked(bgr))), refine)
+
+
+def segment_frames(model: Segmenter, frames: Iterable[np.ndarray], *,
+                   smoothing: float = DEFAULT_SMOOTHING, refine: bool = REFINE,
+                   ) -> Iterator[np.ndarray]:
+    """Class ids for each picture of a sequence, in order, with ``process``'s temporal
+    smoothing: it holds a few frames back to look ahead, so each result comes a few pictures
+    after its frame went in (all of them by the end). ``smoothing=0`` is frame by frame."""
+    smoother = TemporalSmoother(_strength(smoothing), DEFAULT_LOOKAHEAD)
+    for index, bgr in enumerate(frames):
+        for ready in smoother.push(model.infer(Frame(index, 0.0, _checked(bgr)))):
+            yield _labels(ready, refine)
+    for ready in smoother.flush():
+        yield _labels(ready, refine)
+
+
+class VideoSegmenter:
+    """Segments frames one at a time as they arrive (a camera, a game, a video call), with the
+    live view's temporal smoothing: past frames only, so each call answers at once.
+
+    >>> video = livesegment.VideoSegmenter(model)
+    >>> labels = video.segment(frame)    # for every new frame; video.reset() at a new scene
+    """
+
+    def __init__(self, model: Segmenter, *, smoothing: float = DEFAULT_SMOOTHING,
+                 refine: bool = REFINE) -> None:
+        if not isinstance(model, Segmenter):
+            raise TypeError(f"model must be a Segmenter from load_model(), got "
+                            f"{type(model).__name__}")
+        self.model = model
+        self.refine = refine
+        self._smoother = TemporalSmoother(_strength(smoothing))
+        self._index = 0
+
+    def segment(self, bgr: np.ndarray) -> np.ndarray:
+        """HxW uint8 class ids for the next frame, steadied by the frames before it."""
+        result = self.model.infer(Frame(self._index, 0.0, _checked(bgr)))
+        self._index += 1
+        (smoothed,) = self._smoother.push(result)
+        return _labels(smoothed, self.refine)
+
+    def reset(self) -> None:
+        """Forget the past frames (another video, a jump): the next frame stands alone."""
+        self._smoother.reset()
 
 
 def overlay(bgr: np.ndarray, labels: np.ndarray, model: Segmenter, *,
@@ -77,12 +131,15 @@ def read_frames(path: PathLike) -> Iterator[np.ndarray]:
 
 def process_file(source: PathLike, output: PathLike, model: Segmenter | None = None, *,
                  classes: Iterable[str | int] | None = None, opacity: float = 0.5,
-                 masks: PathLike | None = None) -> JobReport:
-    """Annotates a video or picture into ``output``, as ``livesegment process`` does: every
-    frame, timing and audio kept, the output swapped in only when complete."""
+                 masks: PathLike | None = None, smoothing: float = DEFAULT_SMOOTHING,
+                 refine: bool = REFINE) -> JobReport:
+    """Annotates a video or picture into ``output``, as ``livesegment process`` does (with its
+    mask defaults): every frame, timing and audio kept, the output swapped in only when
+    complete."""
     model = model or load_model()
     return _process_file(Path(source), Path(output), model, _style(model, classes, opacity),
-                         Path(masks) if masks is not None else None)
+                         Path(masks) if masks is not None else None,
+                         mask_options=MaskOptions(_strength(smoothing), refine))
 
 
 def _style(model: Segmenter, classes: Iterable[str | int] | None,
@@ -92,6 +149,16 @@ def _style(model: Segmenter, classes: Iterable[str | int] | None,
     selected = None if classes is None else frozenset(
         c if isinstance(c, int) else spec.class_id(c) for c in classes)
     return OverlayStyle(spec.palette, spec.background, opacity, selected)
+
+
+def _labels(result: Inference, refine: bool) -> np.ndarray:
+    return mask_labels(result, refine).cpu().numpy()
+
+
+def _strength(smoothing: float) -> float:
+    if not 0.0 <= smoothing <= 1.0:
+        raise ValueError(f"smoothing must be within 0..1, got {smoothing!r}")
+    return float(smoothing)
 
 
 def _checked(bgr: np.ndarray) -> np.ndarray:

@@ -106,3 +106,71 @@ def test_readme_python_example_runs_as_it_stands(tmp_path):
     assert overlay.shape == (432, 768, 3)
     with av.open(str(tmp_path / "people-overlay.mp4")) as c:
         assert sum(1 for _ in c.decode(video=0)) == 300
+
+
+# The API gives a script what the command line gives a user (same labels, same smoothing).
+
+def _frames(count: int) -> list[np.ndarray]:
+    frames = livesegment.read_frames(sample_clip())
+    picked = [bgr for _, bgr in zip(range(count), frames)]
+    frames.close()
+    return picked
+
+
+def _cli_masks(tmp_path: Path, inputs: list[str], *options: str) -> list[np.ndarray]:
+    from livesegment.cli import main
+
+    tmp_path.mkdir(exist_ok=True)
+    masks = tmp_path / "masks"
+    out = tmp_path / ("out.png" if inputs[0].endswith(".png") else "out.mp4")
+    assert main(["process", *inputs, "-o", str(out), "--masks", str(masks), "--quiet",
+                 "--device", "cpu", *options]) == 0
+    return [cv2.imread(str(p), cv2.IMREAD_UNCHANGED) for p in sorted(masks.glob("*.png"))]
+
+
+def test_segment_gives_the_labels_process_writes_for_a_picture(model, frame_100, tmp_path):
+    picture = tmp_path / "frame.png"
+    cv2.imwrite(str(picture), frame_100)
+    (cli,) = _cli_masks(tmp_path, [str(picture)])
+    labels = livesegment.segment(model, frame_100)
+    assert np.array_equal(labels, cli)
+    unrefined = livesegment.segment(model, frame_100, refine=False)
+    assert (unrefined != cli).any()  # refinement is on by default, as on the command line
+    (cli_plain,) = _cli_masks(tmp_path / "plain", [str(picture)], "--no-refine")
+    assert np.array_equal(unrefined, cli_plain)
+
+
+def test_segment_frames_gives_the_labels_process_writes_for_a_video(model, tmp_path):
+    cli = _cli_masks(tmp_path, [str(sample_clip())], "--duration", "1.2")
+    assert len(cli) == 12  # 10 fps
+    api = list(livesegment.segment_frames(model, _frames(12)))
+    assert len(api) == 12
+    for i, (a, c) in enumerate(zip(api, cli)):
+        assert np.array_equal(a, c), f"frame {i}: {(a != c).mean():.4%} of pixels differ"
+    still = list(livesegment.segment_frames(model, _frames(12), smoothing=0.0, refine=False))
+    assert any((s != c).any() for s, c in zip(still, cli))
+
+
+def test_video_segmenter_steadies_a_sequence_frame_by_frame(model):
+    frames = _frames(20)
+    video = livesegment.VideoSegmenter(model)
+    steady = [video.segment(bgr) for bgr in frames]
+    single = [livesegment.segment(model, bgr) for bgr in frames]
+    assert np.array_equal(steady[0], single[0])  # nothing before the first frame to lean on
+
+    def flips(seq):
+        return sum(int((a != b).sum()) for a, b in zip(seq, seq[1:]))
+
+    assert flips(steady) < 0.8 * flips(single)
+    video.reset()
+    assert np.array_equal(video.segment(frames[5]), single[5])
+
+
+@pytest.mark.parametrize("call, kind, message", [
+    (lambda m: livesegment.VideoSegmenter("espnetv2-voc"), TypeError, "model must be a Segmenter"),
+    (lambda m: livesegment.VideoSegmenter(m, smoothing=1.5), ValueError, "smoothing must be"),
+    (lambda m: list(livesegment.segment_frames(m, [], smoothing=-1)), ValueError, "smoothing"),
+])
+def test_sequence_helpers_name_a_wrong_argument(model, call, kind, message):
+    with pytest.raises(kind, match=message):
+        call(model)
