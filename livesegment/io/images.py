@@ -146,11 +146,17 @@ def read_image(path: Path, what: str = "image") -> np.ndarray:
     file that is not a picture, or states a size over the memory budget, is an
     :class:`InputError` naming it as ``what`` ("background"). A multi-page TIFF gives its
     first page (``AnimatedPictureSource`` reads them all)."""
-    data = np.fromfile(path, np.uint8)
-    corrupt = InputError(f"cannot decode {what} {path}: not a supported picture or corrupt")
+    return decode_image(np.fromfile(path, np.uint8), f"{what} {path}")
+
+
+def decode_image(data: np.ndarray | bytes, what: str) -> np.ndarray:
+    """An encoded still (a file's bytes, or a picture embedded in an annotation) as upright
+    HxWx3 uint8 BGR, with :func:`read_image`'s checks; ``what`` names it in errors."""
+    data = np.frombuffer(data, np.uint8) if isinstance(data, bytes) else data
+    corrupt = InputError(f"cannot decode {what}: not a supported picture or corrupt")
     if not data.size:
         raise corrupt
-    header = read_header(data.tobytes(), f"{what} {path}")
+    header = read_header(data.tobytes(), what)
     try:
         picture = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     except cv2.error:  # a decoder's own limit or assertion (a header bomb Pillow missed)
@@ -158,7 +164,7 @@ def read_image(path: Path, what: str = "image") -> np.ndarray:
     if picture is None:
         raise corrupt
     if header is None:  # decoded by OpenCV alone: the size is known only now
-        check_picture_size(picture.shape[1], picture.shape[0], f"{what} {path}")
+        check_picture_size(picture.shape[1], picture.shape[0], what)
     return as_bgr8(upright(picture, header.orientation if header else 1))
 
 
