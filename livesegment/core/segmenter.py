@@ -172,7 +172,7 @@ def mask_labels(result: Inference, refine: bool = False) -> torch.Tensor:
     if refine:
         probs = result.probabilities
         return refine_labels(class_probabilities(result.logits) if probs is None else probs,
-                             result.pixels)
+                             result.pixels, guide=result.guide)
     scores = result.logits if result.probabilities is None else result.probabilities
     return labels_from_logits(scores, (height, width))
 
