@@ -19,7 +19,7 @@ from livesegment.core.models.device import inference_dtype, resolve_device
 from livesegment.core.models.espnetv2 import fold_batch_norms
 from livesegment.core.frames import Composed, Frame, Inference
 from livesegment.core.models.frozen import FrozenPerShape
-from livesegment.core.compose.effects import Effect, render
+from livesegment.core.compose.effects import Effect, OverlayEffect, render
 from livesegment.core.compose.overlay import OverlayStyle
 from livesegment.core.masks.postprocess import labels_from_logits
 from livesegment.core.masks.preprocess import inference_size, to_model_input
@@ -28,6 +28,9 @@ from livesegment.core.masks.smoothing import class_probabilities
 from livesegment.core.models.onnx_backend import BACKENDS, OnnxRuntimeModel
 from livesegment.core.models.zoo import ModelSpec, get_spec, load_model
 from livesegment.errors import DeviceError, InputError
+
+
+BAND_PIXELS = 1 << 22  # colouring works on row bands of about this many pixels (4 MP)
 
 
 @dataclass
@@ -144,7 +147,7 @@ class Segmenter:
 
     @torch.inference_mode()
     def compose(self, result: Inference, style: OverlayStyle | Effect,
-                refine: bool = False) -> Composed:
+                refine: bool = False, in_place: bool = False) -> Composed:
         """Upsample + argmax at the frame's resolution, then blend ``style`` over it (or apply
         an effect: :mod:`livesegment.core.compose.effects`; ``image`` is BGRA for the alpha effect).
 
@@ -152,10 +155,13 @@ class Segmenter:
         thread while the model already works on the next. ``refine`` snaps the class
         boundaries to the frame's edges (core/masks/refine.py); smoothed ``result.probabilities``
         are used where a :class:`~livesegment.core.masks.smoothing.TemporalSmoother` set them.
+        ``in_place``: an overlay may be painted over the frame's own pixels (a caller that no
+        longer needs the frame: a huge still then needs no second picture's memory).
         """
         t0 = time.perf_counter()
         labels = mask_labels(result, refine)
-        image_np = render(style, result.pixels, labels, result.frame.pts_s)
+        out = result.pixels.numpy() if in_place and result.pixels.device.type == "cpu" else None
+        image_np = render_in_bands(style, result.pixels, labels, result.frame.pts_s, out)
         labels_np = labels.cpu().numpy()
         timings = {**result.timings, "postprocess": time.perf_counter() - t0}
         return Composed(result.frame, image_np, labels_np, timings)
@@ -163,6 +169,25 @@ class Segmenter:
     def process(self, frame: Frame, style: OverlayStyle | Effect) -> Composed:
         """Segments ``frame`` and blends ``style`` over it at the frame's own resolution."""
         return self.compose(self.infer(frame), style)
+
+
+def render_in_bands(look: OverlayStyle | Effect, pixels: torch.Tensor, labels: torch.Tensor,
+                    pts_s: float = 0.0, out: np.ndarray | None = None) -> np.ndarray:
+    """:func:`render`, band by band of at most ``BAND_PIXELS`` pixels where the look is
+    per-pixel (an overlay) and the frame is on the CPU, so colouring a large picture needs a
+    band's temporaries (four picture-sized ones at once), not the whole picture's. ``out``
+    (HxWx3 uint8) receives the result; it may be the frame itself, as each band is read
+    before it is written. Other effects (blur, replace) see the whole frame at once."""
+    height, width = pixels.shape[:2]
+    pixelwise = isinstance(look, (OverlayStyle, OverlayEffect)) and pixels.device.type == "cpu"
+    if not pixelwise or (out is None and height * width <= BAND_PIXELS):
+        return render(look, pixels, labels, pts_s)
+    out = np.empty(pixels.shape, np.uint8) if out is None else out
+    rows = max(1, BAND_PIXELS // width)
+    for top in range(0, height, rows):
+        band = slice(top, top + rows)
+        out[band] = render(look, pixels[band], labels[band], pts_s)
+    return out
 
 
 def mask_labels(result: Inference, refine: bool = False) -> torch.Tensor:
