@@ -26,7 +26,8 @@ from livesegment.core.masks.preprocess import inference_size, to_model_input
 from livesegment.core.masks.refine import refine_labels
 from livesegment.core.masks.smoothing import class_probabilities
 from livesegment.core.models.onnx_backend import BACKENDS, OnnxRuntimeModel
-from livesegment.core.models.zoo import ModelSpec, get_spec, load_model
+from livesegment.core.models.fused import FusedPerson
+from livesegment.core.models.zoo import FUSED_SELFIE_MODEL, ModelSpec, get_spec, load_model
 from livesegment.errors import DeviceError, InputError
 
 
@@ -69,10 +70,11 @@ class Segmenter:
         # norms into convolutions another ~2%; a no-op for models without ConvBN blocks.
         net = fold_batch_norms(net)
         if backend == "onnxruntime":
-            return cls(spec, OnnxRuntimeModel(net, spec.name), dev, size)
+            return cls(spec, _each_network(net, lambda part, name: OnnxRuntimeModel(
+                part, name or spec.name)), dev, size)
         net = net.to(dev, dtype=inference_dtype(dev), memory_format=torch.channels_last)
-        if dev.type == "cpu":
-            net = FrozenPerShape(net)  # 1.2x on the CPU; CUDA runs eager (unmeasured there)
+        if dev.type == "cpu":  # 1.2x on the CPU; CUDA runs eager (unmeasured there)
+            net = _each_network(net, lambda part, _name: FrozenPerShape(part))
         return cls(spec, net, dev, size)
 
     def with_size(self, size: int) -> Segmenter:
@@ -88,15 +90,21 @@ class Segmenter:
     def warm_up(self, height: int, width: int, wait: bool = True) -> None:
         """Readies the model for frames of this size before they are hot: builds the frozen
         CPU graph for the input shape, now (``wait``) or in the background."""
-        if isinstance(self.model, FrozenPerShape):
-            self.model.prepare((1, 3, *self.input_size(height, width)), self.dtype, wait=wait)
+        for graphs, shape in self._graphs(height, width):
+            graphs.prepare(shape, self.dtype, wait=wait)
 
     def is_warm(self, height: int, width: int) -> bool:
         """True when frames of this size have nothing left to build (or nothing ever to build:
         CUDA, ONNX Runtime and other models run as they are)."""
-        if isinstance(self.model, FrozenPerShape):
-            return self.model.planned((1, 3, *self.input_size(height, width)))
-        return True
+        return all(graphs.planned(shape) for graphs, shape in self._graphs(height, width))
+
+    def _graphs(self, height: int, width: int) -> list[tuple[FrozenPerShape, tuple[int, ...]]]:
+        """Each frozen network with the input shape it gets for frames of this size."""
+        shape = (1, 3, *self.input_size(height, width))
+        parts = [(self.model, shape)]
+        if isinstance(self.model, FusedPerson):
+            parts = [(self.model.main, shape), (self.model.person, (1, 3, *self.model.person_hw))]
+        return [(net, s) for net, s in parts if isinstance(net, FrozenPerShape)]
 
     @property
     def backend(self) -> str:
@@ -200,6 +208,17 @@ def mask_labels(result: Inference, refine: bool = False) -> torch.Tensor:
                              result.pixels, guide=result.guide)
     scores = result.logits if result.probabilities is None else result.probabilities
     return labels_from_logits(scores, (height, width))
+
+
+def _each_network(net: nn.Module, wrap) -> nn.Module:
+    """``wrap(network, name)`` applied to a model, or to each network inside a fused one
+    (its Python glue decides per frame whether the second network runs, which a graph
+    traced once could not)."""
+    if isinstance(net, FusedPerson):
+        net.main = wrap(net.main, None)
+        net.person = wrap(net.person, FUSED_SELFIE_MODEL)
+        return net
+    return wrap(net, None)
 
 
 def sync_clock(device: torch.device) -> float:

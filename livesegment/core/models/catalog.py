@@ -11,6 +11,7 @@ from __future__ import annotations
 # (core/models/zoo.py).
 MODEL_NAMES = (
     "espnetv2-voc",
+    "espnetv2-voc-fused",
     "espnetv2-cityscapes",
     "mediapipe-selfie",
     "mediapipe-selfie-landscape",
