@@ -7,7 +7,9 @@
 * wide scene: the same human-made person masks, cut out and pasted small (18-45 % of the
   frame's height, two people a frame, walking across) into 50 frames of five DAVIS 2016 clips
   (854x480 outdoor scenes without people: car-shadow, which has passers-by, is left out), so
-  every frame has exact labels. No labelled
+  every frame has exact labels;
+* mosaic: the photos shrunk to a third of an 854x480 frame's height, ten to a frame, each in
+  its own surroundings (a crowd seen from further away, without pasting). No labelled
   video of a wide scene with people is available to the project; this stands in for one.
 
 Every model runs as ``process`` runs it on a still: its default size unless given, the
@@ -89,6 +91,27 @@ def wide_scene(people: list[Sample], frames_per_clip: int = 10) -> list[Sample]:
     return out
 
 
+def mosaic(people: list[Sample], columns: int = 5, rows: int = 2) -> list[Sample]:
+    """Every photo once, shrunk to 240 px high and tiled ten to an 854x480 frame: people at a
+    third of the frame's height (a third of their size in the photos at the model's input),
+    each in their own surroundings rather than pasted."""
+    tile_w, tile_h = 854 // columns, 480 // rows
+    out = []
+    for first in range(0, len(people) - columns * rows + 1, columns * rows):
+        bgr = np.zeros((480, 854, 3), np.uint8)
+        truth = np.full((480, 854), 255, np.uint8)  # the seams between tiles: not judged
+        for k, (photo, labels) in enumerate(people[first:first + columns * rows]):
+            y, x = (k // columns) * tile_h, (k % columns) * tile_w
+            width = min(tile_w, round(photo.shape[1] * tile_h / photo.shape[0]))
+            x += (tile_w - width) // 2
+            bgr[y:y + tile_h, x:x + width] = cv2.resize(photo, (width, tile_h),
+                                                        interpolation=cv2.INTER_AREA)
+            truth[y:y + tile_h, x:x + width] = cv2.resize(labels, (width, tile_h),
+                                                          interpolation=cv2.INTER_NEAREST)
+        out.append((bgr, truth))
+    return out
+
+
 def person_iou(masks: list[np.ndarray], samples: list[Sample]) -> tuple[float, float]:
     """Pooled IoU and the mean of per-picture IoU, ignoring 255."""
     inter = union = 0
@@ -108,9 +131,11 @@ def masks_of(seg: Segmenter, samples: list[Sample], refine: bool = True) -> list
             for bgr, _ in samples]
 
 
-def part_table(sets: dict[str, list[Sample]]) -> None:
+def part_table(sets: dict[str, list[Sample]], only: str | None = None) -> None:
     print(f"{'model':<30}{'size':>6}" + "".join(f"{k + ' pooled':>16}{'mean':>8}" for k in sets))
     for name, size in MODELS:
+        if only and name != only:
+            continue
         seg = Segmenter.create(name, "cpu", size)
         row = f"{name:<30}{str(size or seg.spec.fixed_input):>6}"
         for samples in sets.values():
@@ -206,15 +231,16 @@ def main() -> None:
     keep_freed_memory()
     parser = argparse.ArgumentParser()
     parser.add_argument("--limit", type=int)
+    parser.add_argument("--model", help="this model alone (table)")
     parser.add_argument("--part", choices=("table", "sweep", "speed"), default="table")
     args = parser.parse_args()
     if not PHOTOS.is_dir() or not DAVIS.is_dir():
         sys.exit(f"needs {PHOTOS} and {DAVIS}")
     torch.set_num_threads(1)
     people = photos(args.limit)
-    sets = {"photos": people, "wide": wide_scene(photos())}
+    sets = {"photos": people, "wide": wide_scene(photos()), "mosaic": mosaic(photos())}
     if args.part == "table":
-        part_table(sets)
+        part_table(sets, args.model)
     elif args.part == "sweep":
         part_sweep(sets)
     else:

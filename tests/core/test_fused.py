@@ -17,16 +17,26 @@ from tests.conftest import FOOTAGE, PERSON, SHARED
 GIF = SHARED / "media" / "head-pose-face-detection-female-and-male.gif"
 
 
-@pytest.mark.parametrize(("share", "expected"), [
-    (0.0, 0.0),
-    (fused.CLOSE_UP_FROM, 0.0),
-    ((fused.CLOSE_UP_FROM + fused.CLOSE_UP_FULL) / 2, fused.SELFIE_WEIGHT / 2),
-    (fused.CLOSE_UP_FULL, fused.SELFIE_WEIGHT),
-    (0.9, fused.SELFIE_WEIGHT),
+@pytest.mark.parametrize(("rows", "expected"), [
+    (0, 0.0),
+    (12, 0.0),                                       # 12 % of the frame: where it starts
+    (16, fused.SELFIE_WEIGHT / 2),                   # half way to 20 %
+    (20, fused.SELFIE_WEIGHT),
+    (90, fused.SELFIE_WEIGHT),
 ])
-def test_the_selfie_models_say_grows_with_the_person_share(share, expected):
-    person = torch.full((1, 4, 4), share)
+def test_the_selfie_models_say_grows_with_the_largest_persons_size(rows, expected):
+    person = torch.zeros(1, 100, 100)
+    person[0, :rows] = 0.9  # one person covering ``rows`` % of the frame
     assert scene_weight(person) == pytest.approx(expected)
+
+
+def test_many_small_people_are_a_wide_scene_however_much_they_cover():
+    """A crowd: 25 people of 3 % each cover 75 % of the frame, the largest only 3 %."""
+    person = torch.zeros(1, 100, 100)
+    for k in range(25):
+        y, x = divmod(k, 5)
+        person[0, y * 20:y * 20 + 17, x * 20:x * 20 + 17] = 0.9
+    assert scene_weight(person) == 0.0
 
 
 def _probs(person: float, others: tuple[float, ...] = (0.5, 0.5)) -> torch.Tensor:

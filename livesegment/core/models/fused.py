@@ -3,10 +3,10 @@ from a MediaPipe selfie model where the scene is a close-up.
 
 Measured against human labels (BENCHMARKS.md, "People, as well as the package can"): the
 selfie models find people in photos and video calls far better than ESPNetv2 (IoU 0.92 against
-0.83 on street photos) at a twelfth of its cost, but fail on wide scenes with small people,
-where ESPNetv2 is the better one. So the selfie model's say grows with how much of the frame
-ESPNetv2 already calls person (the scene's scale, read off the model at no cost), and within
-that each model counts by its own confidence at the pixel. A wide scene never runs the selfie
+0.83 on street photos) at a ninth of its cost, but find next to none of the people in wide
+scenes and crowds, where ESPNetv2 is the better one. So the selfie model's say grows with the
+size of the largest person ESPNetv2 sees (the scene's scale, read off the model almost for
+free), and within that each model counts by its own confidence at the pixel. A wide scene never runs the selfie
 model at all, so it costs nothing there. Every other class keeps ESPNetv2's answer: their
 probabilities are scaled to make room for the fused person's.
 
@@ -16,15 +16,17 @@ refinement) treats as logits: softmax(log p) = p.
 
 from __future__ import annotations
 
+import cv2
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-# Person share of the frame (ESPNetv2's mean person probability) at which the selfie model
+# Share of the frame covered by the largest person ESPNetv2 sees, at which the selfie model
 # starts to count, and at which it has its full say. Measured (benchmarks/person_accuracy.py):
-# street photos 0.14-0.39 (median 0.25), a video call 0.41; wide scenes stay below: the shared
-# 720p footage 0.05-0.10, the one-by-one clip up to 0.11, a classroom 0.09, people pasted
-# small into outdoor scenes 0-0.03. Where the selfie model ran on those it found 0.07 IoU.
+# street photos 0.13-0.39 (5th percentile 0.19), a video call 0.21; wide scenes below: the
+# shared 720p footage 0.01-0.02, people pasted small outdoors 0-0.02, a classroom 0.03, the
+# one-by-one clip up to 0.11, a mosaic of ten photos 0.03-0.13. The selfie models found
+# 0.00-0.07 IoU of the people in those wide scenes.
 CLOSE_UP_FROM = 0.12
 CLOSE_UP_FULL = 0.20
 SELFIE_WEIGHT = 0.8  # the selfie model's say in a full close-up (ESPNetv2 keeps the rest)
@@ -47,10 +49,12 @@ class FusedPerson(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         logits = self.main(x)
-        probs = torch.softmax(logits.float(), 1)
-        weight = scene_weight(probs[:, self.person_class])
+        # The scene is judged on every other logit: a quarter of the softmax's cost.
+        coarse = torch.softmax(logits[:, :, ::2, ::2].float(), 1)[:, self.person_class]
+        weight = scene_weight(coarse)
         if weight == 0.0:  # a wide scene: the selfie model would not be heard
             return logits
+        probs = torch.softmax(logits.float(), 1)
         rgb = F.interpolate(x.float() * self.std + self.mean, size=self.person_hw,
                             mode="bilinear", align_corners=False, antialias=True)
         z = self.person(rgb.clamp_(0.0, 1.0).to(x.dtype)
@@ -64,11 +68,21 @@ class FusedPerson(nn.Module):
 
 
 def scene_weight(person: torch.Tensor) -> float:
-    """The selfie model's say (0..SELFIE_WEIGHT) from the share of the frame that is person
-    (Bxhxw probabilities): none in a wide scene, all of it in a close-up."""
-    share = float(person.mean())
-    ramp = (share - CLOSE_UP_FROM) / (CLOSE_UP_FULL - CLOSE_UP_FROM)
+    """The selfie model's say (0..SELFIE_WEIGHT) from how large the largest person is
+    (``person``: 1xhxw probabilities): none in a wide scene, all of it in a close-up."""
+    ramp = (largest_person(person) - CLOSE_UP_FROM) / (CLOSE_UP_FULL - CLOSE_UP_FROM)
     return SELFIE_WEIGHT * min(1.0, max(0.0, ramp))
+
+
+def largest_person(person: torch.Tensor) -> float:
+    """The share of the frame covered by the largest connected region where ``person``
+    (1xhxw) exceeds 0.5. Not the total person share: ten small people in a crowd add up to
+    a close-up's share, and the selfie models find none of them (BENCHMARKS.md)."""
+    mask = (person[0] > 0.5).to(torch.uint8).cpu().numpy()
+    count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if count <= 1:
+        return 0.0
+    return float(stats[1:, cv2.CC_STAT_AREA].max()) / mask.size
 
 
 def fuse_person(probs: torch.Tensor, selfie: torch.Tensor, person_class: int,
