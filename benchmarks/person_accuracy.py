@@ -162,7 +162,7 @@ def part_sweep(sets: dict[str, list[Sample]]) -> None:
                 fused.CLOSE_UP_FROM, fused.CLOSE_UP_FULL = saved
             rows.append((result, probs, selfie))
         cache[key] = rows
-    grid = itertools.product((0.0, 0.04, 0.08, 0.12), (0.15, 0.20, 0.30), (0.6, 0.8, 1.0))
+    grid = itertools.product((0.08, 0.12), (0.16, 0.20), (0.6, 0.8, 0.9, 1.0))
     for start, full, most in grid:
         if full <= start:
             continue

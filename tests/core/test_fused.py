@@ -20,8 +20,8 @@ GIF = SHARED / "media" / "head-pose-face-detection-female-and-male.gif"
 @pytest.mark.parametrize(("rows", "expected"), [
     (0, 0.0),
     (12, 0.0),                                       # 12 % of the frame: where it starts
-    (16, fused.SELFIE_WEIGHT / 2),                   # half way to 20 %
-    (20, fused.SELFIE_WEIGHT),
+    (14, fused.SELFIE_WEIGHT / 2),                   # half way to 16 %
+    (16, fused.SELFIE_WEIGHT),
     (90, fused.SELFIE_WEIGHT),
 ])
 def test_the_selfie_models_say_grows_with_the_largest_persons_size(rows, expected):
