@@ -6,9 +6,9 @@ selfie models find people in photos and video calls far better than ESPNetv2 (Io
 0.83 on street photos) at a ninth of its cost, but find next to none of the people in wide
 scenes and crowds, where ESPNetv2 is the better one. So the selfie model's say grows with the
 size of the largest person ESPNetv2 sees (the scene's scale, read off the model almost for
-free), and within that each model counts by its own confidence at the pixel. A wide scene never runs the selfie
-model at all, so it costs nothing there. Every other class keeps ESPNetv2's answer: their
-probabilities are scaled to make room for the fused person's.
+free), and within that each model counts by its own confidence at the pixel. A wide scene
+never runs the selfie model at all, so it costs nothing there. Every other class keeps
+ESPNetv2's answer: their probabilities are scaled to make room for the fused person's.
 
 The result is returned as log-probabilities, which every later step (argmax, smoothing,
 refinement) treats as logits: softmax(log p) = p.
@@ -64,9 +64,6 @@ class FusedPerson(nn.Module):
         z = F.interpolate(z, size=probs.shape[-2:], mode="bilinear", align_corners=False)
         return fuse_person(probs, torch.sigmoid(z)[:, 0], self.person_class,
                            weight).to(logits.dtype)
-
-    def parts(self) -> list[nn.Module]:
-        return [self.main, self.person]
 
 
 def scene_weight(person: torch.Tensor) -> float:
