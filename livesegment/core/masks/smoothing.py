@@ -120,7 +120,16 @@ class _Entry:
     active: torch.Tensor  # class ids blended at this frame: its own active ones and history's
     doubt: torch.Tensor  # uncertainty(probs), 1xhxw
     still: torch.Tensor | None  # against the previous entry; None: nothing to lean on
-    forward: torch.Tensor  # the past-only smoothed probabilities at this frame
+    forward: torch.Tensor  # the past-only smoothed probabilities of the ``active`` classes
+
+    def forward_of(self, active: torch.Tensor) -> torch.Tensor:
+        """The past-only smoothed probabilities of ``active`` (sorted ids, a superset of this
+        frame's own): the blended planes, and the frame's own probabilities for the rest."""
+        if torch.equal(active, self.active):
+            return self.forward
+        planes = self.probs.index_select(1, active)
+        planes[:, torch.searchsorted(active, self.active)] = self.forward
+        return planes
 
 
 class TemporalSmoother:
@@ -175,12 +184,10 @@ class TemporalSmoother:
         active = active_classes(probs)
         if still is not None:
             active = torch.cat([active, last.active]).unique()
-        doubt = uncertainty(probs.index_select(1, active))
-        forward = probs
-        if still is not None:
-            forward = probs.clone()
-            forward[:, active] = self._blend(probs.index_select(1, active), doubt,
-                                             last.forward.index_select(1, active), still)
+        new = probs.index_select(1, active)
+        doubt = uncertainty(new)
+        forward = new if still is None else self._blend(new, doubt, last.forward_of(active),
+                                                        still)
         return _Entry(result, probs, grey, active, doubt, still, forward)
 
     def _blend(self, new: torch.Tensor, doubt: torch.Tensor, history: torch.Tensor,
@@ -190,14 +197,16 @@ class TemporalSmoother:
         return torch.lerp(new, history, weight)
 
     def _emit(self) -> Inference:
+        """The oldest held result with its smoothed probabilities, written over its own
+        (no longer needed) probabilities' blended planes: no picture-sized copy a frame."""
         entry = self._held.popleft()
-        smoothed = entry.forward
+        active, smoothed = entry.active, entry.forward
         if self._held:
             active = torch.cat([e.active for e in (entry, *self._held)]).unique()
-            smoothed = entry.forward.clone()
-            both = entry.forward.index_select(1, active).add_(self._backward(entry, active))
-            smoothed[:, active] = both.mul_(0.5)
-        return replace(entry.result, probabilities=smoothed)
+            smoothed = entry.forward_of(active) + self._backward(entry, active)
+            smoothed.mul_(0.5)
+        entry.probs.index_copy_(1, active, smoothed)
+        return replace(entry.result, probabilities=entry.probs)
 
     def _backward(self, entry: _Entry, active: torch.Tensor) -> torch.Tensor:
         """The same filter run backwards over the ``active`` planes, from the newest held
@@ -205,10 +214,10 @@ class TemporalSmoother:
         window over past and future. At a cut going back it restarts from the forward state
         before the cut."""
         chain = [entry, *self._held]
-        back = chain[-1].forward.index_select(1, active)
+        back = chain[-1].forward_of(active)
         for k in range(len(chain) - 2, -1, -1):
             still = chain[k + 1].still  # between frame k and k + 1
             here = chain[k]
-            back = here.forward.index_select(1, active) if still is None else self._blend(
+            back = here.forward_of(active) if still is None else self._blend(
                 here.probs.index_select(1, active), here.doubt, back, still)
         return back
