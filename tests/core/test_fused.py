@@ -94,3 +94,24 @@ def test_the_default_model_fuses_people_on_a_close_up_and_not_on_a_wide_scene(tm
         labels = seg.process(Frame(0, 0.0, bgr), seg.default_style()).labels
         assert (labels == PERSON).mean() > 0.01  # people found, by ESPNetv2 alone
     assert len(calls) == 1  # small people in a wide scene: the selfie network never ran
+
+
+@pytest.mark.skipif(not GIF.is_file(), reason="../shared/media not present")
+def test_process_without_options_fuses_the_person_class(tmp_path, monkeypatch):
+    """``livesegment process call.png -o out.png``: the default model mixes in the selfie
+    network's person on a video-call picture."""
+    import cv2
+
+    from livesegment.cli import main
+
+    mixed = []
+
+    def counted(*args, **kwargs):
+        mixed.append(1)
+        return fuse_person(*args, **kwargs)
+
+    monkeypatch.setattr(fused, "fuse_person", counted)
+    picture = tmp_path / "call.png"
+    cv2.imwrite(str(picture), _first_frames(GIF, 1)[0])
+    assert main(["process", str(picture), "-o", str(tmp_path / "out.png")]) == 0
+    assert mixed == [1]
