@@ -27,7 +27,8 @@ class Inference:
 
     ``pixels`` is the frame as a tensor on that device, so composing does not upload it again.
     ``probabilities`` (1xCxhxw float32), when set, are temporally smoothed class probabilities
-    that composing uses instead of the logits.
+    that composing uses instead of the logits. ``guide`` (1x3xhxw float BGR, 0..255), when
+    set, is the frame shrunk to the logits' grid (smoothing made it; refinement reuses it).
     """
 
     frame: Frame
@@ -35,6 +36,7 @@ class Inference:
     pixels: torch.Tensor
     timings: dict[str, float] = field(default_factory=dict)
     probabilities: torch.Tensor | None = None
+    guide: torch.Tensor | None = None
 
 
 @dataclass(frozen=True, eq=False)

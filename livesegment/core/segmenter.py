@@ -20,15 +20,19 @@ from livesegment.core.models.device import inference_dtype, resolve_device
 from livesegment.core.models.espnetv2 import fold_batch_norms
 from livesegment.core.frames import Composed, Frame, Inference
 from livesegment.core.models.frozen import FrozenPerShape
-from livesegment.core.compose.effects import Effect, render
+from livesegment.core.compose.effects import Effect, OverlayEffect, render
 from livesegment.core.compose.overlay import OverlayStyle
 from livesegment.core.masks.postprocess import labels_from_logits
 from livesegment.core.masks.preprocess import inference_size, to_model_input
 from livesegment.core.masks.refine import refine_labels
 from livesegment.core.masks.smoothing import class_probabilities
 from livesegment.core.models.onnx_backend import BACKENDS, OnnxRuntimeModel
-from livesegment.core.models.zoo import ModelSpec, get_spec, load_model
+from livesegment.core.models.fused import FusedPerson
+from livesegment.core.models.zoo import FUSED_SELFIE_MODEL, ModelSpec, get_spec, load_model
 from livesegment.errors import DeviceError, InputError
+
+
+BAND_PIXELS = 1 << 22  # colouring works on row bands of about this many pixels (4 MP)
 
 
 @dataclass
@@ -68,10 +72,11 @@ class Segmenter:
         # norms into convolutions another ~2%; a no-op for models without ConvBN blocks.
         net = fold_batch_norms(net)
         if backend == "onnxruntime":
-            return cls(spec, OnnxRuntimeModel(net, spec.name), dev, size)
+            return cls(spec, _each_network(net, lambda part, name: OnnxRuntimeModel(
+                part, name or spec.name)), dev, size)
         net = net.to(dev, dtype=inference_dtype(dev), memory_format=torch.channels_last)
-        if dev.type == "cpu":
-            net = FrozenPerShape(net)  # 1.2x on the CPU; CUDA runs eager (unmeasured there)
+        if dev.type == "cpu":  # 1.2x on the CPU; CUDA runs eager (unmeasured there)
+            net = _each_network(net, lambda part, _name: FrozenPerShape(part))
         return cls(spec, net, dev, size)
 
     def with_size(self, size: int) -> Segmenter:
@@ -88,15 +93,21 @@ class Segmenter:
     def warm_up(self, height: int, width: int, wait: bool = True) -> None:
         """Readies the model for frames of this size before they are hot: builds the frozen
         CPU graph for the input shape, now (``wait``) or in the background."""
-        if isinstance(self.model, FrozenPerShape):
-            self.model.prepare((1, 3, *self.input_size(height, width)), self.dtype, wait=wait)
+        for graphs, shape in self._graphs(height, width):
+            graphs.prepare(shape, self.dtype, wait=wait)
 
     def is_warm(self, height: int, width: int) -> bool:
         """True when frames of this size have nothing left to build (or nothing ever to build:
         CUDA, ONNX Runtime and other models run as they are)."""
-        if isinstance(self.model, FrozenPerShape):
-            return self.model.planned((1, 3, *self.input_size(height, width)))
-        return True
+        return all(graphs.planned(shape) for graphs, shape in self._graphs(height, width))
+
+    def _graphs(self, height: int, width: int) -> list[tuple[FrozenPerShape, tuple[int, ...]]]:
+        """Each frozen network with the input shape it gets for frames of this size."""
+        shape = (1, 3, *self.input_size(height, width))
+        parts = [(self.model, shape)]
+        if isinstance(self.model, FusedPerson):
+            parts = [(self.model.main, shape), (self.model.person, (1, 3, *self.model.person_hw))]
+        return [(net, s) for net, s in parts if isinstance(net, FrozenPerShape)]
 
     @property
     def backend(self) -> str:
@@ -147,7 +158,7 @@ class Segmenter:
 
     @torch.inference_mode()
     def compose(self, result: Inference, style: OverlayStyle | Effect,
-                refine: bool = False) -> Composed:
+                refine: bool = False, in_place: bool = False) -> Composed:
         """Upsample + argmax at the frame's resolution, then blend ``style`` over it (or apply
         an effect: :mod:`livesegment.core.compose.effects`; ``image`` is BGRA for the alpha effect).
 
@@ -155,10 +166,13 @@ class Segmenter:
         thread while the model already works on the next. ``refine`` snaps the class
         boundaries to the frame's edges (core/masks/refine.py); smoothed ``result.probabilities``
         are used where a :class:`~livesegment.core.masks.smoothing.TemporalSmoother` set them.
+        ``in_place``: an overlay may be painted over the frame's own pixels (a caller that no
+        longer needs the frame: a huge still then needs no second picture's memory).
         """
         t0 = time.perf_counter()
         labels = mask_labels(result, refine)
-        image_np = render(style, result.pixels, labels, result.frame.pts_s)
+        out = result.pixels.numpy() if in_place and result.pixels.device.type == "cpu" else None
+        image_np = render_in_bands(style, result.pixels, labels, result.frame.pts_s, out)
         labels_np = labels.cpu().numpy()
         timings = {**result.timings, "postprocess": time.perf_counter() - t0}
         return Composed(result.frame, image_np, labels_np, timings)
@@ -168,6 +182,25 @@ class Segmenter:
         return self.compose(self.infer(frame), style)
 
 
+def render_in_bands(look: OverlayStyle | Effect, pixels: torch.Tensor, labels: torch.Tensor,
+                    pts_s: float = 0.0, out: np.ndarray | None = None) -> np.ndarray:
+    """:func:`render`, band by band of at most ``BAND_PIXELS`` pixels where the look is
+    per-pixel (an overlay) and the frame is on the CPU, so colouring a large picture needs a
+    band's temporaries (four picture-sized ones at once), not the whole picture's. ``out``
+    (HxWx3 uint8) receives the result; it may be the frame itself, as each band is read
+    before it is written. Other effects (blur, replace) see the whole frame at once."""
+    height, width = pixels.shape[:2]
+    pixelwise = isinstance(look, (OverlayStyle, OverlayEffect)) and pixels.device.type == "cpu"
+    if not pixelwise or (out is None and height * width <= BAND_PIXELS):
+        return render(look, pixels, labels, pts_s)
+    out = np.empty(pixels.shape, np.uint8) if out is None else out
+    rows = max(1, BAND_PIXELS // width)
+    for top in range(0, height, rows):
+        band = slice(top, top + rows)
+        out[band] = render(look, pixels[band], labels[band], pts_s)
+    return out
+
+
 def mask_labels(result: Inference, refine: bool = False) -> torch.Tensor:
     """HxW uint8 class ids for ``result`` at its frame's resolution: exact bilinear argmax of
     the logits (or smoothed probabilities), or refined against the frame's edges."""
@@ -175,9 +208,20 @@ def mask_labels(result: Inference, refine: bool = False) -> torch.Tensor:
     if refine:
         probs = result.probabilities
         return refine_labels(class_probabilities(result.logits) if probs is None else probs,
-                             result.pixels)
+                             result.pixels, guide=result.guide)
     scores = result.logits if result.probabilities is None else result.probabilities
     return labels_from_logits(scores, (height, width))
+
+
+def _each_network(net: nn.Module, wrap) -> nn.Module:
+    """``wrap(network, name)`` applied to a model, or to each network inside a fused one
+    (its Python glue decides per frame whether the second network runs, which a graph
+    traced once could not)."""
+    if isinstance(net, FusedPerson):
+        net.main = wrap(net.main, None)
+        net.person = wrap(net.person, FUSED_SELFIE_MODEL)
+        return net
+    return wrap(net, None)
 
 
 def sync_clock(device: torch.device) -> float:

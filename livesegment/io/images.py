@@ -177,18 +177,18 @@ def write_image(path: Path, bgr: np.ndarray, what: str = "") -> None:
                           f"{path}")
     try:
         with atomic_target(path) as tmp:
-            _write_all(tmp, encoded.tobytes())
+            _write_all(tmp, encoded)  # the encoder's buffer as it is: no second copy
     except OSError as exc:
         raise OutputError(f"cannot write {what}{path}: {av_reason(exc)}") from None
 
 
-def _write_all(path: Path, data: bytes) -> None:
+def _write_all(path: Path, data: bytes | np.ndarray) -> None:
     """Writes every byte and flushes, so a short write (full disk) raises here instead of
     leaving a truncated file reported as written. Paths are bytes-safe (names not UTF-8)."""
     with open(path, "wb") as f:
         f.write(data)
         f.flush()  # on a local disk the flush shows EFBIG/ENOSPC; close() would on NFS
-    if path.stat().st_size != len(data):
+    if path.stat().st_size != memoryview(data).nbytes:
         raise OSError(28, os.strerror(28), str(path))
 
 

@@ -6,6 +6,8 @@ Reports (all from the same process, so ratios are meaningful on a noisy machine)
 * pipeline throughput: decode -> preprocess -> infer -> upsample/colour/blend -> encode, with
   this project's threads and vectorised maths, with the chosen mask smoothing and refinement
   and, in the same rounds, with both off (their cost as a ratio);
+* for a fused model (espnetv2-voc-fused), the original network it builds on, alone and in the
+  pipeline with smoothing and refinement off: what the default costs against the original;
 * a naive sequential loop of the same steps (per-class Python loops, full-resolution logits,
   no overlap) as the baseline;
 * mean and p95 of each stage; live capture-to-display latency against its bound; RSS.
@@ -31,6 +33,8 @@ import torch.nn.functional as F
 
 from livesegment.core.models.device import encoder_threads, offline_streams
 from livesegment.core.compose.overlay import OverlayStyle
+from livesegment.core.models.fused import FusedPerson
+from livesegment.core.models.zoo import get_spec
 from livesegment.core.masks.preprocess import to_model_input
 from livesegment.core.segmenter import Segmenter, sync_clock
 from livesegment.core.masks.smoothing import (
@@ -230,6 +234,7 @@ def run_bench(source: Path | None, model: str, device: str, size: int | None,
         width, height = probe.width, probe.height
         probe.close()
         seg.warm_up(height, width)
+        original = original_segmenter(seg)
         for _ in range(rounds):
             serial = model_only_fps(seg, height, width, frames)
             result = pipeline_run(seg, style, clip, Path(tmp) / "pipeline.mp4", frames, streams,
@@ -239,6 +244,12 @@ def run_bench(source: Path | None, model: str, device: str, size: int | None,
             if masks != MASKS_OFF:  # the same pipeline with smoothing and refinement off
                 off = pipeline_run(seg, style, clip, Path(tmp) / "plain.mp4", frames, streams)
                 plain = {"pipeline_masks_off": off.frames / off.elapsed_s}
+            if original is not None:  # the network the fused model builds on, on its own
+                alone = pipeline_run(original, style, clip, Path(tmp) / "original.mp4",
+                                     frames, streams)
+                plain["pipeline_original_masks_off"] = alone.frames / alone.elapsed_s
+                plain["model_only_original"] = model_only_fps(original, height, width,
+                                                              frames, streams)
             per_round.append({
                 "model_only_one_at_a_time": serial,
                 "model_only": (model_only_fps(seg, height, width, frames, streams)
@@ -271,12 +282,26 @@ def run_bench(source: Path | None, model: str, device: str, size: int | None,
             "pipeline_vs_naive": median(lambda r: r["pipeline"] / r["naive"]),
             **({"masks_on_vs_off": median(lambda r: r["pipeline"] / r["pipeline_masks_off"])}
                if masks != MASKS_OFF else {}),
+            **({"pipeline_vs_original_masks_off": median(
+                    lambda r: r["pipeline"] / r["pipeline_original_masks_off"]),
+                "pipeline_vs_original_model": median(
+                    lambda r: r["pipeline"] / r["model_only_original"])}
+               if original is not None else {}),
         },
         "rounds_fps": per_round,
         "stages_ms": stages.summary(),
         **live,
         "rss_mb": {"start": rss_start, "end": rss_mb()},
     }
+
+
+def original_segmenter(seg: Segmenter) -> Segmenter | None:
+    """For a fused model, its main network as a segmenter of its own (sharing the loaded
+    network and its graphs): the original model the default is measured against."""
+    if not isinstance(seg.model, FusedPerson):
+        return None
+    spec = get_spec(seg.spec.name.removesuffix("-fused"))
+    return Segmenter(spec, seg.model.main, seg.device, seg.size)
 
 
 def _device_name(device: torch.device) -> str:
@@ -291,14 +316,23 @@ def _in_flight(n: int) -> str:
 
 def _masks_lines(r: dict) -> list[str]:
     """The smoothing/refinement cost rows (absent when the run had both off)."""
-    t, c = r["throughput_fps"], r["config"]
-    if "pipeline_masks_off" not in t:
-        return []
-    return [f"{'pipeline, smoothing + refinement off':<44}{t['pipeline_masks_off']:>8.1f}"
-            f"{t['pipeline_masks_off'] / t['model_only']:>10.2f}",
-            f"pipeline with smoothing {c['smoothing']:g} and refinement "
-            f"{'on' if c['refine'] else 'off'}: {r['ratios']['masks_on_vs_off']:.2f}x the fps "
-            "with both off (median of each round's ratio)"]
+    t, c, ratios = r["throughput_fps"], r["config"], r["ratios"]
+    lines = []
+    if "pipeline_masks_off" in t:
+        lines += [f"{'pipeline, smoothing + refinement off':<44}{t['pipeline_masks_off']:>8.1f}"
+                  f"{t['pipeline_masks_off'] / t['model_only']:>10.2f}",
+                  f"pipeline with smoothing {c['smoothing']:g} and refinement "
+                  f"{'on' if c['refine'] else 'off'}: {ratios['masks_on_vs_off']:.2f}x the fps "
+                  "with both off (median of each round's ratio)"]
+    if "pipeline_original_masks_off" in t:
+        lines += [f"{'original network alone (model only)':<44}{t['model_only_original']:>8.1f}"
+                  f"{t['model_only_original'] / t['model_only']:>10.2f}",
+                  f"{'original network, pipeline, both off':<44}"
+                  f"{t['pipeline_original_masks_off']:>8.1f}"
+                  f"{t['pipeline_original_masks_off'] / t['model_only']:>10.2f}",
+                  f"this pipeline is {ratios['pipeline_vs_original_masks_off']:.2f}x the original"
+                  " network's pipeline with both off"]
+    return lines
 
 
 def _live_row(name: str, live: dict) -> str:

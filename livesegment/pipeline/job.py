@@ -203,8 +203,11 @@ def _process_image(source: Path, output: Path, segmenter: Segmenter,
                    mask_options: MaskOptions = MASKS_OFF) -> JobReport:
     start = time.perf_counter()
     bgr = read_image(source)
+    # Only a side-by-side view shows the source beside the result: otherwise the overlay
+    # may be painted over the decoded picture, so a huge photo is held once, not twice.
     composed = segmenter.compose(segmenter.infer(Frame(0, 0.0, bgr)), style,
-                                 mask_options.refine)
+                                 mask_options.refine,
+                                 in_place=outputs.options.view != "side-by-side")
     picture = outputs.picture(composed)
     write_image(output, picture)
     outputs.record(composed)

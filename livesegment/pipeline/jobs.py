@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, Literal, TypeVar
 
+from livesegment.core.models.catalog import DEFAULT_MODEL
+
 if TYPE_CHECKING:  # torch stays unimported until a worker builds its model
     from livesegment.core.compose.overlay import OverlayStyle
     from livesegment.core.masks.smoothing import MaskOptions
@@ -40,7 +42,7 @@ class JobSettings:
     not in the zoo, and tests); it must be picklable (a module-level function).
     """
 
-    model: str = "espnetv2-voc"
+    model: str = DEFAULT_MODEL
     device: str = "auto"
     size: int | None = None
     weights: Path | None = None

@@ -32,11 +32,18 @@ from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import torch
+
 from livesegment.core.frames import Composed, Frame
 from livesegment.pipeline.stats import StageTimes
+from livesegment.pipeline.thread_setup import meet, set_own_threads
 
 _END = object()
 POLL_S = 0.1
+# Torch threads of the writer: composing is many small ops beside two busy model threads, and
+# OpenMP's idle spinning on a second thread cost 4-5x the CPU time of the work itself there
+# (2 cores: smoothing + refinement 22 -> 109 ms of CPU a 720p frame; BENCHMARKS.md).
+COMPOSE_THREADS = 1
 
 Infer = Callable[[Frame], Any]
 
@@ -112,6 +119,8 @@ def run_offline(frames: Iterable[Frame], infer: Infer | Sequence[Infer],
     work: queue.Queue = queue.Queue(maxsize=len(infers))
     pending: queue.Queue = queue.Queue(maxsize=depth)
     stages = StageTimes()
+    model_threads = torch.get_num_threads()
+    threads_set = threading.Barrier(len(infers) + 2)  # model threads, writer, this one
     written = 0
     start = time.perf_counter()
 
@@ -137,6 +146,8 @@ def run_offline(frames: Iterable[Frame], infer: Infer | Sequence[Infer],
 
     def run_model(fn: Infer) -> Callable[[], None]:
         def body() -> None:
+            set_own_threads(model_threads)
+            meet(threads_set)
             while (item := _get(work, stop, reader)) is not _END:
                 frame, result = item
                 if stop.is_set() or not result.set_running_or_notify_cancel():
@@ -161,6 +172,8 @@ def run_offline(frames: Iterable[Frame], infer: Infer | Sequence[Infer],
             on_frame(composed)
 
     def drain() -> None:
+        set_own_threads(COMPOSE_THREADS)
+        meet(threads_set)
         while (result := _get(pending, stop, reader)) is not _END:
             try:
                 inferred = result.result()
@@ -177,6 +190,8 @@ def run_offline(frames: Iterable[Frame], infer: Infer | Sequence[Infer],
     threads = [reader, *models, writer]
     for thread in threads:
         thread.start()
+    meet(threads_set)
+    torch.set_num_threads(model_threads)  # each stage keeps its own; the process its count
     interrupted = False
     try:
         while writer.is_alive():

@@ -15,8 +15,11 @@ def test_bench_reports_every_figure(tmp_path, capsys):
                  "--live-seconds", "1", "--rounds", "3", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     fps = report["throughput_fps"]
+    # smoothing and refinement on, then off; the default (fused) model against the original
+    # network it builds on, alone and in the pipeline with both clean-ups off
     assert set(fps) == {"model_only", "model_only_one_at_a_time", "pipeline", "naive",
-                        "pipeline_masks_off"}  # smoothing and refinement on, then off
+                        "pipeline_masks_off", "model_only_original",
+                        "pipeline_original_masks_off"}
     assert min(fps.values()) > 0 and report["config"]["frames_in_flight"] == 2  # on a CPU
     assert report["config"]["frames"] == 6 and report["config"]["source_size"] == [160, 120]
     assert report["config"]["input_size"] == [64, 96]
@@ -30,6 +33,10 @@ def test_bench_reports_every_figure(tmp_path, capsys):
         r["pipeline"] / r["model_only"] for r in rounds)[1]
     assert report["ratios"]["masks_on_vs_off"] == sorted(
         r["pipeline"] / r["pipeline_masks_off"] for r in rounds)[1]
+    assert report["ratios"]["pipeline_vs_original_masks_off"] == sorted(
+        r["pipeline"] / r["pipeline_original_masks_off"] for r in rounds)[1]
+    assert report["ratios"]["pipeline_vs_original_model"] == sorted(
+        r["pipeline"] / r["model_only_original"] for r in rounds)[1]
     live = report["live"]
     assert live["shown"] > 0 and live["bound_ms"] > 0 and report["rss_mb"]["end"] > 0
     assert 0 <= live["over_own_bound"] <= live["shown"]
@@ -62,5 +69,6 @@ def test_bench_table(tmp_path, capsys):
     for needle in ("model only, 2 frames in flight", "model only, 1 frame at a time",
                    "pipeline (end to end), 2 frames in flight", "naive sequential loop",
                    "live (newest result)", "live, one worker", "live at the camera's pace",
-                   "bound for the newest result", "RSS"):
+                   "bound for the newest result", "RSS", "original network alone",
+                   "original network, pipeline, both off"):
         assert needle in out

@@ -146,7 +146,9 @@ def test_refining_many_classes_holds_one_full_size_plane_at_a_time():
     pixels = (torch.rand(1000, 1000, 3) * 255).to(torch.uint8)
     ids = winning_classes(probs)
     assert len(ids) == 12
-    labels, peak = _peak_bytes(lambda: refine_labels(probs, pixels))
+    # full=True: the whole-frame filter (the default works only in the cells along the
+    # boundaries, and on this noise its colour bound is not exact)
+    labels, peak = _peak_bytes(lambda: refine_labels(probs, pixels, full=True))
     assert peak < 12 * 4 * pixels.shape[0] * pixels.shape[1]  # less than the 12 planes alone
     a, b = guided_coefficients(probs[:, ids], pixels, 1, 1e-2)  # all planes at once, as before
     assert torch.equal(labels, plane_argmax(_apply_torch(a, b, pixels), ids.tolist()))

@@ -13,7 +13,7 @@ import torch
 from livesegment.core.models.espnetv2 import fold_batch_norms
 from livesegment.core.compose.overlay import OverlayStyle, blend_dense, blend_numpy
 from livesegment.core.compose.palette import voc_palette
-from livesegment.core.masks.postprocess import _gather2d, labels_from_logits
+from livesegment.core.masks.postprocess import gather2d, labels_from_logits
 from livesegment.core.masks.preprocess import to_model_input
 from livesegment.core.models.zoo import get_spec, load_model
 from tests.conftest import FOOTAGE, PERSON, needs_footage
@@ -35,9 +35,9 @@ def test_float_resize_branch_matches_the_uint8_one(h, w, size):
 def test_gather_branches_agree(dtype):
     grid = torch.randint(0, 21, (37, 53)).to(dtype)
     rows, cols = torch.randint(0, 37, (120,)), torch.randint(0, 53, (210,))
-    assert torch.equal(_gather2d(grid, rows, cols, use_numpy=False),
-                       _gather2d(grid, rows, cols, use_numpy=True))
-    assert torch.equal(_gather2d(grid, rows, cols), grid[rows][:, cols])
+    assert torch.equal(gather2d(grid, rows, cols, use_numpy=False),
+                       gather2d(grid, rows, cols, use_numpy=True))
+    assert torch.equal(gather2d(grid, rows, cols), grid[rows][:, cols])
 
 
 @pytest.mark.parametrize("style", [

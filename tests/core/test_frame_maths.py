@@ -80,10 +80,10 @@ def test_two_class_outlines_take_the_margin_shortcut(monkeypatch):
     import livesegment.core.masks.postprocess as pp
 
     crowded, boundary = [], []
-    full, cell_pixels = pp._all_classes, pp._cell_pixels
+    full, cell_pixels = pp._all_classes, pp.cell_pixels
     monkeypatch.setattr(pp, "_all_classes", lambda labels, table, ys, xs, *rest: (
         crowded.append(ys.numel()), full(labels, table, ys, xs, *rest))[1])
-    monkeypatch.setattr(pp, "_cell_pixels", lambda *args: (
+    monkeypatch.setattr(pp, "cell_pixels", lambda *args: (
         found := cell_pixels(*args), boundary.append(found[0].numel()))[0])
     smooth = F.interpolate(_blobs(21, 8, 14, seed=1), (128, 224), mode="bilinear")
     got = labels_from_logits(smooth, (720, 1280))

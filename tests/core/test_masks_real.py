@@ -5,13 +5,20 @@ from __future__ import annotations
 import av
 import numpy as np
 import pytest
+import torch
 
 from livesegment.core.frames import Frame
 from livesegment.core.segmenter import mask_labels
-from livesegment.core.masks.smoothing import DEFAULT_LOOKAHEAD, DEFAULT_SMOOTHING, TemporalSmoother
-from tests.conftest import SHARED
+from livesegment.core.masks.refine import (
+    EPS, RADIUS, cell_labels, guided_coefficients, refine_labels, winning_classes,
+)
+from livesegment.core.masks.smoothing import (
+    DEFAULT_LOOKAHEAD, DEFAULT_SMOOTHING, TemporalSmoother, class_probabilities,
+)
+from tests.conftest import FOOTAGE, ROOT, SHARED
 
 GIF = SHARED / "media" / "head-pose-face-detection-female-and-male.gif"
+SAMPLE = ROOT / "livesegment" / "assets" / "sample" / "people-at-table.mp4"
 
 
 def _frames(limit: int) -> list[Frame]:
@@ -60,3 +67,31 @@ def test_smoothing_removes_most_flicker_on_still_parts_of_real_footage(voc_segme
 @pytest.mark.skipif(not GIF.is_file(), reason="../shared/media not present")
 def test_smoothing_on_the_whole_clip(voc_segmenter):
     _check(voc_segmenter, 56, (False, True))
+
+
+def _sample_frames(path, every: int, limit: int) -> list[Frame]:
+    with av.open(str(path)) as c:
+        return [Frame(i, float(f.time or 0), f.to_ndarray(format="bgr24"))
+                for i, f in zip(range(limit), c.decode(video=0)) if i % every == 0]
+
+
+@pytest.mark.parametrize("clip", [FOOTAGE, SAMPLE])
+def test_refinement_only_along_boundaries_labels_as_the_full_filter(voc_segmenter, clip):
+    """Refinement computed pixel by pixel only in the cells where a boundary can be gives
+    the labels of the filter applied to every pixel: within 0.5 % of pixels on real footage
+    (measured: 0.01 % at worst), exactly without the colour-range estimate."""
+    if not clip.is_file():
+        pytest.skip(f"{clip} not present")
+    for frame in _sample_frames(clip, 25, 100):
+        result = voc_segmenter.infer(frame)
+        probs = class_probabilities(result.logits)
+        full = refine_labels(probs, result.pixels, full=True)
+        assert len(set(full.unique().tolist())) >= 2  # a boundary to refine
+        cells = refine_labels(probs, result.pixels)
+        assert float((cells != full).float().mean()) <= 0.005
+        ids = winning_classes(probs).tolist()
+        two = len(ids) == 2
+        target = probs[:, ids[0]:ids[0] + 1] - probs[:, ids[1]:ids[1] + 1] if two \
+            else probs[:, ids]
+        a, b = guided_coefficients(target, result.pixels, RADIUS, EPS)
+        assert torch.equal(cell_labels(a, b, result.pixels, ids), full)

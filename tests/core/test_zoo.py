@@ -183,5 +183,5 @@ def test_without_torchvision_the_bundled_models_still_work():
     assert proc.returncode == 0, proc.stderr
     table = proc.stdout.split("\n\n")[0]
     names = [line.split()[0] for line in table.splitlines()[1:]]
-    assert names == ["espnetv2-voc", "espnetv2-cityscapes", "mediapipe-selfie",
-                     "mediapipe-selfie-landscape", "sinet-portrait"]
+    assert names == ["espnetv2-voc", "espnetv2-voc-fused", "espnetv2-cityscapes",
+                     "mediapipe-selfie", "mediapipe-selfie-landscape", "sinet-portrait"]

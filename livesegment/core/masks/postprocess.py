@@ -57,11 +57,11 @@ def labels_from_logits(logits: torch.Tensor, out_hw: tuple[int, int]) -> torch.T
     down = torch.cat([coarse[1:], coarse[-1:]], 0)
     down_right = torch.cat([down[:, 1:], down[:, -1:]], 1)
     uniform = (coarse == right) & (coarse == down) & (coarse == down_right)
-    labels = _gather2d(coarse.to(torch.uint8), y0, x0)
+    labels = gather2d(coarse.to(torch.uint8), y0, x0)
     i, j = (~uniform).nonzero(as_tuple=True)  # the mixed cells' rows and columns
     if i.numel() == 0:
         return labels
-    ys, xs, owner = _cell_pixels(i, j, y0, x0, h, w)
+    ys, xs, owner = cell_pixels(i, j, y0, x0, h, w)
     pairs = _two_class_cells(table, i, j, h, w)
     d = pairs.margins.index_select(0, owner)  # lower class's margin at the four corners
     fy, fx = wy.index_select(0, ys), wx.index_select(0, xs)
@@ -74,7 +74,7 @@ def labels_from_logits(logits: torch.Tensor, out_hw: tuple[int, int]) -> torch.T
     return labels
 
 
-def _cell_pixels(i: torch.Tensor, j: torch.Tensor, y0: torch.Tensor, x0: torch.Tensor, h: int,
+def cell_pixels(i: torch.Tensor, j: torch.Tensor, y0: torch.Tensor, x0: torch.Tensor, h: int,
                  w: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Output pixels whose four source taps are the corners of the given cells: rows, columns
     and the index of their cell. Taps only grow along a row or column, so each cell owns one
@@ -144,7 +144,7 @@ def _all_classes(labels: torch.Tensor, table: torch.Tensor, ys: torch.Tensor, xs
         labels[yy, xx] = torch.lerp(top, bottom, fy).argmax(1).to(torch.uint8)
 
 
-def _gather2d(grid: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
+def gather2d(grid: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
               use_numpy: bool | None = None) -> torch.Tensor:
     """``grid[rows][:, cols]``: separable lookups, numpy's ``take`` on the CPU (about 4x faster
     than torch's gathers for small dtypes), ``index_select`` on the GPU."""

@@ -30,7 +30,6 @@ from collections import deque
 from dataclasses import dataclass, replace
 
 import torch
-import torch.nn.functional as F
 
 from livesegment.core.models.catalog import DEFAULT_SMOOTHING  # noqa: F401 - kept torch-free there
 from livesegment.core.frames import Inference
@@ -41,6 +40,7 @@ DOUBT_POWER = 0.5  # uncertainty ** power weighs history: < 1 leans on it beyond
 STILL_LEVELS = 24.0  # grey-level change (0..255) at which a pixel counts as moving
 CUT_LEVELS = 32.0  # a pixel changed this much...
 CUT_SHARE = 0.6  # ...over this share of the picture: a scene cut
+ACTIVE_SHARE = 0.05  # classes below this probability everywhere in a frame are not blended
 GREY = (0.114, 0.587, 0.299)  # BGR weights (Rec. 601 luma)
 
 
@@ -65,12 +65,12 @@ def class_probabilities(logits: torch.Tensor) -> torch.Tensor:
     return torch.softmax(logits.float(), dim=1)
 
 
-def small_grey(pixels: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor:
-    """The HxWx3 uint8 BGR frame as an hxw float grey picture (0..255), area-averaged, so
-    sensor noise and compression grain mostly cancel before frames are compared."""
-    small = shrink_frame(pixels, hw)[0]
+def small_grey(small: torch.Tensor) -> torch.Tensor:
+    """The frame shrunk to the probabilities' grid (1x3xhxw BGR, 0..255, area-averaged, so
+    sensor noise and compression grain mostly cancel before frames are compared) as an hxw
+    float grey picture."""
     weights = torch.tensor(GREY, device=small.device).view(3, 1, 1)
-    return (small * weights).sum(0)
+    return (small[0] * weights).sum(0)
 
 
 def stillness(grey: torch.Tensor, previous: torch.Tensor) -> torch.Tensor | None:
@@ -80,12 +80,30 @@ def stillness(grey: torch.Tensor, previous: torch.Tensor) -> torch.Tensor | None
         return None
     # A 3x3 maximum spreads motion to the pixels beside it: an edge that moves one pixel
     # makes its neighbours uncertain too.
-    change = F.max_pool2d(change[None, None], 3, stride=1, padding=1)[0, 0]
+    change = max3x3(change)
     return (1.0 - change / STILL_LEVELS).clamp_(min=0.0)
 
 
+def active_classes(probs: torch.Tensor) -> torch.Tensor:
+    """Ids of the classes reaching ``ACTIVE_SHARE`` somewhere (1xCxhxw -> K, sorted): the
+    planes worth blending. A class below it everywhere cannot win after blending unless it
+    came near winning in another frame of the window, where it is active itself."""
+    return (probs[0].amax((1, 2)) >= ACTIVE_SHARE).nonzero()[:, 0]
+
+
+def max3x3(x: torch.Tensor) -> torch.Tensor:
+    """Maximum over each pixel's 3x3 neighbourhood (edges repeated), by shifted maxima:
+    a fifth of ``max_pool2d``'s time on these small planes."""
+    rows = torch.maximum(torch.cat([x[:1], x[:-1]]), torch.cat([x[1:], x[-1:]]))
+    rows = torch.maximum(rows, x)
+    cols = torch.maximum(torch.cat([rows[:, :1], rows[:, :-1]], 1),
+                         torch.cat([rows[:, 1:], rows[:, -1:]], 1))
+    return torch.maximum(cols, rows)
+
+
 def uncertainty(probs: torch.Tensor) -> torch.Tensor:
-    """1 where the two most likely classes tie, 0 where one class has it all (1xhxw)."""
+    """1 where the two most likely classes tie, 0 where one class has it all (1xhxw).
+    ``probs`` may be the active planes alone: a plane below ``ACTIVE_SHARE`` moves it little."""
     # Two max reductions: torch's topk/argmax across the class planes are ~100x slower
     # on the CPU than amax (they walk the planes pixel by pixel).
     first = probs.amax(1, keepdim=True)
@@ -99,9 +117,19 @@ class _Entry:
     result: Inference
     probs: torch.Tensor
     grey: torch.Tensor
+    active: torch.Tensor  # class ids blended at this frame: its own active ones and history's
     doubt: torch.Tensor  # uncertainty(probs), 1xhxw
     still: torch.Tensor | None  # against the previous entry; None: nothing to lean on
-    forward: torch.Tensor  # the past-only smoothed probabilities at this frame
+    forward: torch.Tensor  # the past-only smoothed probabilities of the ``active`` classes
+
+    def forward_of(self, active: torch.Tensor) -> torch.Tensor:
+        """The past-only smoothed probabilities of ``active`` (sorted ids, a superset of this
+        frame's own): the blended planes, and the frame's own probabilities for the rest."""
+        if torch.equal(active, self.active):
+            return self.forward
+        planes = self.probs.index_select(1, active)
+        planes[:, torch.searchsorted(active, self.active)] = self.forward
+        return planes
 
 
 class TemporalSmoother:
@@ -143,16 +171,24 @@ class TemporalSmoother:
 
     def _enter(self, result: Inference) -> _Entry:
         probs = class_probabilities(result.logits)
-        grey = small_grey(result.pixels, probs.shape[-2:])
+        guide = result.guide if result.guide is not None else \
+            shrink_frame(result.pixels, probs.shape[-2:])
+        result = replace(result, guide=guide)  # refinement fits against the same picture
+        grey = small_grey(guide)
         last = self._last
         still = None
         if last is not None and last.probs.shape == probs.shape:
             still = stillness(grey, last.grey)
         if last is not None and still is None:
             self.resets += 1
-        doubt = uncertainty(probs)
-        forward = probs if still is None else self._blend(probs, doubt, last.forward, still)
-        return _Entry(result, probs, grey, doubt, still, forward)
+        active = active_classes(probs)
+        if still is not None:
+            active = torch.cat([active, last.active]).unique()
+        new = probs.index_select(1, active)
+        doubt = uncertainty(new)
+        forward = new if still is None else self._blend(new, doubt, last.forward_of(active),
+                                                        still)
+        return _Entry(result, probs, grey, active, doubt, still, forward)
 
     def _blend(self, new: torch.Tensor, doubt: torch.Tensor, history: torch.Tensor,
                still: torch.Tensor) -> torch.Tensor:
@@ -161,21 +197,27 @@ class TemporalSmoother:
         return torch.lerp(new, history, weight)
 
     def _emit(self) -> Inference:
+        """The oldest held result with its smoothed probabilities, written over its own
+        (no longer needed) probabilities' blended planes: no picture-sized copy a frame."""
         entry = self._held.popleft()
-        smoothed = entry.forward
+        active, smoothed = entry.active, entry.forward
         if self._held:
-            smoothed = (smoothed + self._backward(entry)) * 0.5
-        return replace(entry.result, probabilities=smoothed)
+            active = torch.cat([e.active for e in (entry, *self._held)]).unique()
+            smoothed = entry.forward_of(active) + self._backward(entry, active)
+            smoothed.mul_(0.5)
+        entry.probs.index_copy_(1, active, smoothed)
+        return replace(entry.result, probabilities=entry.probs)
 
-    def _backward(self, entry: _Entry) -> torch.Tensor:
-        """The same filter run backwards, from the newest held frame's forward state back to
-        ``entry``: averaged with the forward pass it makes a window over past and future. At
-        a cut going back it restarts from the forward state before the cut."""
+    def _backward(self, entry: _Entry, active: torch.Tensor) -> torch.Tensor:
+        """The same filter run backwards over the ``active`` planes, from the newest held
+        frame's forward state back to ``entry``: averaged with the forward pass it makes a
+        window over past and future. At a cut going back it restarts from the forward state
+        before the cut."""
         chain = [entry, *self._held]
-        back = chain[-1].forward
+        back = chain[-1].forward_of(active)
         for k in range(len(chain) - 2, -1, -1):
             still = chain[k + 1].still  # between frame k and k + 1
             here = chain[k]
-            back = here.forward if still is None else self._blend(here.probs, here.doubt,
-                                                                  back, still)
+            back = here.forward_of(active) if still is None else self._blend(
+                here.probs.index_select(1, active), here.doubt, back, still)
         return back

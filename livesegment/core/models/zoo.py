@@ -11,7 +11,7 @@ import os
 import pickle
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -25,6 +25,7 @@ from livesegment.core.models.catalog import (  # noqa: F401 - re-exported
     DEFAULT_MODEL, DEFAULT_PORTRAIT_MODEL,
 )
 from livesegment.core.models.espnetv2 import ESPNetv2
+from livesegment.core.models.fused import FusedPerson
 from livesegment.core.compose.palette import cityscapes_palette, voc_palette
 from livesegment.core.models.sinet import build_sinet
 from livesegment.core.models.tflite_graph import load_tflite_person_model
@@ -64,8 +65,9 @@ class WeightsSource:
     kind: Literal["bundled", "torchvision"]
     ref: str  # file name in livesegment/weights, or "EnumName.MEMBER"
     # ``tflite``: the file holds the graph and its weights (MediaPipe's models), read by
-    # core/models/tflite_graph.py instead of torch.load.
-    format: Literal["state_dict", "tflite"] = "state_dict"
+    # core/models/tflite_graph.py instead of torch.load. ``fused``: two bundled models at
+    # once (core/models/fused.py); ``ref`` names the main one's file.
+    format: Literal["state_dict", "tflite", "fused"] = "state_dict"
 
     def path(self) -> Path:
         """Local file holding these weights (it may not exist yet for torchvision's)."""
@@ -224,6 +226,7 @@ def _build_registry() -> dict[str, ModelSpec]:
             default_classes=("person", "rider", "car", "truck", "bus", "bicycle", "motorcycle"),
         ),
     ]
+    specs.insert(1, _fused_spec(specs[0]))
     specs += _portrait_specs()  # bundled like ESPNetv2: listed before the downloadable ones
     try:
         specs += [
@@ -240,6 +243,28 @@ def _build_registry() -> dict[str, ModelSpec]:
         # torch): the bundled ESPNetv2 models still work, the others are simply not offered.
         pass
     return {s.name: s for s in specs}
+
+
+# The selfie model fused into espnetv2-voc-fused's person class (BENCHMARKS.md, "People").
+FUSED_SELFIE_MODEL = "mediapipe-selfie"
+
+
+def _fused_spec(voc: ModelSpec) -> ModelSpec:
+    """espnetv2-voc with its person class fused from a selfie model (core/models/fused.py):
+    the same classes, input and normalisation, so it stands in for espnetv2-voc anywhere."""
+    return replace(
+        voc, name="espnetv2-voc-fused",
+        title="ESPNetv2 (PASCAL VOC, 21 classes), people fused with MediaPipe selfie",
+        weights=WeightsSource("bundled", voc.weights.ref, format="fused"),
+        licence=f"{EDGENETS_LICENCE} + {MEDIAPIPE_LICENCE}")
+
+
+def _load_fused(spec: ModelSpec, weights: Path | None) -> FusedPerson:
+    """The main network (``weights`` replace its bundled file) and the bundled selfie one."""
+    main_spec = replace(spec, weights=replace(spec.weights, format="state_dict"))
+    selfie = get_spec(FUSED_SELFIE_MODEL)
+    return FusedPerson(load_model(main_spec, weights), load_model(selfie), selfie.fixed_input,
+                       spec.mean, spec.std, spec.class_id("person")).eval()
 
 
 def _portrait_palette() -> np.ndarray:
@@ -401,6 +426,8 @@ def load_model(spec: ModelSpec, weights: Path | None = None) -> nn.Module:
         spec.weights.path() if spec.weights.kind == "bundled" else _download(spec))
     if spec.weights.format == "tflite":
         return load_tflite_person_model(path, spec.fixed_input)
+    if spec.weights.format == "fused":
+        return _load_fused(spec, weights)
     state = read_state_dict(path)
     has_aux = any(k.startswith("net.aux_classifier.") or k.startswith("aux_classifier.")
                   for k in state)
