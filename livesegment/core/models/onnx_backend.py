@@ -59,7 +59,9 @@ class OnnxRuntimeModel(nn.Module):
     def _session(self, shape: tuple[int, ...]):
         with self._lock:
             if shape not in self._sessions:
-                path = cache_dir() / f"{self._name}-{self._key}-{shape[2]}x{shape[3]}.onnx"
+                # A trained model's name is its file's path: only the file name goes in.
+                stem = Path(self._name).name
+                path = cache_dir() / f"{stem}-{self._key}-{shape[2]}x{shape[3]}.onnx"
                 if not path.is_file():
                     self._export(path, shape)
                 options = self._ort.SessionOptions()
