@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from livesegment.pipeline.training.transforms import IGNORE
+from livesegment.io.datasets.records import IGNORE
 
 
 def class_weights(pixel_counts: np.ndarray, power: float = 0.5, cap: float = 10.0

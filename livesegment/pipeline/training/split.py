@@ -32,9 +32,9 @@ def _order_key(seed: int, name: str) -> str:
     return hashlib.sha256(f"{seed}:{name}".encode()).hexdigest()
 
 
-def rarest_class(labels: np.ndarray, frequency: np.ndarray, background: int) -> int:
-    """The class id a picture is filed under: its rarest non-background class, else -1."""
-    counts = np.bincount(labels.ravel(), minlength=256)[: len(frequency)]
+def rarest_class(counts: np.ndarray, frequency: np.ndarray, background: int) -> int:
+    """The class id a picture is filed under (``counts``: its pixels per class): its rarest
+    non-background class, else -1."""
     present = [c for c in np.flatnonzero(counts) if c != background]
     return int(min(present, key=lambda c: frequency[c])) if present else -1
 

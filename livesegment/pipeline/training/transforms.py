@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-IGNORE = 255
+from livesegment.io.datasets.records import IGNORE
 
 
 @dataclass(frozen=True)
