@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 WARMUP_SHARE = 0.04
 FLOOR = 0.02            # final learning rate, as a share of the peak
-VAL_SHARE = 0.12        # of the budget spent validating, at most
+VAL_SHARE = 0.12        # of the budget spent validating, as a rule
+MAX_VAL_SHARE = 0.3     # ... and at most, to get MIN_VALIDATIONS in a short budget
 MIN_VALIDATIONS = 3
 MAX_VALIDATIONS = 40
 
@@ -44,11 +45,14 @@ def epoch_plan(epochs: int, steps_per_epoch: int) -> Plan:
 def time_plan(step: int, seconds_left: float, step_s: float, val_s: float,
               max_steps: int | None = None) -> Plan:
     """The plan that spends ``seconds_left`` from ``step`` on: as many steps as fit after the
-    validations (the last one included), which take about ``VAL_SHARE`` of the time but
-    happen at least a few times per run. ``max_steps`` caps it (``--epochs`` with ``--time``)."""
+    validations (the last one included), which take about ``VAL_SHARE`` of the time (up to
+    ``MAX_VAL_SHARE`` to happen at least ``MIN_VALIDATIONS`` times). ``max_steps`` caps it (``--epochs`` with ``--time``)."""
     seconds_left = max(0.0, seconds_left)
-    wanted = int(VAL_SHARE * seconds_left / max(val_s, 1e-6))
-    validations = min(max(wanted, MIN_VALIDATIONS), MAX_VALIDATIONS)
+    affordable = seconds_left / max(val_s, 1e-6)
+    validations = int(VAL_SHARE * affordable)
+    if validations < MIN_VALIDATIONS:  # a few anyway, unless they would eat the budget
+        validations = min(MIN_VALIDATIONS, int(MAX_VAL_SHARE * affordable))
+    validations = min(max(validations, 1), MAX_VALIDATIONS)
     train_s = max(0.0, seconds_left - validations * val_s)
     steps = int(train_s / max(step_s, 1e-6))
     total = step + steps

@@ -40,7 +40,7 @@ from livesegment.pipeline.training.validate import (
 )
 
 DEFAULT_EPOCHS = 30
-MEASURE_STEPS = 2  # steps timed (after the thread count is chosen) before a time plan
+MEASURE_STEPS = 3  # steps timed before a time budget is planned (the first warms up)
 LICENCE = "weights derived from {base} ({licence}); the training pictures' own terms apply"
 
 
@@ -146,6 +146,7 @@ class Trainer:
         self.best: dict[str, Any] = {"miou": None, "step": 0, "validation": {}}
         self.plan: Plan | None = None
         self.threads = cfg.threads
+        self.times: dict[str, float] = {}
         self.next_val = 0
         if cfg.epochs or not cfg.time_s:
             self.plan = epoch_plan(cfg.epochs or DEFAULT_EPOCHS, self.per_epoch)
@@ -187,6 +188,7 @@ class Trainer:
         self.next_val = state["next_val"]
         self.size = state["size"]
         self.threads = state["threads"] or self.threads
+        self.times = state["times"]
 
     # -- the run ----------------------------------------------------------------------------
     def run(self) -> TrainResult:
@@ -199,10 +201,21 @@ class Trainer:
         self._start = time.perf_counter()
         self._step_times: list[float] = []
         self._all_threads = torch.get_num_threads()
-        self._thread_trials: dict[int, list[float]] = {}
-        if self.threads is not None:
-            torch.set_num_threads(self.threads)
         self._val_s = 0.0
+        try:
+            if self.threads is None:
+                self._choose_threads()
+            torch.set_num_threads(self.threads)
+            reason, last_loss = self._loop()
+        finally:
+            torch.set_num_threads(self._all_threads)  # the process's own setting back
+        self._finish(reason)
+        self._report("done", last_loss)
+        return TrainResult(self.output, self.run_dir, self.step, self.elapsed(), reason,
+                           self.best["step"], self.best["validation"])
+
+    def _loop(self) -> tuple[str, float | None]:
+        """Steps and validations until the run ends; returns why, and the last loss."""
         reason, last_loss = "done", None
         while self.plan is None or self.step < self.plan.total_steps:
             if self.stop.is_set():
@@ -213,10 +226,8 @@ class Trainer:
                 if self._unvalidated():
                     self._validate_and_save(last_loss)
                 break
-            if self.threads is None:
-                self._choose_threads()
             last_loss = self._train_step()
-            if self.plan is None and self.threads and len(self._step_times) >= MEASURE_STEPS:
+            if self.plan is None and len(self._step_times) >= MEASURE_STEPS:
                 self._plan_for_time()
             if self.plan is not None and (self.step >= self.next_val
                                           or self.step >= self.plan.total_steps):
@@ -226,10 +237,11 @@ class Trainer:
             self._report("train", last_loss)
         if reason == "stopped" and self._unvalidated():
             self._save_checkpoint("last.pt")  # exactly where it stopped, for --resume
-        self._finish(reason)
-        self._report("done", last_loss)
-        return TrainResult(self.output, self.run_dir, self.step, self.elapsed(), reason,
-                           self.best["step"], self.best["validation"])
+        return reason, last_loss
+
+    def _spent(self, what: str, since: float) -> None:
+        """Adds the time since ``since`` to ``what`` (where a run's time goes, on its card)."""
+        self.times[what] = self.times.get(what, 0.0) + time.perf_counter() - since
 
     def _unvalidated(self) -> bool:
         """Steps were taken since the last validation."""
@@ -249,6 +261,8 @@ class Trainer:
         ids = batch_ids(self.split.train, cfg.batch, cfg.seed, self.step)
         x, y = make_batch(self.data, ids, rng, cfg.augment, self.size, self.rarity,
                           self.base.mean, self.base.std)
+        self._spent("batches", start)
+        compute = time.perf_counter()
         total = self.plan.total_steps if self.plan else max(self.step + 1, 100)
         factor = lr_factor(self.step, total)
         for group in self.optimizer.param_groups:
@@ -263,30 +277,34 @@ class Trainer:
         loss.backward()
         self.optimizer.step()
         self.step += 1
+        self._spent("compute", compute)
         self._step_times.append(time.perf_counter() - start)
         return float(loss.item())
 
     def _choose_threads(self) -> None:
-        """Times steps 1-2 with all threads and 3-4 with one (step 0 warms up), then keeps
-        the faster: on a CPU other programs also use, one thread can be several times faster
-        than two (measured: 0.6 s against 5-17 s a step under a load of 8 on 2 cores)."""
-        count, trials = len(self._step_times), self._thread_trials
-        if self._all_threads == 1:
-            self.threads = 1
-        elif count == 0:
-            torch.set_num_threads(self._all_threads)
-        elif count in (2, 3, 4, 5):
-            trials.setdefault(self._all_threads if count <= 3 else 1, []).append(
-                self._step_times[-1])
-            if count == 3:
-                torch.set_num_threads(1)
-            if count == 5:
-                self.threads = min(trials, key=lambda n: float(np.mean(trials[n])))
-                torch.set_num_threads(self.threads)
-                self._step_times = list(trials[self.threads])
+        """Keeps the faster of all threads and one for this run. On a CPU that other
+        programs also use, torch's threads wait for each other: measured under a load of 8-12
+        on 2 cores, a 256x256x8 step took 7 s on one thread and 40-50 s on two. A few small
+        forward passes tell the two apart in about a second, without a slow step."""
+        probe = torch.zeros(1, 3, 128, 128)
+        timings = {}
+        self.model.eval()
+        with torch.inference_mode():
+            for count in dict.fromkeys((self._all_threads, 1)):
+                torch.set_num_threads(count)
+                runs = []
+                for _ in range(4):
+                    start = time.perf_counter()
+                    self.model(probe)
+                    runs.append(time.perf_counter() - start)
+                timings[count] = float(np.median(runs[1:]))
+        self.model.train()
+        self.threads = min(timings, key=timings.get)
+        torch.set_num_threads(self.threads)
 
     def _step_s(self) -> float:
-        return float(np.mean(self._step_times[-50:]))
+        times = self._step_times[1:] or self._step_times  # the first step warms caches up
+        return float(np.mean(times[-50:]))
 
     def _plan_for_time(self) -> None:
         cfg = self.config
@@ -310,6 +328,8 @@ class Trainer:
         else:
             shown, matrix = {}, []
         self._val_s = time.perf_counter() - start
+        self._spent("validation", start)
+        start = time.perf_counter()
         miou = shown.get("miou")
         self.history.append(report.row(self.step, self.step / self.per_epoch, self.elapsed(),
                                        self.optimizer.param_groups[0]["lr"], loss, shown))
@@ -331,6 +351,7 @@ class Trainer:
         self.next_val = self.step + (self.plan.val_every if self.plan else 1)
         self._save_checkpoint("last.pt")
         report.write_results(self.run_dir, self.history, self.data.classes)
+        self._spent("files", start)
         patience = self.config.patience
         return bool(patience and self.split.val and self.stale >= patience)
 
@@ -341,7 +362,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(), "config": self.config.to_dict(),
             "plan": asdict(self.plan) if self.plan else None, "next_val": self.next_val,
             "history": self.history, "best": self.best, "size": self.size,
-            "threads": self.threads,
+            "threads": self.threads, "times": self.times,
             "split": {"train": [self.data.names[i] for i in self.split.train],
                       "val": [self.data.names[i] for i in self.split.val],
                       "how": self.split.how},
@@ -359,7 +380,9 @@ class Trainer:
             "split": self.split.how, "steps": self.step, "best_step": self.best["step"],
             "epochs": round(self.step / self.per_epoch, 2), "batch": cfg.batch,
             "seconds": round(self.elapsed(), 1), "seed": cfg.seed,
-            "time_budget_s": cfg.time_s, "livesegment": __version__,
+            "time_budget_s": cfg.time_s, "threads": self.threads,
+            "time_s": {k: round(v, 1) for k, v in self.times.items()},
+            "livesegment": __version__,
         }
         if reason:
             training["ended"] = reason
