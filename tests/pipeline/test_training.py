@@ -141,7 +141,7 @@ def test_resume_refuses_another_dataset_and_a_missing_checkpoint(tmp_path):
     other = TrainingData.from_samples(synthetic_set(12, seed=1)[:10])
     with pytest.raises(InputError, match="not the one this run started with"):
         Trainer(other, tmp_path / "m.pt", resume=True)
-    with pytest.raises(Exception, match="not found"):
+    with pytest.raises(InputError, match="nothing to resume: .*never-run.last.pt does not exist"):
         Trainer(data, tmp_path / "never.pt", resume=True)
 
 

@@ -2,8 +2,8 @@
 
 from livesegment.pipeline.training.data import TrainingData
 from livesegment.pipeline.training.trainer import (
-    TrainConfig, Trainer, TrainProgress, TrainResult, run_folder,
+    TrainConfig, Trainer, TrainProgress, TrainResult, replace_config, run_folder,
 )
 
 __all__ = ["TrainConfig", "Trainer", "TrainProgress", "TrainResult", "TrainingData",
-           "run_folder"]
+           "replace_config", "run_folder"]

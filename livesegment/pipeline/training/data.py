@@ -9,13 +9,16 @@ any step and resumed gets the very same batches it would have had.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from livesegment.core.compose.palette import voc_palette
 from livesegment.core.masks.preprocess import to_model_input
+from livesegment.errors import InputError
+from livesegment.io.datasets import open_dataset
 from livesegment.io.datasets.records import Sample
 from livesegment.pipeline.training.transforms import AugmentSettings, augment
 
@@ -56,6 +59,24 @@ class TrainingData:
         """Each class's share of the labelled pixels of pictures ``ids``."""
         total = self.counts[list(ids)].sum(0).astype(np.float64)
         return total / max(total.sum(), 1.0)
+
+
+def open_training_data(path: Path | str, classes: Sequence[str] | None = None,
+                       val: Path | str | None = None) -> TrainingData:
+    """The labelled pictures of dataset ``path`` (any format the reader knows), with those of
+    dataset ``val`` as the validation pictures where one is given."""
+    dataset = open_dataset(path, classes)
+    samples = list(dataset)
+    if val is not None:
+        held = open_dataset(val, classes or dataset.classes)
+        if held.classes != dataset.classes:
+            raise InputError(f"validation dataset {val} has classes {', '.join(held.classes)}, "
+                             f"not those of {path} ({', '.join(dataset.classes)})")
+        taken = {s.name for s in samples}
+        samples += [replace(s, name=s.name if s.name not in taken else f"val/{s.name}",
+                            split="val") for s in held]
+    return TrainingData.from_samples(samples, dataset.classes, dataset.colours,
+                                     dataset.background, str(path))
 
 
 def batch_ids(train: Sequence[int], batch: int, seed: int, step: int) -> list[int]:

@@ -20,6 +20,22 @@ MIN_VALIDATIONS = 3
 MAX_VALIDATIONS = 40
 
 
+UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600}
+
+
+def parse_duration(text: str | float) -> float:
+    """``600``, ``"90s"``, ``"10m"``, ``"1.5h"`` -> seconds (above 0)."""
+    raw = str(text).strip().lower()
+    unit = next((u for u in sorted(UNITS, key=len, reverse=True) if raw.endswith(u)), "")
+    try:
+        seconds = float(raw[: len(raw) - len(unit)]) * UNITS.get(unit, 1)
+    except ValueError:
+        raise ValueError(f"time '{text}' is not a duration (e.g. 600, 90s, 10m, 1.5h)") from None
+    if not seconds > 0 or not math.isfinite(seconds):
+        raise ValueError(f"time '{text}' must be above 0")
+    return seconds
+
+
 @dataclass(frozen=True)
 class Plan:
     """Steps to run, and every how many steps to validate."""
@@ -46,7 +62,8 @@ def time_plan(step: int, seconds_left: float, step_s: float, val_s: float,
               max_steps: int | None = None) -> Plan:
     """The plan that spends ``seconds_left`` from ``step`` on: as many steps as fit after the
     validations (the last one included), which take about ``VAL_SHARE`` of the time (up to
-    ``MAX_VAL_SHARE`` to happen at least ``MIN_VALIDATIONS`` times). ``max_steps`` caps it (``--epochs`` with ``--time``)."""
+    ``MAX_VAL_SHARE`` to happen at least ``MIN_VALIDATIONS`` times). ``max_steps`` caps it
+    (``--epochs`` with ``--time``)."""
     seconds_left = max(0.0, seconds_left)
     affordable = seconds_left / max(val_s, 1e-6)
     validations = int(VAL_SHARE * affordable)

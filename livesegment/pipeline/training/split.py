@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 VAL_SPLITS = ("val", "valid", "validation")
+TEST_SPLITS = ("test", "testing")  # kept for measuring: never trained or validated on
 
 
 @dataclass(frozen=True)
@@ -42,14 +43,16 @@ def rarest_class(counts: np.ndarray, frequency: np.ndarray, background: int) -> 
 def split_samples(names: Sequence[str], splits: Sequence[str], strata: Sequence[int],
                   val_share: float, seed: int) -> Split:
     """Train/val indices: the dataset's own ``val`` pictures if it has any, else ``val_share``
-    of each stratum (at least one picture per stratum that has two or more)."""
-    own = [i for i, s in enumerate(splits) if s.lower() in VAL_SPLITS]
+    of each stratum (at least one picture per stratum that has two or more). Pictures of a
+    ``test`` split are in neither."""
+    usable = [i for i, s in enumerate(splits) if s.lower() not in TEST_SPLITS]
+    own = [i for i in usable if splits[i].lower() in VAL_SPLITS]
     if own:
         val = set(own)
-        return Split(tuple(i for i in range(len(names)) if i not in val), tuple(own), "dataset")
+        return Split(tuple(i for i in usable if i not in val), tuple(own), "dataset")
     groups: dict[int, list[int]] = defaultdict(list)
-    for i, stratum in enumerate(strata):
-        groups[stratum].append(i)
+    for i in usable:
+        groups[strata[i]].append(i)
     val_set: set[int] = set()
     for members in groups.values():
         members.sort(key=lambda i: _order_key(seed, names[i]))
@@ -57,7 +60,7 @@ def split_samples(names: Sequence[str], splits: Sequence[str], strata: Sequence[
         if len(members) >= 2:
             take = min(max(take, 1), len(members) - 1)
         val_set.update(members[:take])
-    train = tuple(i for i in range(len(names)) if i not in val_set)
-    val = tuple(i for i in range(len(names)) if i in val_set)
+    train = tuple(i for i in usable if i not in val_set)
+    val = tuple(i for i in usable if i in val_set)
     share = round(100 * val_share)
     return Split(train, val, f"{100 - share}/{share} seed {seed}, stratified by rarest class")

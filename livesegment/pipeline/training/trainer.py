@@ -117,7 +117,7 @@ class Trainer:
         self.run_dir = Path(run_dir) if run_dir else run_folder(self.output)
         self.on_progress = on_progress or (lambda _p: None)
         self.stop = stop or Event()
-        saved = read_checkpoint(self.run_dir / "last.pt") if resume else None
+        saved = self._saved_run() if resume else None
         self.config = TrainConfig.from_dict(saved[2]["config"]) if saved else (
             config or TrainConfig())
         cfg = self.config
@@ -156,6 +156,13 @@ class Trainer:
         self._best_state = copy.deepcopy(self.model.state_dict())
 
     # -- set-up -----------------------------------------------------------------------------
+    def _saved_run(self) -> tuple[ModelCard, dict[str, torch.Tensor], dict[str, Any]]:
+        last = self.run_dir / "last.pt"
+        if not last.is_file():
+            raise InputError(f"nothing to resume: {last} does not exist (start the run "
+                             "without --resume)")
+        return read_checkpoint(last)
+
     def _split(self, saved: dict[str, Any] | None) -> Split:
         data, cfg = self.data, self.config
         if saved is not None:
