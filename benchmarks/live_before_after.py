@@ -14,7 +14,7 @@ import sys
 
 RUN = r'''
 import json, sys
-from livesegment.allocator import keep_freed_memory
+from livesegment.cli.allocator import keep_freed_memory
 keep_freed_memory()
 from livesegment.core.segmenter import Segmenter
 from livesegment.core.masks.smoothing import MASKS_OFF, MaskOptions

@@ -19,7 +19,7 @@ import multiprocessing
 import statistics
 import time
 
-from livesegment.allocator import keep_freed_memory
+from livesegment.cli.allocator import keep_freed_memory
 from livesegment.core.segmenter import Segmenter
 from livesegment.core.masks.smoothing import MASKS_OFF, MaskOptions
 from livesegment.io.live_source import SyntheticSource

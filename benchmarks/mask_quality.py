@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 import torch
 
-from livesegment.allocator import keep_freed_memory
+from livesegment.cli.allocator import keep_freed_memory
 from livesegment.core.frames import Frame, Inference
 from livesegment.core.segmenter import Segmenter, mask_labels
 from livesegment.core.masks.smoothing import DEFAULT_LOOKAHEAD, DEFAULT_SMOOTHING, TemporalSmoother

@@ -18,11 +18,13 @@ class ExportController(QObject):
     """Runs the offline engine on one file at a time on its own thread; the live view goes on.
 
     Owns the Export button, the progress bar and Cancel (the window places them). ``done``
-    and ``failed`` arrive on the GUI thread once the worker thread has been joined.
+    and the outcome in words (``message``: status text, milliseconds; ``error``) arrive on the
+    GUI thread once the worker thread has been joined.
     """
 
     done = pyqtSignal(object)    # JobReport
-    failed = pyqtSignal(str)
+    message = pyqtSignal(str, int)
+    error = pyqtSignal(str)
     _progress = pyqtSignal(object)
     _finished = pyqtSignal(object, str)  # report or None, error message
 
@@ -100,6 +102,11 @@ class ExportController(QObject):
         self.cancel_button.hide()
         self.button.setEnabled(True)
         if report is None:
-            self.failed.emit(message)
+            self.error.emit(f"export failed: {message}")
+            return
+        if report.interrupted:
+            where = f"; {report.frames} frames kept in {report.output}" if report.output else ""
+            self.message.emit(f"Export cancelled{where}", 10000)
         else:
-            self.done.emit(report)
+            self.message.emit(f"Exported {report.frames} frames to {report.output}", 10000)
+        self.done.emit(report)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtCore import QSettings, Qt, pyqtSignal
 from PyQt6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from livesegment.core.masks.smoothing import MaskOptions
@@ -44,6 +44,15 @@ class MaskControls(QWidget):
         self.refine.setChecked(options.refine)
         self.blockSignals(False)
         self.value_label.setText(f"{self.slider.value() / 100:.2f}")
+
+    def restore(self, settings: QSettings) -> None:
+        default = MaskOptions()
+        self.set_options(MaskOptions(settings.value("smoothing", default.smoothing, float),
+                                     settings.value("refine", default.refine, bool)))
+
+    def save(self, settings: QSettings) -> None:
+        settings.setValue("smoothing", self.options().smoothing)
+        settings.setValue("refine", self.options().refine)
 
     def _moved(self, value: int) -> None:
         self.value_label.setText(f"{value / 100:.2f}")

@@ -25,7 +25,7 @@ from livesegment.core.compose.effects import (
     parse_colour, solid,
 )
 from livesegment.core.compose.overlay import OverlayStyle
-from livesegment.core.models.zoo import REGISTRY, ModelSpec
+from livesegment.core.models.zoo import DEFAULT_MODEL, REGISTRY, ModelSpec, get_spec
 from livesegment.errors import LivesegmentError
 from livesegment.gui.widgets import ClassList
 from livesegment.io.backgrounds import open_backdrop as _open_backdrop
@@ -161,6 +161,30 @@ class ModelPanel(QWidget):
     def set_pace(self, pace: str) -> None:
         self.pace_box.setCurrentIndex(max(0, self.pace_box.findData(pace)))
 
+    def restore(self, settings: QSettings, model: str | None = None) -> None:
+        """The last run's choices (``model`` instead of the stored one when given); a stored
+        value this machine or model does not offer leaves the default."""
+        name = model or settings.value("model", DEFAULT_MODEL, str)
+        self.model_box.setCurrentText(name if name in REGISTRY else DEFAULT_MODEL)
+        device = settings.value("device", "auto", str)
+        if device in available_devices():
+            self.device_box.setCurrentText(device)
+        backend = self.backend_box.findData(settings.value("backend", "torch", str))
+        if backend >= 0 and self.backend_box.model().item(backend).isEnabled():
+            self.backend_box.setCurrentIndex(backend)
+        self.set_pace(settings.value("pace", "newest", str))
+        auto = settings.value("auto_size", False, bool)
+        self.fill_sizes(get_spec(self.model_name()),
+                        "auto" if auto else settings.value("size", 0, int) or None)
+
+    def save(self, settings: QSettings) -> None:
+        settings.setValue("model", self.model_name())
+        settings.setValue("device", self.device())
+        settings.setValue("size", self.size() or 0)
+        settings.setValue("auto_size", self.auto_size())
+        settings.setValue("backend", self.backend())
+        settings.setValue("pace", self.pace())
+
     def _show_precision(self) -> None:
         """What the engine runs in: half precision on CUDA, float32 on the CPU (int8 was
         measured and not kept: BENCHMARKS.md)."""
@@ -201,6 +225,15 @@ class ClassesPanel(QWidget):
     def set_model(self, spec: ModelSpec, checked: Iterable[int] | None = None) -> None:
         self._spec = spec
         self.list.set_model(spec, checked)
+
+    def restore(self, settings: QSettings, spec: ModelSpec) -> None:
+        """Lists ``spec``'s classes as they were last left for that model (all the first time)."""
+        stored = settings.value(f"classes/{spec.name}", None)
+        self.set_model(spec, [int(i) for i in stored] if isinstance(stored, list) else None)
+
+    def save(self, settings: QSettings) -> None:
+        if self._spec is not None:  # the classes kept are the listed model's
+            settings.setValue(f"classes/{self._spec.name}", sorted(self.checked()))
 
     def selection(self) -> frozenset[int] | None:
         """The checked ids; ``None`` before a model has filled the list (every class)."""

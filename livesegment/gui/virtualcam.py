@@ -19,12 +19,13 @@ CameraFactory = Callable[[int, int, float], VirtualCamera]
 class VirtualCameraButton(QPushButton):
     """Checked: the next shown frame opens the camera at its size; unchecked: it is released.
 
-    ``failed`` carries a one-line message (no device, pyvirtualcam missing, a send that
-    failed); the button unchecks itself and the window keeps running.
+    ``error`` carries a one-line message (no device, pyvirtualcam missing, a send that
+    failed); the button unchecks itself and the window keeps running. ``message``: status text
+    and how long to show it (milliseconds).
     """
 
-    failed = pyqtSignal(str)
-    started = pyqtSignal(str)
+    message = pyqtSignal(str, int)
+    error = pyqtSignal(str)
 
     def __init__(self, fps: Callable[[], float],
                  camera_factory: CameraFactory = VirtualCamera) -> None:
@@ -36,7 +37,7 @@ class VirtualCameraButton(QPushButton):
         self._make_camera = camera_factory
         self.feed: VirtualCameraFeed | None = None
         self.toggled.connect(self._toggled)
-        self.failed.connect(lambda _message: self.setChecked(False))
+        self.error.connect(lambda _message: self.setChecked(False))
 
     def offer(self, bgr: np.ndarray) -> None:
         """Called with each shown picture; opens the camera on the first one after checking."""
@@ -47,11 +48,14 @@ class VirtualCameraButton(QPushButton):
             try:
                 camera = self._make_camera(width, height, self._fps())
             except LivesegmentError as exc:
-                self.failed.emit(describe(exc))
+                self._fail(describe(exc))
                 return
-            self.feed = VirtualCameraFeed(camera, on_error=self.failed.emit)
-            self.started.emit(f"Sending {width}x{height} to virtual camera {camera.device}")
+            self.feed = VirtualCameraFeed(camera, on_error=self._fail)
+            self.message.emit(f"Sending {width}x{height} to virtual camera {camera.device}", 8000)
         self.feed.offer(bgr)
+
+    def _fail(self, reason: str) -> None:
+        self.error.emit(f"virtual camera: {reason}")
 
     def _toggled(self, on: bool) -> None:
         if not on:

@@ -2,19 +2,19 @@
 pipeline and shows what comes out.
 
 Work that can take time (loading a model, opening a camera, exporting a video) runs on plain
-threads; results come back through Qt signals, which queue onto the GUI thread. A timer polls
-the pipeline's newest-result slot and paints it; readouts refresh four times a second.
+threads; their answers are handled on the GUI thread (gui/background.py). A timer polls the
+pipeline's newest-result slot and paints it; readouts refresh four times a second.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import torch
-from PyQt6.QtCore import QByteArray, QObject, QSettings, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (
     QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton,
@@ -22,13 +22,13 @@ from PyQt6.QtWidgets import (
 )
 
 from livesegment import __version__
-from livesegment.core.models.device import available_devices
 from livesegment.core.compose.effects import Effect, is_transparent
 from livesegment.core.compose.overlay import OverlayStyle
 from livesegment.core.segmenter import Segmenter
-from livesegment.core.models.zoo import DEFAULT_MODEL, REGISTRY, get_spec
+from livesegment.core.models.zoo import get_spec
 from livesegment.core.masks.smoothing import MaskOptions
-from livesegment.errors import LivesegmentError, describe
+from livesegment.errors import LivesegmentError
+from livesegment.gui.background import BackgroundWork
 from livesegment.gui.capture import CaptureControls
 from livesegment.gui.export import ExportController
 from livesegment.gui.mask_controls import MaskControls
@@ -53,19 +53,6 @@ def _create_segmenter(model: str, device: str, size: int | None,
     return Segmenter.create(model, device, size, backend=backend)
 
 
-class Signals(QObject):
-    """Cross-thread messages; emitted from worker threads, delivered on the GUI thread."""
-
-    error = pyqtSignal(str, bool)  # message, retryable
-    notice = pyqtSignal(str)
-    ended = pyqtSignal()
-    model_ready = pyqtSignal(object, object)  # Segmenter, ticket
-    model_failed = pyqtSignal(str, object)
-    source_ready = pyqtSignal(object, str)  # LiveSource, spec
-    source_failed = pyqtSignal(str, str)
-    cameras_found = pyqtSignal(object)
-
-
 class MainWindow(QMainWindow):
     """``segmenter_factory`` and ``source_factory`` are injectable so tests can use fakes."""
 
@@ -78,7 +65,7 @@ class MainWindow(QMainWindow):
         self._make_segmenter = segmenter_factory
         self._make_source = source_factory
         self.settings = settings or QSettings("livesegment", "livesegment")
-        self.signals = Signals()
+        self.background = BackgroundWork(self)
         self.pipeline: LivePipeline | None = None
         self.segmenter: Segmenter | None = None
         self.source_spec: str | None = None
@@ -89,7 +76,6 @@ class MainWindow(QMainWindow):
         self.last_shown = None
         self._model_ticket = 0
         self._source_note = ""  # said once with the next source shown
-        self._helpers: list[threading.Thread] = []
         self._build_ui()
         self._connect()
         self._restore(model)
@@ -101,7 +87,8 @@ class MainWindow(QMainWindow):
         self._readout_timer.start(READOUT_MS)
         self.load_model()
         if probe:
-            self._run_helper(lambda: self.signals.cameras_found.emit(probe_cameras()))
+            work = self.background
+            work.start(lambda: work.answer(self._cameras_found, probe_cameras()))
         initial = source or self.settings.value("source", None, str)
         if initial:
             self.open_source(initial)
@@ -180,15 +167,8 @@ class MainWindow(QMainWindow):
         self.addAction(escape)
 
     def _connect(self) -> None:
-        s = self.signals
-        s.error.connect(self.show_error)
-        s.notice.connect(lambda m: self.statusBar().showMessage(m, 8000))
-        s.ended.connect(lambda: self.statusBar().showMessage("End of video", 8000))
-        s.model_ready.connect(self._model_ready)
-        s.model_failed.connect(self._model_failed)
-        s.source_ready.connect(self._source_ready)
-        s.source_failed.connect(self._source_failed)
-        s.cameras_found.connect(self._cameras_found)
+        """Parts say what the user chose; the window answers. Every part that talks to the user
+        does so the same way (``message(text, ms)``, ``error(text)``), wired here in one loop."""
         self.sources.chosen.connect(self.open_source)
         self.sources.open_video_requested.connect(self.choose_video)
         self.sources.resolution_changed.connect(self._resolution_changed)
@@ -197,18 +177,15 @@ class MainWindow(QMainWindow):
         self.models.pace_changed.connect(self._pace_changed)
         self.classes.changed.connect(self._style_changed)
         self.effects.changed.connect(self._style_changed)
-        self.effects.error.connect(lambda m: self.show_error(m, False))
         self.mask_controls.changed.connect(self._masks_changed)
         self.capture.pause_button.clicked.connect(self.toggle_pause)
-        self.capture.message.connect(lambda m, ms: self.statusBar().showMessage(m, ms))
-        self.capture.error.connect(lambda m: self.show_error(m, False))
         self.export.button.clicked.connect(self.choose_export)
         self.export.done.connect(self._export_done)
-        self.export.failed.connect(lambda m: self.show_error(f"export failed: {m}", False))
         self.retry_button.clicked.connect(self.retry_source)
-        self.virtual_camera.failed.connect(
-            lambda m: self.show_error(f"virtual camera: {m}", False))
-        self.virtual_camera.started.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        for part in (self.capture, self.export, self.virtual_camera):
+            part.message.connect(self.say)
+        for part in (self.effects, self.capture, self.export, self.virtual_camera):
+            part.error.connect(self.show_error)
 
     def _masks_changed(self, masks: MaskOptions) -> None:
         if self.pipeline is not None:
@@ -224,25 +201,10 @@ class MainWindow(QMainWindow):
             self.open_source(str(indices[0]) if indices else str(sample_clip()))
 
     def _restore(self, model: str | None) -> None:
-        name = model or self.settings.value("model", DEFAULT_MODEL, str)
-        if name not in REGISTRY:
-            name = DEFAULT_MODEL
-        self.models.model_box.setCurrentText(name)
-        device = self.settings.value("device", "auto", str)
-        if device in available_devices():
-            self.models.device_box.setCurrentText(device)
-        backend = self.models.backend_box.findData(self.settings.value("backend", "torch", str))
-        if backend >= 0 and self.models.backend_box.model().item(backend).isEnabled():
-            self.models.backend_box.setCurrentIndex(backend)
-        self.models.set_pace(self.settings.value("pace", "newest", str))
+        """Each panel puts back its own last choices; the window, its size and place."""
+        self.models.restore(self.settings, model)
         self.effects.restore(self.settings)
-        default = MaskOptions()
-        self.mask_controls.set_options(MaskOptions(
-            self.settings.value("smoothing", default.smoothing, float),
-            self.settings.value("refine", default.refine, bool)))
-        auto = self.settings.value("auto_size", False, bool)
-        self.models.fill_sizes(get_spec(name),
-                               "auto" if auto else self.settings.value("size", 0, int) or None)
+        self.mask_controls.restore(self.settings)
         geometry = self.settings.value("geometry")
         # A hand-edited or damaged settings file holds a string here: a default size then.
         if not isinstance(geometry, (QByteArray, bytes)) or not self.restoreGeometry(geometry):
@@ -260,17 +222,10 @@ class MainWindow(QMainWindow):
         self._model_ticket += 1
         ticket = self._model_ticket
         self.busy.show()
-        self.statusBar().showMessage(f"Loading {name} on {device}…")
-
-        def work() -> None:
-            try:
-                seg = self._make_segmenter(name, device, size, backend)
-            except Exception as exc:  # noqa: BLE001 - shown in the status bar
-                self.signals.model_failed.emit(f"cannot load {name}: {describe(exc)}", ticket)
-                return
-            self.signals.model_ready.emit(seg, ticket)
-
-        self._run_helper(work)
+        self.say(f"Loading {name} on {device}…", 0)
+        self.background.run(lambda: self._make_segmenter(name, device, size, backend),
+                            lambda seg: self._model_ready(seg, ticket),
+                            lambda why: self._model_failed(f"cannot load {name}: {why}", ticket))
 
     def _model_ready(self, seg: Segmenter, ticket: int) -> None:
         if ticket != self._model_ticket or self._closed:
@@ -279,14 +234,13 @@ class MainWindow(QMainWindow):
         previous = self.segmenter
         self.segmenter = seg
         if previous is None or previous.spec is not seg.spec:
-            stored = self.settings.value(f"classes/{seg.spec.name}", None)
-            ids = [int(i) for i in stored] if isinstance(stored, list) else None
-            self.classes.set_model(seg.spec, ids)
+            self.classes.restore(self.settings, seg.spec)
         style = self.current_style()
         if self.pipeline is None:
-            self.pipeline = LivePipeline(seg, style, on_error=self.signals.error.emit,
-                                         on_notice=self.signals.notice.emit,
-                                         on_end=self.signals.ended.emit,
+            answer = self.background.answer  # the pipeline's workers report from their threads
+            self.pipeline = LivePipeline(seg, style, on_error=partial(answer, self.show_error),
+                                         on_notice=partial(answer, self.say),
+                                         on_end=partial(answer, self.say, "End of video"),
                                          masks=self.mask_controls.options(),
                                          pace=self.models.pace(),
                                          auto_size=self.models.auto_size())
@@ -294,7 +248,7 @@ class MainWindow(QMainWindow):
             self.pipeline.set_style(style)
             self.pipeline.set_segmenter(seg)
             self.pipeline.set_auto_size(self.models.auto_size())
-        self.statusBar().showMessage(f"{seg.spec.title} ready on {seg.device.type}", 5000)
+        self.say(f"{seg.spec.title} ready on {seg.device.type}", 5000)
         self.view.show_message("Choose a source: a camera or Open video…")
 
     def _model_failed(self, message: str, ticket: int) -> None:
@@ -304,7 +258,7 @@ class MainWindow(QMainWindow):
         if self.segmenter is not None:  # keep what worked, show what did not
             self.models.model_box.setCurrentText(self.segmenter.spec.name)
             message += f"; kept {self.segmenter.spec.name}"
-        self.show_error(message, False)
+        self.show_error(message)
 
     def _size_changed(self) -> None:
         if self.segmenter is None or self.pipeline is None:
@@ -343,19 +297,11 @@ class MainWindow(QMainWindow):
         self._opening = spec
         self.busy.show()
         self.retry_button.hide()
-        self.statusBar().showMessage(f"Opening {spec}…")
-
+        self.say(f"Opening {spec}…", 0)
         resolution = self.sources.resolution()
-
-        def work() -> None:
-            try:
-                source = self._make_source(spec, resolution)
-            except Exception as exc:  # noqa: BLE001 - shown in the status bar
-                self.signals.source_failed.emit(describe(exc), spec)
-                return
-            self.signals.source_ready.emit(source, spec)
-
-        self._run_helper(work)
+        self.background.run(lambda: self._make_source(spec, resolution),
+                            lambda source: self._source_ready(source, spec),
+                            lambda why: self._source_failed(why, spec))
 
     def _source_ready(self, source: LiveSource, spec: str) -> None:
         self.busy.hide()
@@ -368,7 +314,7 @@ class MainWindow(QMainWindow):
         self.source_spec = spec
         self.pipeline.set_source(source)
         self.sources.show_source(spec)
-        self.statusBar().showMessage(f"Showing {source.name}{self._source_note}", 8000)
+        self.say(f"Showing {source.name}{self._source_note}")
         self._source_note = ""
 
     def _source_failed(self, message: str, spec: str) -> None:
@@ -385,7 +331,11 @@ class MainWindow(QMainWindow):
         if self.source_spec:
             self.open_source(self.source_spec)
 
-    def show_error(self, message: str, retryable: bool) -> None:
+    def say(self, message: str, ms: int = 8000) -> None:
+        """Status-bar text for ``ms`` milliseconds (0: until the next)."""
+        self.statusBar().showMessage(message, ms)
+
+    def show_error(self, message: str, retryable: bool = False) -> None:
         self.statusBar().showMessage(f"Error: {message}")
         self.retry_button.setVisible(retryable)
         if retryable:
@@ -444,7 +394,7 @@ class MainWindow(QMainWindow):
     # -- export -----------------------------------------------------------------------------
     def choose_export(self) -> None:
         if not self.source_spec or not Path(self.source_spec).is_file():
-            self.show_error("export needs a video file as the source (Open video…)", False)
+            self.show_error("export needs a video file as the source (Open video…)")
             return
         src = Path(self.source_spec)
         if is_transparent(self.current_style()):  # only these formats keep the alpha channel
@@ -463,7 +413,7 @@ class MainWindow(QMainWindow):
         try:
             style = self.current_style(own_background=True)
         except LivesegmentError as exc:  # the background file went away meanwhile
-            self.show_error(f"export failed: {exc}", False)
+            self.show_error(f"export failed: {exc}")
             return
         self.export.start(Path(self.source_spec), output,
                           self.segmenter.with_size(self.segmenter.size), style,
@@ -473,21 +423,13 @@ class MainWindow(QMainWindow):
         self.export.cancel()
 
     def _export_done(self, report: JobReport) -> None:
+        """A finished export is opened, so what was made is what is shown."""
         if report.interrupted:
-            where = f"; {report.frames} frames kept in {report.output}" if report.output else ""
-            self.statusBar().showMessage(f"Export cancelled{where}", 10000)
             return
-        self.statusBar().showMessage(f"Exported {report.frames} frames to {report.output}",
-                                     10000)
         self.last_export = report
         self.open_source(str(report.output))
 
     # -- lifetime ---------------------------------------------------------------------------
-    def _run_helper(self, work: Callable[[], None]) -> None:
-        thread = threading.Thread(target=work, name="livesegment-helper")
-        self._helpers = [t for t in self._helpers if t.is_alive()] + [thread]
-        thread.start()
-
     def about(self) -> None:
         QMessageBox.about(self, "About livesegment", about_text(self.segmenter))
 
@@ -500,24 +442,14 @@ class MainWindow(QMainWindow):
         self.virtual_camera.stop()
         if self.pipeline is not None:
             self.pipeline.stop()
-        for thread in self._helpers:
-            thread.join(2.0)
+        self.background.join(2.0)
         self._save_settings()
         super().closeEvent(event)
 
     def _save_settings(self) -> None:
         s = self.settings
-        s.setValue("model", self.models.model_name())
-        s.setValue("device", self.models.device())
-        s.setValue("size", self.models.size() or 0)
-        s.setValue("auto_size", self.models.auto_size())
-        s.setValue("backend", self.models.backend())
-        s.setValue("pace", self.models.pace())
-        self.effects.save(s)
-        s.setValue("smoothing", self.mask_controls.options().smoothing)
-        s.setValue("refine", self.mask_controls.options().refine)
-        if self.segmenter is not None:
-            s.setValue(f"classes/{self.segmenter.spec.name}", sorted(self.classes.checked()))
+        for panel in (self.models, self.classes, self.effects, self.mask_controls):
+            panel.save(s)
         if self.source_spec:
             s.setValue("source", self.source_spec)
         s.setValue("geometry", self.saveGeometry())

@@ -14,10 +14,10 @@ import av
 import numpy as np
 
 from livesegment.core.compose.effects import Backdrop, StillBackdrop, cover, parse_colour, solid
-from livesegment.errors import InputError
+from livesegment.errors import InputError, av_reason
 from livesegment.io.images import IMAGE_SUFFIXES, read_image
 from livesegment.io.paths import check_input
-from livesegment.io.video import VIDEO_SUFFIXES, _reason
+from livesegment.io.video import VIDEO_SUFFIXES
 
 
 def open_backdrop(spec: str | Path) -> Backdrop:
@@ -71,7 +71,7 @@ class VideoBackdrop:
         try:
             self._container = av.open(str(self.path))
         except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-            raise InputError(f"cannot read background {self.path}: {_reason(exc)}") from None
+            raise InputError(f"cannot read background {self.path}: {av_reason(exc)}") from None
         if not self._container.streams.video:
             self._container.close()
             raise InputError(f"cannot read background {self.path}: no video stream")

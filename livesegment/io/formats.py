@@ -1,5 +1,5 @@
 """What each output suffix needs: its video encoder, pixel format and quality scale (its audio
-is decided by ``io/video.py``'s ``AUDIO_RULES``, keyed by container).
+is decided by ``io/video/audio.py``'s ``AUDIO_RULES``, keyed by container).
 
 Pure data and checks, no FFmpeg import: the command line validates ``--codec``/``--crf`` and
 lists the choices in ``--help`` before anything heavy loads. ``VideoFileSink`` asks here which

@@ -28,6 +28,26 @@ def ffmpeg_name(path: Path) -> str | None:
     return f"file:{path}"
 
 
+def ffmpeg_target(path: Path | str, mode: str = "r"):
+    """What to hand ``av.open`` so FFmpeg takes ``path`` as a local file whatever its name: a
+    ``file:`` name, or a Python file object (closed by :func:`close_container`) for names not
+    in UTF-8. A URL (a ``str`` with ``://``) goes to FFmpeg as it is."""
+    if isinstance(path, str):
+        return path
+    name = ffmpeg_name(path)
+    return name if name is not None else open(path, mode + "b")  # noqa: SIM115
+
+
+def close_container(container, target) -> None:
+    """Closes a container and the Python file under it, if any (PyAV leaves that open)."""
+    try:
+        container.close()
+    finally:
+        if hasattr(target, "close"):
+            target.close()
+
+
+
 def check_input(path: Path) -> None:
     """A readable file (or ``-``, standard input), or an :class:`InputError` saying what it
     is instead. Pipes and FIFOs are fine: the input is read once, from start to end."""

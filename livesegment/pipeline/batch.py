@@ -9,25 +9,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, Literal, TypeVar
 
 from livesegment.errors import describe
-
-Report = TypeVar("Report")
-Status = Literal["done", "skipped", "failed", "interrupted", "not started"]
-
-
-@dataclass(frozen=True)
-class FileResult(Generic[Report]):
-    """What happened to one job: its status, a one-line message if it failed, its report."""
-
-    source: Path | str
-    output: Path
-    status: Status
-    message: str = ""
-    report: Report | None = None
+from livesegment.pipeline.jobs import FileResult, Report
 
 
 def run_batch(jobs: Sequence[tuple[Path | str, Path]],

@@ -97,8 +97,8 @@ class FileWorker:
             notes.append(f"{result.unreadable} unreadable frames skipped")
         if result.truncated:
             notes.append("the file ends early (truncated)")
-        return FileResult(job.input, job.output, "ok", "; ".join(notes), result.frames,
-                          time.perf_counter() - start)
+        return FileResult(job.input, job.output, "ok", "; ".join(notes), frames=result.frames,
+                          seconds=time.perf_counter() - start)
 
     def run_chunk(self, task: ChunkTask, key: str, tally: Any) -> FileResult:
         start = time.perf_counter()
@@ -109,8 +109,8 @@ class FileWorker:
             return FileResult(task.job.input, task.job.output, "failed", describe(exc),
                               seconds=time.perf_counter() - start)
         report(frames, force=True)
-        return FileResult(task.job.input, task.path, "ok", "", frames,
-                          time.perf_counter() - start)
+        return FileResult(task.job.input, task.path, "ok", frames=frames,
+                          seconds=time.perf_counter() - start)
 
     def join(self, job: FileJob, chunks: list[Path]) -> FileResult:
         from livesegment.io.chunks import join_chunks, remove_chunks
@@ -122,7 +122,8 @@ class FileWorker:
             return FileResult(job.input, job.output, "failed", describe(exc))
         finally:
             remove_chunks(job.output)
-        return FileResult(job.input, job.output, "ok", "", frames, time.perf_counter() - start)
+        return FileResult(job.input, job.output, "ok", frames=frames,
+                          seconds=time.perf_counter() - start)
 
 
 class _Reporter:
@@ -469,29 +470,3 @@ def _frame_estimate(path: Path) -> int:
             return round(float(container.duration or 0) / 1_000_000 * float(rate))
     except Exception:  # noqa: BLE001 - an image, or a damaged file the worker will report
         return 1
-
-
-class ProgressBar:
-    """One tqdm bar for the whole cluster: frames written, files finished. Drawn from the first
-    report on, so a run refused before work starts leaves no empty bar behind."""
-
-    def __init__(self, enabled: bool = True) -> None:
-        self.enabled = enabled
-        self._bar = None
-
-    def update(self, progress: ClusterProgress) -> None:
-        if not self.enabled:
-            return
-        if self._bar is None:
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=progress.total, unit="frame", dynamic_ncols=True, desc="ray")
-        self._bar.total = progress.total
-        self._bar.n = progress.frames
-        self._bar.set_postfix_str(f"files {progress.files_done}/{progress.files}",
-                                  refresh=False)
-        self._bar.refresh()
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()

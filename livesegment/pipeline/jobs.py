@@ -1,7 +1,8 @@
 """The data a batch of files runs on, shared by the local batch runner and the Ray cluster runner.
 
 All frozen and picklable: a :class:`JobSettings` travels to every worker, which builds its own
-segmenter from it (a loaded model never crosses a process boundary).
+segmenter from it (a loaded model never crosses a process boundary), and a :class:`FileResult`
+comes back.
 """
 
 from __future__ import annotations
@@ -9,14 +10,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Generic, Literal, TypeVar
 
 if TYPE_CHECKING:  # torch stays unimported until a worker builds its model
     from livesegment.core.compose.overlay import OverlayStyle
     from livesegment.core.masks.smoothing import MaskOptions
     from livesegment.core.segmenter import Segmenter
 
-Status = Literal["ok", "skipped", "failed"]
+Report = TypeVar("Report")
+# "done" (local batch) and "ok" (Ray) both mean a complete output; each runner's summary line
+# has always shown its own word. "interrupted" and "not started" come from the local batch,
+# whose jobs run one after the other; a stopped Ray run reports "failed: interrupted".
+Status = Literal["done", "ok", "skipped", "failed", "interrupted", "not started"]
 
 
 @dataclass(frozen=True)
@@ -59,12 +64,18 @@ class JobSettings:
 
 
 @dataclass(frozen=True)
-class FileResult:
-    """What became of one file, for the per-file summary."""
+class FileResult(Generic[Report]):
+    """What became of one input, for the per-file summary: its status and a one-line message
+    (why it failed or was skipped; notes on a file that was done).
 
-    input: Path
+    ``report``: the local runner's per-file report (``pipeline.job.JobReport`` from the
+    CLI). ``frames``/``seconds``: what a Ray worker measured (its report stays on the worker).
+    """
+
+    source: Path | str
     output: Path
     status: Status
     message: str = ""
+    report: Report | None = None
     frames: int = 0
     seconds: float = 0.0

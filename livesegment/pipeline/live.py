@@ -85,8 +85,8 @@ class LivePipeline:
     ``workers``: frames in the model at once (default: :func:`live_workers`); ``threads``:
     torch threads per worker (default: torch's own); ``auto_size``: pick the largest size that
     keeps up with the camera (:class:`AutoSize`). ``on_error(message, retryable)`` and
-    ``on_notice(message)`` are called from worker threads: the GUI passes Qt signal ``emit``
-    methods, which queue onto its own thread.
+    ``on_notice(message)`` are called from worker threads: the GUI passes callables that queue
+    the call onto its own thread.
     """
 
     def __init__(self, segmenter: Segmenter, style: OverlayStyle | Effect,

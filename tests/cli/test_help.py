@@ -7,7 +7,9 @@ import sys
 
 import pytest
 
-from livesegment.cli import _seconds, main, model_details, parse_classes
+from livesegment.cli import main
+from livesegment.cli.options import parse_classes, seconds as _seconds
+from livesegment.cli.models import model_details
 from livesegment.core.models.catalog import DEFAULT_MODEL, MODEL_NAMES
 from livesegment.core.models.zoo import REGISTRY, get_spec
 from livesegment.errors import InputError

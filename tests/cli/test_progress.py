@@ -10,8 +10,9 @@ import re
 import struct
 import termios
 
+from livesegment.cli.progress import ProgressBar
+from livesegment.pipeline.cluster import ClusterProgress
 from livesegment.pipeline.job import Progress
-from livesegment.terminal import ProgressBar
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -58,7 +59,7 @@ def test_a_10000_frame_job_stays_on_one_80_column_line():
 
 def test_without_a_terminal_it_writes_plain_lines_every_few_seconds(monkeypatch):
     clock = [100.0]
-    monkeypatch.setattr("livesegment.terminal.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("livesegment.cli.progress.time.monotonic", lambda: clock[0])
     log = io.StringIO()
     bar = ProgressBar(True, log)
     for second in range(12):  # twelve seconds of updates, ten a second
@@ -101,3 +102,20 @@ def test_a_terminal_that_reports_no_size_still_gets_a_bar_of_columns_width(monke
     tty.close()
     os.close(master)
     assert drawn and all(len(p) <= 60 for p in drawn) and "frame 500" in drawn[-1]
+
+
+def test_a_ray_run_shows_frames_and_files_done_on_one_line():
+    master, tty = _terminal(80)
+    bar = ProgressBar(True, tty, label="ray")
+    bar.update_cluster(ClusterProgress(3, 30, 0, 4))
+    bar.update_cluster(ClusterProgress(33, 33, 4, 4))  # the estimate grew: the total follows
+    bar.close()
+    tty.flush()
+    drawn = [p for p in re.split(r"[\r\n]", ANSI.sub("", _read_all(master))) if p.strip()]
+    tty.close()
+    os.close(master)
+    assert all(len(p) <= 80 for p in drawn)
+    assert "33/33 frames" in drawn[-1] and "files 4/4" in drawn[-1]
+    log = io.StringIO()
+    ProgressBar(True, log, label="ray").update_cluster(ClusterProgress(5, 20, 1, 4))
+    assert log.getvalue().startswith("ray: 25% 5/20 frames [") and "files 1/4" in log.getvalue()

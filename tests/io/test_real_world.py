@@ -270,7 +270,7 @@ def test_a_track_that_cannot_be_carried_is_dropped_with_a_word_not_fatal(tmp_pat
     src = write_video(tmp_path / "two.mkv", frames=12,
                       audio=[dict(codec="pcm_s16le", layout="stereo"), dict(codec="aac")])
     real = audio_plan
-    monkeypatch.setattr("livesegment.io.video.audio_plan", lambda c, codec, m: (
+    monkeypatch.setattr("livesegment.io.video.audio.audio_plan", lambda c, codec, m: (
         "no_such_encoder" if codec == "pcm_s16le" else real(c, codec, m)))
     report = _run(src, tmp_path / "o.mp4")
     assert report.frames == 12 and report.audio == "copied"

@@ -10,6 +10,7 @@ worker and the chunked video on the cluster are ``slow`` (opt-in: ``-m slow``).
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -188,6 +189,9 @@ def cluster():
     """``ray start --head`` on loopback with 2 CPUs; yields its address, then stops exactly the
     processes it started (its process group, and any worker still naming its temp folder)."""
     os.environ["RAY_AUTH_MODE"] = "token"  # read when ray is first imported
+    # Token mode refuses to start without a token, and a fresh machine has no ~/.ray/auth_token:
+    # the head (started with this environment) and this driver share one made for the run.
+    os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
     ray = pytest.importorskip("ray")
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # FakeModel for workers
     ray.cloudpickle.register_pickle_by_value(conftest)

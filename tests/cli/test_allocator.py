@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from livesegment import allocator
+from livesegment.cli import allocator
 
 glibc_only = pytest.mark.skipif(
     platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc's malloc")
@@ -20,7 +20,7 @@ glibc_only = pytest.mark.skipif(
 CHURN = """
 import json, resource, sys
 import numpy as np
-from livesegment.allocator import keep_freed_memory
+from livesegment.cli.allocator import keep_freed_memory
 applied = keep_freed_memory() if sys.argv[1] == "keep" else False
 def frames(count):
     for _ in range(count):
