@@ -151,4 +151,4 @@ def test_card_round_trips_and_describes_itself(tmp_path):
     read, content = read_model_file(path)
     assert read == card and set(content) == {CARD_KEY, "state_dict"}
     text = "\n".join(describe_card(card, path))
-    assert "parts (3 classes)" in text and "espnetv2-voc" in text and "miou 0.5" in text
+    assert "parts (3 classes)" in text and "espnetv2-voc" in text and "miou: 0.5" in text

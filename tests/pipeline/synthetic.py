@@ -32,3 +32,18 @@ def synthetic_sample(index: int, seed: int = 0, side: int = 64) -> Sample:
 
 def synthetic_set(count: int, seed: int = 0, side: int = 64) -> list[Sample]:
     return [synthetic_sample(i, seed, side) for i in range(count)]
+
+
+def write_dataset(folder, count: int, seed: int = 0, side: int = 64):
+    """The synthetic pictures as a user's image + mask folder, with a classes.txt."""
+    from pathlib import Path
+
+    folder = Path(folder)
+    (folder / "images").mkdir(parents=True)
+    (folder / "masks").mkdir()
+    (folder / "classes.txt").write_text("\n".join(CLASSES) + "\n")
+    for sample in synthetic_set(count, seed, side):
+        stem = Path(sample.name).stem
+        cv2.imwrite(str(folder / "images" / f"{stem}.png"), sample.image)
+        cv2.imwrite(str(folder / "masks" / f"{stem}.png"), sample.labels)
+    return folder

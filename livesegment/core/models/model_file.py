@@ -160,12 +160,10 @@ def describe_card(card: ModelCard, path: Path) -> list[str]:
              f"side {card.size} px (multiple of {card.size_multiple})",
              f"  mean {_triple(card.mean)}, std {_triple(card.std)}",
              f"  licence {card.licence}"]
-    if card.training:
-        lines.append("  training: " + ", ".join(f"{k} {_short(v)}"
-                                                for k, v in card.training.items()))
-    if card.validation:
-        lines.append("  validation: " + ", ".join(f"{k} {_short(v)}"
-                                                  for k, v in card.validation.items()))
+    for title, table in (("training", card.training), ("validation", card.validation)):
+        if table:
+            lines.append(f"  {title}:")
+            lines += [f"    {k}: {_short(v)}" for k, v in table.items() if v is not None]
     return lines
 
 
@@ -177,5 +175,5 @@ def _short(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {_short(v)}" for k, v in value.items()) + "}"
+        return ", ".join(f"{k} {_short(v)}" for k, v in value.items() if v is not None)
     return str(value)

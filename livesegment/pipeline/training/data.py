@@ -8,7 +8,7 @@ any step and resumed gets the very same batches it would have had.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -62,10 +62,14 @@ class TrainingData:
 
 
 def open_training_data(path: Path | str, classes: Sequence[str] | None = None,
-                       val: Path | str | None = None) -> TrainingData:
+                       val: Path | str | None = None,
+                       on_report: Callable[[object], None] | None = None) -> TrainingData:
     """The labelled pictures of dataset ``path`` (any format the reader knows), with those of
-    dataset ``val`` as the validation pictures where one is given."""
+    dataset ``val`` as the validation pictures where one is given. ``on_report`` gets the
+    pre-flight report (io/datasets/preflight.py) before the pictures are read."""
     dataset = open_dataset(path, classes)
+    if on_report is not None:
+        on_report(dataset.report)
     samples = list(dataset)
     if val is not None:
         held = open_dataset(val, classes or dataset.classes)

@@ -41,7 +41,7 @@ from livesegment.pipeline.training.validate import (
 
 DEFAULT_EPOCHS = 30
 MEASURE_STEPS = 3  # steps timed before a time budget is planned (the first warms up)
-LICENCE = "weights derived from {base} ({licence}); the training pictures' own terms apply"
+LICENCE = "fine-tuned from {base}, {licence}; the training pictures' own terms apply"
 
 
 @dataclass(frozen=True)
