@@ -38,7 +38,7 @@ examples:
   livesegment process 0 -o cam.mp4 --duration 60   # camera 0 for a minute
   livesegment models espnetv2-voc            # a model's classes and their ids
   livesegment gui                            # the live window
-  livesegment train parts/ -o parts.pt --time 10m  # your own classes, then --model parts.pt
+  livesegment train parts/ -o parts.pt --time 10m   # learn your own classes
 
 {models}
 """
