@@ -13,14 +13,15 @@ from livesegment.errors import InputError
 
 EXAMPLES = """\
 examples:
-  livesegment train parts/ -o parts.pt --time 10m   # a 10-minute run, planned for it
-  livesegment train parts/ -o parts.pt --resume     # continue a stopped run
+  livesegment train parts/ -o parts.pt --time 10m  # a run planned for 10 minutes
+  livesegment train parts/ -o parts.pt --resume    # continue a stopped run
   livesegment train cells/ -o cells.pt --classes background,membrane --epochs 40
   livesegment process line.mp4 -o checked.mp4 --model parts.pt
 
-DATA: image + mask folders (images/ + masks/, class-id, palette or 0/255 masks), PASCAL VOC
-or CVAT segmentation masks, COCO JSON, YOLO-seg (data.yaml) or LabelMe JSON. The best model
-goes to FILE; checkpoints, results.csv and pictures to FILE's run folder (parts-run/).
+DATA: image + mask folders (images/ + masks/: class-id, palette or 0/255
+masks), PASCAL VOC or CVAT segmentation masks, COCO JSON, YOLO-seg (data.yaml)
+or LabelMe JSON. The best model goes to FILE; checkpoints, results.csv and
+pictures go to FILE's run folder (parts-run/ for parts.pt).
 """
 
 
@@ -46,8 +47,8 @@ def val_option(text: str) -> float | Path:
 
 def add_parser(sub, common: argparse.ArgumentParser) -> None:
     t = sub.add_parser("train", parents=[common], help="fine-tune a model on labelled pictures",
-                       description="Fine-tune a model on your labelled pictures; the result is "
-                       "one model file that every command takes as --model FILE.",
+                       description="Fine-tune a model on your labelled pictures; the result\n"
+                       "is one model file that every command takes as --model FILE.",
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     t.add_argument("data", type=Path, metavar="DATA", help="labelled dataset folder")
     t.add_argument("-o", "--output", type=Path, required=True, metavar="FILE",
