@@ -13,7 +13,7 @@ from livesegment.errors import InputError
 
 EXAMPLES = """\
 examples:
-  livesegment train parts/ -o parts.pt --time 10m  # a run planned for 10 minutes
+  livesegment train parts/ -o parts.pt --time 10m  # planned for 10 minutes
   livesegment train parts/ -o parts.pt --resume    # continue a stopped run
   livesegment train cells/ -o cells.pt --classes background,membrane --epochs 40
   livesegment process line.mp4 -o checked.mp4 --model parts.pt
