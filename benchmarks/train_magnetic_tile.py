@@ -63,7 +63,8 @@ def measure(model: Path, data: TrainingData) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--time", type=float, default=600.0, help="budget in seconds")
+    p.add_argument("--time", type=float, default=600.0,
+                   help="budget in seconds (0: none, --epochs decides)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--naive", action="store_true")
     p.add_argument("--seed", type=int, default=0)
@@ -79,7 +80,7 @@ def main() -> None:
                                       background=dataset.background, source=str(DATA))
     read_s = time.perf_counter() - start
     rest, test = held_out(whole, 0.2)
-    config = TrainConfig(time_s=args.time, epochs=args.epochs, seed=args.seed)
+    config = TrainConfig(time_s=args.time or None, epochs=args.epochs, seed=args.seed)
     if args.naive:
         config = replace(config, dice_weight=0.0, weight_power=0.0,
                          augment=replace(config.augment, rare_crop=0.0, turns=False,
@@ -90,7 +91,9 @@ def main() -> None:
             config = replace(config, augment=replace(config.augment, **{key: type(
                 getattr(config.augment, key))(value)}))
         else:
-            config = replace(config, **{key: type(getattr(config, key) or 0.0)(value)})
+            number = float(value)
+            config = replace(config, **{key: int(number) if number.is_integer() and key in (
+                "batch", "size", "threads", "patience") else number})
 
     def show(progress):
         if progress.phase != "train":

@@ -1,4 +1,4 @@
-"""Command line: ``livesegment process|models|bench|live|gui|train``, a module per command.
+"""Command line: ``livesegment process|models|bench|live|gui|train|export``, a module per command.
 
 User errors print one line, ``livesegment: <message>``, and exit 2; Ctrl-C exits 130 and
 SIGTERM 143 after finalising what was written. ``--debug`` shows tracebacks.
@@ -20,7 +20,7 @@ import textwrap
 from collections.abc import Sequence
 
 from livesegment import __version__
-from livesegment.cli import bench, gui, live, models, process, train
+from livesegment.cli import bench, export, gui, live, models, process, train
 from livesegment.cli.allocator import keep_freed_memory
 from livesegment.cli.console import EXIT_USAGE
 from livesegment.core.models.catalog import DEFAULT_MODEL, MODEL_NAMES
@@ -28,7 +28,7 @@ from livesegment.errors import LivesegmentError
 
 # In the order ``--help`` lists them.
 COMMANDS = {"process": process, "models": models, "bench": bench, "live": live, "gui": gui,
-            "train": train}
+            "train": train, "export": export}
 
 MAIN_EXAMPLES = """\
 examples:
