@@ -152,3 +152,16 @@ def test_card_round_trips_and_describes_itself(tmp_path):
     assert read == card and set(content) == {CARD_KEY, "state_dict"}
     text = "\n".join(describe_card(card, path))
     assert "parts (3 classes)" in text and "espnetv2-voc" in text and "miou: 0.5" in text
+
+
+def test_a_ray_worker_builds_the_file_s_model_from_its_name_anywhere(tmp_path, monkeypatch):
+    """Workers get the spec's name (process --ray): it is the file's absolute path."""
+    from livesegment.pipeline.jobs import JobSettings
+
+    (tmp_path / "run").mkdir()
+    _model_file(tmp_path / "run" / "parts.pt")
+    monkeypatch.chdir(tmp_path / "run")
+    name = get_spec("parts.pt").name
+    monkeypatch.chdir(tmp_path)  # a worker's own working folder
+    segmenter, style = JobSettings(model=name, device="cpu").build()
+    assert segmenter.spec.categories == CLASSES and style.palette.tolist()[1] == [255, 0, 0]
