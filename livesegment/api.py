@@ -12,12 +12,16 @@ order (HxWx3 uint8 BGR); labels are HxW uint8 class ids (``model.spec.categories
 A video's frames are segmented with the command line's temporal smoothing by
 :func:`segment_frames` (the labels ``process`` writes: it looks a few frames ahead) or, one
 frame at a time as they arrive, by :class:`VideoSegmenter` (past frames only, as ``live``).
+
+A model is measured on a labelled folder (image + mask folders, VOC/CVAT, COCO, YOLO-seg,
+LabelMe) by :func:`evaluate`, the figures ``livesegment eval`` prints; :func:`read_dataset`
+gives the folder's pictures and labels and its pre-flight report.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,14 +33,17 @@ from livesegment.core.masks.smoothing import DEFAULT_LOOKAHEAD, MaskOptions, Tem
 from livesegment.core.models.catalog import DEFAULT_SMOOTHING
 from livesegment.core.models.zoo import DEFAULT_MODEL, REGISTRY
 from livesegment.core.segmenter import Segmenter, mask_labels
+from livesegment.io.datasets import LabelledDataset, open_dataset
 from livesegment.io.images import read_image
 from livesegment.io.sample import sample_clip
 from livesegment.io.video import VideoFileSource
 from livesegment.pipeline.job import JobReport, is_image
 from livesegment.pipeline.job import process_file as _process_file
+from livesegment.pipeline.validate import EvalResult, Validator
 
-__all__ = ["load_model", "models", "overlay", "process_file", "read_frames", "sample_clip",
-           "segment", "segment_frames", "Segmenter", "train", "VideoSegmenter"]
+__all__ = ["evaluate", "load_model", "models", "overlay", "process_file", "read_dataset",
+           "read_frames", "sample_clip", "segment", "segment_frames", "Segmenter", "train",
+           "VideoSegmenter"]
 
 if TYPE_CHECKING:  # training imports stay lazy: a script that only segments never pays them
     from livesegment.pipeline.training import TrainProgress, TrainResult
@@ -167,6 +174,30 @@ def train(data: PathLike, output: PathLike, *, classes: Iterable[str] | None = N
                             epochs=epochs, size=size, val_share=share)
     return Trainer(training, Path(output), config, on_progress=on_progress,
                    resume=resume).run()
+
+
+def read_dataset(path: PathLike, *, classes: Sequence[str] | None = None,
+                 ignore: Sequence[int] = ()) -> LabelledDataset:
+    """A labelled dataset in any supported format, found by looking; ``dataset[i]`` is a
+    ``Sample`` (``image`` BGR, ``labels`` class ids, 255 = ignore) and ``dataset.report`` the
+    pre-flight report. ``classes`` names the classes where the folder does not; ``ignore``
+    lists extra mask values to leave out (GrabCut's 128). A broken dataset raises
+    ``InputError`` naming the file."""
+    return open_dataset(Path(path), classes, ignore)
+
+
+def evaluate(model: Segmenter, data: PathLike | LabelledDataset, *,
+             class_map: Mapping[str, str | Iterable[str]] | None = None,
+             refine: bool = False) -> EvalResult:
+    """``model`` scored on a labelled dataset, as ``livesegment eval`` does: per-class IoU,
+    Dice, precision, recall, boundary F and "contains the class" figures in
+    ``result.scores``, fps, and the worst pictures. Classes are matched by name; ``class_map``
+    maps others (``{"human": "person"}``, ``{"vehicle": ["car", "bus"]}``), every other model
+    class counting as background. ``refine`` is off by default: it measures the network."""
+    dataset = data if isinstance(data, LabelledDataset) else read_dataset(data)
+    pairs = {name: (models,) if isinstance(models, str) else tuple(models)
+             for name, models in (class_map or {}).items()}
+    return Validator(model, dataset, pairs, refine=refine).run()
 
 
 def _style(model: Segmenter, classes: Iterable[str | int] | None,

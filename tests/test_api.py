@@ -174,3 +174,16 @@ def test_video_segmenter_steadies_a_sequence_frame_by_frame(model):
 def test_sequence_helpers_name_a_wrong_argument(model, call, kind, message):
     with pytest.raises(kind, match=message):
         call(model)
+
+
+def test_evaluate_scores_a_model_on_a_labelled_folder(tmp_path):
+    from tests.conftest import fake_segmenter
+    from tests.pipeline.test_validate import SIDE, person_dataset
+
+    person_dataset(tmp_path, ("background", "human"))
+    dataset = livesegment.read_dataset(tmp_path)
+    assert dataset.classes == ("background", "human") and dataset.report.pictures == 2
+    result = livesegment.evaluate(fake_segmenter(SIDE), tmp_path, class_map={"human": "person"})
+    # the validator's crafted case: 512 of 2560 person pixels missed, nothing else wrong
+    assert result.scores.iou[1] == pytest.approx(0.8)
+    assert result.mapping.pairs == (("human", ("person",)),)

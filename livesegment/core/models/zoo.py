@@ -23,7 +23,7 @@ from livesegment.core.models.catalog import (  # noqa: F401 - re-exported
     DEFAULT_MODEL, DEFAULT_PORTRAIT_MODEL,
 )
 from livesegment.core.models.espnetv2 import ESPNetv2
-from livesegment.core.models.model_file import looks_like_file, read_model_file
+from livesegment.core.models.model_file import ModelCard, looks_like_file, read_model_file
 from livesegment.core.models.safe_load import load_plain
 from livesegment.core.compose.palette import cityscapes_palette, voc_palette
 from livesegment.core.models.sinet import build_sinet
@@ -328,7 +328,12 @@ def get_spec(name: str) -> ModelSpec:
 def _file_spec(path: Path, _mtime_ns: int, _size: int) -> ModelSpec:
     """A trained model's spec from its card; cached until the file changes. Its name is the
     file's absolute path, so it travels to Ray workers and back into get_spec unchanged."""
-    card, _ = read_model_file(path)
+    return spec_from_card(read_model_file(path)[0], path)
+
+
+def spec_from_card(card: ModelCard, path: Path) -> ModelSpec:
+    """The spec a model card describes, its weights in the model file at ``path`` (which a
+    run in progress has not necessarily written yet)."""
     return ModelSpec(
         name=str(path),
         title=card.title,

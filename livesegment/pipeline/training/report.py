@@ -15,6 +15,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+from livesegment.errors import OutputError
+from livesegment.io.eval_report import confusion_picture
+from livesegment.io.images import write_image
 from livesegment.io.paths import atomic_target
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -42,20 +45,18 @@ def write_results(run_dir: Path, history: Sequence[dict[str, Any]],
     writer.writeheader()
     for line in history:
         writer.writerow({k: _cell(v) for k, v in line.items()})
-    with atomic_target(run_dir / "results.csv") as tmp:
-        tmp.write_text(text.getvalue())
+    path = run_dir / "results.csv"
+    try:
+        with atomic_target(path) as tmp:
+            tmp.write_text(text.getvalue())
+    except OSError as exc:
+        raise OutputError(f"cannot write {path} ({exc.strerror or exc})") from None
 
 
 def _cell(value: Any) -> Any:
     if value is None:
         return ""
     return f"{value:.6g}" if isinstance(value, float) else value
-
-
-def _save_png(path: Path, picture: np.ndarray) -> None:
-    with atomic_target(path) as tmp:
-        if not cv2.imwrite(str(tmp), picture):
-            raise OSError(f"cannot encode {path.name}")
 
 
 def draw_curves(run_dir: Path, history: Sequence[dict[str, Any]],
@@ -70,7 +71,7 @@ def draw_curves(run_dir: Path, history: Sequence[dict[str, Any]],
         box = (k * w // 2 + 50, 30, w // 2 - 70, h - 70)  # x, y, width, height
         _plot(canvas, box, steps, [[r.get(key) for r in history] for key, _ in series],
               [colour for _, colour in series], [key for key, _ in series])
-    _save_png(run_dir / "curves.png", canvas)
+    write_image(run_dir / "curves.png", canvas, "training curves ")
 
 
 def _plot(canvas: np.ndarray, box: tuple[int, int, int, int], xs: list[int],
@@ -94,28 +95,7 @@ def _plot(canvas: np.ndarray, box: tuple[int, int, int, int], xs: list[int],
     cv2.putText(canvas, legend, (x0, y0 + bh + 25), FONT, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
 
 
-def draw_confusion(run_dir: Path, matrix: np.ndarray, classes: Sequence[str],
-                   cell: int = 64) -> None:
-    """confusion.png: rows = true class, columns = predicted, each row as shares of its
-    pixels (darker = more), so a rare class's row reads as plainly as the background's."""
-    n = len(classes)
-    margin = 130
-    canvas = np.full((margin + n * cell + 10, margin + n * cell + 10, 3), 255, np.uint8)
-    totals = matrix.sum(1, keepdims=True)
-    shares = np.divide(matrix, totals, out=np.zeros(matrix.shape), where=totals > 0)
-    for i in range(n):
-        for j in range(n):
-            x, y = margin + j * cell, margin + i * cell
-            level = int(255 * (1 - shares[i, j]))
-            colour = (255, level, level) if i != j else (level, 255, level)
-            cv2.rectangle(canvas, (x, y), (x + cell, y + cell), colour, -1)
-            cv2.rectangle(canvas, (x, y), (x + cell, y + cell), (160, 160, 160), 1)
-            ink = (255, 255, 255) if shares[i, j] > 0.6 else (0, 0, 0)
-            cv2.putText(canvas, f"{shares[i, j]:.2f}", (x + 8, y + cell // 2 + 5), FONT, 0.45,
-                        ink, 1, cv2.LINE_AA)
-        cv2.putText(canvas, classes[i][:14], (4, margin + i * cell + cell // 2 + 5), FONT, 0.45,
-                    (0, 0, 0), 1, cv2.LINE_AA)
-        cv2.putText(canvas, classes[i][:8], (margin + i * cell + 4, margin - 10), FONT, 0.4,
-                    (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.putText(canvas, "true \\ predicted", (4, 30), FONT, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    _save_png(run_dir / "confusion.png", canvas)
+def draw_confusion(run_dir: Path, matrix: np.ndarray, classes: Sequence[str]) -> None:
+    """confusion.png: the best validation's matrix, drawn as ``eval`` draws it."""
+    write_image(run_dir / "confusion.png", confusion_picture(matrix, tuple(classes)),
+                "confusion matrix ")

@@ -23,7 +23,7 @@ import torch
 from livesegment import __version__
 from livesegment.core.models.espnetv2 import classifier
 from livesegment.core.models.model_file import ModelCard
-from livesegment.core.models.zoo import get_spec
+from livesegment.core.models.zoo import ModelSpec, get_spec, spec_from_card
 from livesegment.errors import InputError, LivesegmentError
 from livesegment.pipeline.training import report
 from livesegment.pipeline.training.checkpoints import read_checkpoint, save_model
@@ -35,11 +35,10 @@ from livesegment.pipeline.training.network import finetune_network
 from livesegment.pipeline.training.schedule import Plan, epoch_plan, lr_factor, time_plan
 from livesegment.pipeline.training.split import Split, rarest_class, split_samples
 from livesegment.pipeline.training.transforms import AugmentSettings
-from livesegment.pipeline.training.validate import (
-    SIZE_MULTIPLE, figures, time_one_picture, validate,
-)
+from livesegment.pipeline.training.validate import figures, time_one_picture, validate
 
 DEFAULT_EPOCHS = 30
+SIZE_MULTIPLE = 32  # ESPNetv2's
 MEASURE_STEPS = 3  # steps timed before a time budget is planned (the first warms up)
 LICENCE = "fine-tuned from {base}, {licence}; the training pictures' own terms apply"
 
@@ -316,8 +315,8 @@ class Trainer:
     def _plan_for_time(self) -> None:
         cfg = self.config
         if not self._val_s:
-            per_picture = time_one_picture(self.model, self.data, self.split.val, self.size,
-                                           self.base.mean, self.base.std)
+            per_picture = time_one_picture(self.model, self._spec(), self.data,
+                                           self.split.val, self.size)
             self._val_s = per_picture * len(self.split.val)
         cap = cfg.epochs * self.per_epoch if cfg.epochs else None
         left = cfg.time_s - self.elapsed() - self._val_s  # the final validation's share
@@ -329,8 +328,7 @@ class Trainer:
         self._report("validate", loss)
         start = time.perf_counter()
         if self.split.val:
-            scores = validate(self.model, self.data, self.split.val, self.size,
-                              self.base.mean, self.base.std)
+            scores = validate(self.model, self._spec(), self.data, self.split.val, self.size)
             shown, matrix = figures(scores), scores.matrix.tolist()
         else:
             shown, matrix = {}, []
@@ -402,6 +400,10 @@ class Trainer:
             size_multiple=SIZE_MULTIPLE,
             licence=LICENCE.format(base=self.base.name, licence=self.base.licence),
             training=training, validation=self.best["validation"])
+
+    def _spec(self) -> ModelSpec:
+        """The spec of the model being trained (what its file will say)."""
+        return spec_from_card(self._card(), self.output)
 
     def _finish(self, reason: str) -> None:
         """The model file's card gets the run's final summary; the pictures are drawn."""

@@ -1,60 +1,69 @@
-"""Validation during training: the model in training, on held-back pictures, as it will run.
-
-Each picture goes through the same steps as :class:`~livesegment.core.segmenter.Segmenter`
-(resize to the inference size, normalise, logits, upsample + argmax at the picture's own
-size), so the figures a run reports are the ones ``eval`` gives for the saved file.
+"""Validation during training: the model being trained, on held-back pictures, through the
+same :class:`~livesegment.pipeline.validate.Validator` as ``eval`` (and so the same steps as
+every front end: resize to the inference size, normalise, logits, upsample + argmax at the
+picture's own size). The figures a run reports are the ones ``eval`` gives for its file.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from livesegment.core.masks.postprocess import labels_from_logits
-from livesegment.core.masks.preprocess import inference_size, to_model_input
-from livesegment.core.metrics import ScoreAccumulator, Scores
+from livesegment.core.metrics import Scores
+from livesegment.core.models.zoo import ModelSpec
+from livesegment.core.segmenter import Segmenter
+from livesegment.io.datasets.records import Sample
 from livesegment.pipeline.training.data import TrainingData
-
-SIZE_MULTIPLE = 32
-
-
-@torch.inference_mode()
-def predict_labels(model: nn.Module, bgr: np.ndarray, size: int, mean: tuple[float, ...],
-                   std: tuple[float, ...]) -> np.ndarray:
-    """HxW uint8 class ids for one picture (``model`` in eval mode)."""
-    h, w = bgr.shape[:2]
-    x = to_model_input(torch.from_numpy(bgr), inference_size(h, w, size, SIZE_MULTIPLE),
-                       mean, std, torch.float32)
-    return labels_from_logits(model(x), (h, w)).numpy()
+from livesegment.pipeline.validate import Validator
 
 
-def validate(model: nn.Module, data: TrainingData, ids: Sequence[int], size: int,
-             mean: tuple[float, ...], std: tuple[float, ...]) -> Scores:
-    """The figures of ``model`` on pictures ``ids``; the model is left in training mode."""
-    scores = ScoreAccumulator(data.classes, data.background)
+class HeldBack:
+    """Pictures ``ids`` of ``data`` read the way the Validator reads a dataset."""
+
+    def __init__(self, data: TrainingData, ids: Sequence[int]) -> None:
+        self.data, self.ids = data, list(ids)
+        self.classes, self.background = data.classes, data.background
+        self.root = Path(data.source)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: int) -> Sample:
+        return self.data.samples[self.ids[index]]
+
+
+def _validator(model: nn.Module, spec: ModelSpec, data: TrainingData, ids: Sequence[int],
+               size: int) -> Validator:
+    segmenter = Segmenter(spec, model, torch.device("cpu"), size)
+    return Validator(segmenter, HeldBack(data, ids), keep_worst=0)
+
+
+def validate(model: nn.Module, spec: ModelSpec, data: TrainingData, ids: Sequence[int],
+             size: int) -> Scores:
+    """The figures of ``model`` (described by ``spec``) on pictures ``ids``; the model is
+    back in training mode afterwards."""
     model.eval()
     try:
-        for i in ids:
-            sample = data.samples[i]
-            scores.add(sample.labels, predict_labels(model, sample.image, size, mean, std))
+        return _validator(model, spec, data, ids, size).run().scores
     finally:
         model.train()
-    return scores.scores()
 
 
-def time_one_picture(model: nn.Module, data: TrainingData, ids: Sequence[int], size: int,
-                     mean: tuple[float, ...], std: tuple[float, ...]) -> float:
+def time_one_picture(model: nn.Module, spec: ModelSpec, data: TrainingData,
+                     ids: Sequence[int], size: int) -> float:
     """Seconds one validation picture takes (median of up to three): plans the run's time."""
+    validator = _validator(model, spec, data, ids, size)
     times = []
     model.eval()
     try:
-        for i in list(ids)[:3]:
+        for sample in (data.samples[i] for i in list(ids)[:3]):
             start = time.perf_counter()
-            predict_labels(model, data.samples[i].image, size, mean, std)
+            validator.predict(sample.image)
             times.append(time.perf_counter() - start)
     finally:
         model.train()
