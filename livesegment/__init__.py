@@ -2,14 +2,15 @@
 
 The Python API (``load_model``, ``segment``, ``segment_frames``, ``VideoSegmenter``,
 ``overlay``, ``read_frames``, ``process_file``, ``sample_clip``, ``models``, ``read_dataset``,
-``evaluate``) lives in :mod:`livesegment.api`; it is imported on first use, so
+``evaluate``, ``train``) lives in :mod:`livesegment.api`; it is imported on first use, so
 ``import livesegment`` (and ``livesegment --help``) stays free of torch.
 """
 
 __version__ = "0.1.0"
 
 _API = ("evaluate", "load_model", "models", "overlay", "process_file", "read_dataset",
-        "read_frames", "sample_clip", "segment", "segment_frames", "Segmenter", "VideoSegmenter")
+        "read_frames", "sample_clip", "segment", "segment_frames", "Segmenter", "train",
+        "VideoSegmenter")
 __all__ = ["__version__", *_API]
 
 

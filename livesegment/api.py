@@ -21,8 +21,9 @@ gives the folder's pictures and labels and its pre-flight report.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -41,8 +42,11 @@ from livesegment.pipeline.job import process_file as _process_file
 from livesegment.pipeline.validate import EvalResult, Validator
 
 __all__ = ["evaluate", "load_model", "models", "overlay", "process_file", "read_dataset",
-           "read_frames", "sample_clip", "segment", "segment_frames", "Segmenter",
+           "read_frames", "sample_clip", "segment", "segment_frames", "Segmenter", "train",
            "VideoSegmenter"]
+
+if TYPE_CHECKING:  # training imports stay lazy: a script that only segments never pays them
+    from livesegment.pipeline.training import TrainProgress, TrainResult
 
 PathLike = str | os.PathLike
 REFINE = MaskOptions().refine  # the command line's default, so a script gets the same labels
@@ -154,6 +158,29 @@ def process_file(source: PathLike, output: PathLike, model: Segmenter | None = N
     return _process_file(source, output, model, _style(model, classes, opacity),
                          _path(masks, "masks") if masks is not None else None,
                          mask_options=MaskOptions(_strength(smoothing), refine))
+
+
+def train(data: PathLike, output: PathLike, *, classes: Iterable[str] | None = None,
+          val: PathLike | float | None = None, time: str | float | None = None,
+          epochs: int | None = None, seed: int = 0, patience: int | None = 10,
+          size: int | None = None, base: str = DEFAULT_MODEL, resume: bool = False,
+          on_progress: Callable[[TrainProgress], None] | None = None) -> TrainResult:
+    """Fine-tunes ``base`` on the labelled pictures in folder ``data`` (any format ``train``
+    reads) and writes the best model to ``output``, as ``livesegment train`` does; then
+    ``load_model(output)`` uses it. ``val``: a share of the pictures to validate on (default
+    0.2, stratified, fixed by ``seed``) or a second labelled folder. ``time``: a budget such
+    as ``"10m"`` the run plans for; ``resume`` continues a stopped run of ``output``."""
+    from livesegment.pipeline.training import Trainer, TrainConfig, replace_config
+    from livesegment.pipeline.training.data import open_training_data
+    from livesegment.pipeline.training.schedule import parse_duration
+
+    share = val if isinstance(val, (int, float)) else None
+    training = open_training_data(data, classes, None if share is not None else val)
+    config = replace_config(TrainConfig(base=base, seed=seed, patience=patience),
+                            time_s=None if time is None else parse_duration(time),
+                            epochs=epochs, size=size, val_share=share)
+    return Trainer(training, Path(output), config, on_progress=on_progress,
+                   resume=resume).run()
 
 
 def read_dataset(path: PathLike, *, classes: Sequence[str] | None = None,

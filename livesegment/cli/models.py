@@ -1,4 +1,5 @@
-"""``livesegment models [NAME]``: the model table, or one model's classes and their ids."""
+"""``livesegment models [NAME|FILE]``: the model table, or one model's classes and their ids
+(and a trained model file's card)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,22 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
     m = sub.add_parser("models", parents=[common], help="list the models, or one model's "
                        "classes", description="List the models; with a NAME, that model's "
                        "classes and ids (for --classes).")
-    m.add_argument("name", nargs="?", metavar="NAME", help="show this model's classes")
+    m.add_argument("name", nargs="?", metavar="NAME|FILE",
+                   help="show this model's classes (a trained model file: also its card)")
 
 
 def run(args: argparse.Namespace) -> int:
     from livesegment.core.models.zoo import REGISTRY, get_spec
 
     if args.name:
-        print(model_details(get_spec(args.name)))
+        spec = get_spec(args.name)
+        header = None
+        if spec.weights.kind == "file":  # a trained model: its card says more
+            from livesegment.core.models.model_file import describe_card, read_model_file
+
+            path = spec.weights.path()
+            header = describe_card(read_model_file(path)[0], path)
+        print(model_details(spec, header=header))
         return 0
     rows = [("NAME", "CLASSES", "SIZE", "WEIGHTS", "LICENCE")]
     for spec in REGISTRY.values():
@@ -34,13 +43,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def model_details(spec, width: int = 80) -> str:
-    """A model's facts and its classes as ``id name`` columns that fit ``width``."""
-    lines = [f"{spec.name}: {spec.title}",
-             f"  input short side {spec.default_size} px (multiple of {spec.size_multiple}), "
-             f"weights {spec.weights.status()}",
-             f"  licence {spec.licence}", "",
-             f"classes (--classes takes names or ids; {spec.categories[spec.background]} "
+def model_details(spec, width: int = 80, header: list[str] | None = None) -> str:
+    """A model's facts (or ``header``: a model card's lines, kept whole) and its classes as
+    ``id name`` columns that fit ``width``."""
+    facts = header or [
+        f"{spec.name}: {spec.title}",
+        f"  input short side {spec.default_size} px (multiple of {spec.size_multiple}), "
+        f"weights {spec.weights.status()}",
+        f"  licence {spec.licence}"]
+    lines = ["", f"classes (--classes takes names or ids; {spec.categories[spec.background]} "
              "is never painted):"]
     cells = [f"{i:>3} {name}" for i, name in enumerate(spec.categories)]
     cell = max(len(c) for c in cells) + 2
@@ -49,5 +60,7 @@ def model_details(spec, width: int = 80) -> str:
     for r in range(rows):
         line = "".join(cells[i].ljust(cell) for i in range(r, len(cells), rows))
         lines.append(("  " + line).rstrip())
-    return "\n".join(textwrap.shorten(ln, width, placeholder="...") if len(ln) > width else ln
-                     for ln in lines)
+    if header is None:
+        facts = [textwrap.shorten(ln, width, placeholder="...") if len(ln) > width else ln
+                 for ln in facts]
+    return "\n".join(facts + lines)

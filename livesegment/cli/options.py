@@ -169,7 +169,8 @@ def add_model_options(p: argparse.ArgumentParser, default: str | None = DEFAULT_
                       default_help: str = f"default {DEFAULT_MODEL}",
                       auto_size: bool = False) -> None:
     p.add_argument("--model", default=default,
-                   help=f"model name ({default_help}; see 'livesegment models')")
+                   help=f"model name ({default_help}; see 'livesegment models') or a "
+                   "model file made by 'livesegment train'")
     p.add_argument("--size", type=size_or_auto if auto_size else positive_int,
                    help="inference short side in pixels (default: the model's)" +
                    ("; auto: the largest that keeps up with the camera" if auto_size else ""))

@@ -21,15 +21,20 @@ LABEL_WIDTH = 16  # leaves the bar, times, frames and fps 60 columns
 # frames written across a cluster (from the files' headers). COUNT is the count's place.
 MEDIA_TIME = ("{n:.1f}/{total:.1f} s", "{n:.1f} s")
 FRAMES = ("{n:.0f}/{total:.0f} frames", "{n:.0f} frames")
+STEPS = ("{n:.0f}/{total:.0f} steps", "{n:.0f} steps")
 _WITH_TOTAL = "{desc}{percentage:3.0f}%|{bar}| COUNT [{elapsed}<{remaining}{postfix}]"
 _WITHOUT_TOTAL = "{desc}COUNT [{elapsed}{postfix}]"
 _PLAIN = "{desc}{percentage:3.0f}% COUNT [{elapsed}<{remaining}{postfix}]"
 
 
-def _bar_format(counted: tuple[str, str], total: float | None, plain: bool) -> str:
+def _bar_format(counted: tuple[str, str], total: float | None, plain: bool,
+                remaining: bool = True) -> str:
+    """``remaining``: tqdm's estimate from the rate so far; off where the caller knows
+    better and puts its own in the postfix (a training run's validations)."""
     if not total:
         return _WITHOUT_TOTAL.replace("COUNT", counted[1])
-    return (_PLAIN if plain else _WITH_TOTAL).replace("COUNT", counted[0])
+    text = (_PLAIN if plain else _WITH_TOTAL).replace("COUNT", counted[0])
+    return text if remaining else text.replace("<{remaining}", "")
 
 
 def _width_settings(stream: TextIO) -> dict:
@@ -88,34 +93,51 @@ class ProgressBar:
         postfix = f"files {progress.files_done}/{progress.files}, {fps:.1f} fps"
         self._show(FRAMES, progress.frames, progress.total or None, elapsed, postfix)
 
+    def update_training(self, progress) -> None:
+        """A training run's ``pipeline.training.TrainProgress``: steps out of the plan (none
+        while a time budget is still being measured), the run's own ETA (validations
+        included) and the last and best validation mIoU."""
+        if not self.enabled:
+            return
+        parts = [f"epoch {progress.epoch:.1f}"]
+        if progress.val_miou is not None:
+            parts.append(f"val mIoU {progress.val_miou:.3f} (best {progress.best_miou:.3f})")
+        if progress.phase == "validate":
+            parts.append("validating")
+        elif progress.total_steps:
+            parts.append(f"ETA {tqdm.format_interval(progress.eta_s)}")
+        self._show(STEPS, progress.step, progress.total_steps or None, progress.elapsed_s,
+                   ", ".join(parts), remaining=False)
+
     def _show(self, counted: tuple[str, str], n: float, total: float | None, elapsed_s: float,
-              postfix: str) -> None:
+              postfix: str, remaining: bool = True) -> None:
         if self.tty:
-            self._draw(counted, n, total, postfix)
+            self._draw(counted, n, total, postfix, remaining)
         else:
-            self._log(counted, n, total, elapsed_s, postfix)
+            self._log(counted, n, total, elapsed_s, postfix, remaining)
 
     def _draw(self, counted: tuple[str, str], n: float, total: float | None,
-              postfix: str) -> None:
+              postfix: str, remaining: bool = True) -> None:
+        bar_format = _bar_format(counted, total, plain=False, remaining=remaining)
         if self._bar is None:
             self._bar = tqdm(total=total, file=self.stream, leave=True, mininterval=0.1,
                              desc=self.label.rstrip() or None, postfix=postfix,
-                             bar_format=_bar_format(counted, total, plain=False),
-                             **_width_settings(self.stream))
+                             bar_format=bar_format, **_width_settings(self.stream))
         elif total != self._bar.total:  # a cluster's estimate grows when a header undercounts
             self._bar.total = total
-            self._bar.bar_format = _bar_format(counted, total, plain=False)
+            self._bar.bar_format = bar_format
         self._bar.postfix = postfix
         self._bar.update(n - self._bar.n)
 
     def _log(self, counted: tuple[str, str], n: float, total: float | None, elapsed_s: float,
-             postfix: str) -> None:
+             postfix: str, remaining: bool = True) -> None:
         now = time.monotonic()
         if now - self._last_line < LOG_INTERVAL_S:
             return
         self._last_line = now
         line = tqdm.format_meter(n, total, elapsed_s, prefix=self.label.rstrip(),
-                                 bar_format=_bar_format(counted, total, plain=True),
+                                 bar_format=_bar_format(counted, total, plain=True,
+                                                        remaining=remaining),
                                  postfix=postfix)
         self.stream.write(line + "\n")
         self.stream.flush()

@@ -259,12 +259,14 @@ class ESPNetv2(nn.Module):
     :func:`livesegment.core.masks.postprocess.labels_from_logits`).
     """
 
-    def __init__(self, num_classes: int) -> None:
+    def __init__(self, num_classes: int, projection: int | None = None) -> None:
         super().__init__()
         self.base_net = Encoder()
         d = DECODER_WIDTH
         dec = (4 * d, 3 * d, 2 * d)
-        proj = min(num_classes // 2, d)
+        # The release ties the pyramid's projection width to the class count; a fine-tune keeps
+        # its base's width (10 for VOC) so every decoder weight transfers, only the classifier not.
+        proj = projection or decoder_projection(num_classes)
         _, w2, w3, w4 = ENCODER_WIDTHS
         self.bu_dec_l1 = EfficientPyramidPool(w4, proj, dec[0])
         self.bu_dec_l2 = EfficientPyramidPool(dec[0], proj, dec[1])
@@ -283,6 +285,16 @@ class ESPNetv2(nn.Module):
         x = self.bu_dec_l2(self.bu_br_l2(_up2(x) + self.merge_enc_dec_l2(l3)))
         x = self.bu_dec_l3(self.bu_br_l3(_up2(x) + self.merge_enc_dec_l3(l2)))
         return self.bu_dec_l4(self.bu_br_l4(_up2(x) + self.merge_enc_dec_l4(l1)))
+
+
+def decoder_projection(num_classes: int) -> int:
+    """The released decoder's pyramid projection width for ``num_classes`` classes."""
+    return min(num_classes // 2, DECODER_WIDTH)
+
+
+def classifier(model: ESPNetv2) -> nn.Conv2d:
+    """The last 1x1 convolution: the only layer whose shape depends on the class count."""
+    return model.bu_dec_l4.merge_layer[3]
 
 
 def fold_batch_norms(model: nn.Module) -> nn.Module:

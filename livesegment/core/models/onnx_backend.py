@@ -38,6 +38,16 @@ def _fingerprint(model: nn.Module) -> str:
     return digest.hexdigest()[:16]
 
 
+def export_graph(model: nn.Module, path: Path, shape: tuple[int, ...]) -> None:
+    """Writes ``model`` as an ONNX graph for inputs of ``shape`` (NCHW float ``x`` in,
+    ``logits`` out). The graph is fixed to the shape: ESPNetv2's pyramid bakes it in."""
+    example = torch.zeros(shape)
+    with contextlib.redirect_stdout(io.StringIO()):  # the exporter chats on stdout
+        torch.onnx.export(model, (example,), str(path), input_names=["x"],
+                          output_names=["logits"], opset_version=18, dynamo=True,
+                          external_data=False)
+
+
 class OnnxRuntimeModel(nn.Module):
     """Callable like the torch model it was exported from: NCHW float in, logits out."""
 
@@ -59,7 +69,9 @@ class OnnxRuntimeModel(nn.Module):
     def _session(self, shape: tuple[int, ...]):
         with self._lock:
             if shape not in self._sessions:
-                path = cache_dir() / f"{self._name}-{self._key}-{shape[2]}x{shape[3]}.onnx"
+                # A trained model's name is its file's path: only the file name goes in.
+                stem = Path(self._name).name
+                path = cache_dir() / f"{stem}-{self._key}-{shape[2]}x{shape[3]}.onnx"
                 if not path.is_file():
                     self._export(path, shape)
                 options = self._ort.SessionOptions()
@@ -74,11 +86,7 @@ class OnnxRuntimeModel(nn.Module):
     def _export(self, path: Path, shape: tuple[int, ...]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        example = torch.zeros(shape)
-        with contextlib.redirect_stdout(io.StringIO()):  # the exporter chats on stdout
-            torch.onnx.export(self._source, (example,), str(tmp), input_names=["x"],
-                              output_names=["logits"], opset_version=18, dynamo=True,
-                              external_data=False)
+        export_graph(self._source, tmp, shape)
         os.replace(tmp, path)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import difflib
 import os
-import pickle
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -26,6 +24,8 @@ from livesegment.core.models.catalog import (  # noqa: F401 - re-exported
 )
 from livesegment.core.models.espnetv2 import ESPNetv2
 from livesegment.core.models.fused import FusedPerson
+from livesegment.core.models.model_file import ModelCard, looks_like_file, read_model_file
+from livesegment.core.models.safe_load import load_plain
 from livesegment.core.compose.palette import cityscapes_palette, voc_palette
 from livesegment.core.models.sinet import build_sinet
 from livesegment.core.models.tflite_graph import load_tflite_person_model
@@ -59,11 +59,12 @@ class WeightsSource:
     """Where a model's trained weights come from.
 
     ``bundled``: a file shipped inside the package. ``torchvision``: a weights enum member, whose
-    file is downloaded once into the torch hub cache.
+    file is downloaded once into the torch hub cache. ``file``: a model file trained here
+    (core/models/model_file.py).
     """
 
-    kind: Literal["bundled", "torchvision"]
-    ref: str  # file name in livesegment/weights, or "EnumName.MEMBER"
+    kind: Literal["bundled", "torchvision", "file"]
+    ref: str  # file name in livesegment/weights, "EnumName.MEMBER", or the model file's path
     # ``tflite``: the file holds the graph and its weights (MediaPipe's models), read by
     # core/models/tflite_graph.py instead of torch.load. ``fused``: two bundled models at
     # once (core/models/fused.py); ``ref`` names the main one's file.
@@ -73,13 +74,15 @@ class WeightsSource:
         """Local file holding these weights (it may not exist yet for torchvision's)."""
         if self.kind == "bundled":
             return Path(str(resources.files("livesegment") / "weights" / self.ref))
+        if self.kind == "file":
+            return Path(self.ref)
         url = _torchvision_weights(self.ref).url
         return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
 
     def status(self) -> str:
         """``bundled``, ``cached`` or ``downloadable``: what a user needs to know before running."""
-        if self.kind == "bundled":
-            return "bundled"
+        if self.kind in ("bundled", "file"):
+            return self.kind
         return "cached" if self.path().is_file() else "downloadable"
 
 
@@ -330,57 +333,58 @@ REGISTRY: dict[str, ModelSpec] = _build_registry()
 
 
 def get_spec(name: str) -> ModelSpec:
-    """The spec called ``name``; an unknown name gets a suggestion and the list."""
+    """The spec called ``name``, or the one a model file describes (a path, as every
+    ``--model`` accepts); an unknown name gets a suggestion and the list."""
     if name in REGISTRY:
         return REGISTRY[name]
+    if looks_like_file(name):
+        path = Path(name).expanduser().resolve()
+        if not path.is_file():
+            raise InputError(f"model file not found: {name}")
+        stat = path.stat()
+        return _file_spec(path, stat.st_mtime_ns, stat.st_size)
     hint = difflib.get_close_matches(name, list(REGISTRY), n=1, cutoff=0.4)
     suggestion = f"; did you mean '{hint[0]}'?" if hint else ""
-    raise InputError(f"unknown model '{name}'{suggestion} (models: {', '.join(REGISTRY)})")
+    raise InputError(f"unknown model '{name}'{suggestion} (models: {', '.join(REGISTRY)}, "
+                     "or a model file made by 'livesegment train')")
+
+
+@lru_cache(maxsize=16)
+def _file_spec(path: Path, _mtime_ns: int, _size: int) -> ModelSpec:
+    """A trained model's spec from its card; cached until the file changes. Its name is the
+    file's absolute path, so it travels to Ray workers and back into get_spec unchanged."""
+    return spec_from_card(read_model_file(path)[0], path)
+
+
+def spec_from_card(card: ModelCard, path: Path) -> ModelSpec:
+    """The spec a model card describes, its weights in the model file at ``path`` (which a
+    run in progress has not necessarily written yet)."""
+    return ModelSpec(
+        name=str(path),
+        title=card.title,
+        categories=card.classes,
+        background=card.background,
+        palette=np.array(card.colours, np.uint8),
+        mean=card.mean,
+        std=card.std,
+        size_multiple=card.size_multiple,
+        default_size=card.size,
+        build=card.builder(),
+        weights=WeightsSource("file", str(path)),
+        licence=card.licence,
+        default_classes=tuple(c for i, c in enumerate(card.classes) if i != card.background),
+    )
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Reads a checkpoint without ever executing pickled code, unwrapping common containers."""
-    if not path.exists():
-        raise WeightsError(f"weights file not found: {path}")
-    if not path.is_file():
-        raise WeightsError(f"weights path is not a file: {path}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        imports = _code_it_would_run(path)
-        if imports is not None:
-            named = f" ({', '.join(imports[:3])})" if imports else ""
-            raise WeightsError(
-                f"refusing to load {path}: it contains Python objects that would run code when "
-                f"loaded{named}; only plain tensor state dicts are accepted"
-            ) from None
-        raise WeightsError(f"{path} is not a PyTorch weights file (unreadable data)") from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise WeightsError(f"{path} is not a PyTorch weights file ({first_line(exc)})") from None
+    obj = load_plain(path)
     for wrapper in ("state_dict", "model", "model_state_dict"):
         if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
             obj = obj[wrapper]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise WeightsError(f"{path} holds no state dict of tensors")
     return {k.removeprefix("module."): v for k, v in obj.items()}
-
-
-def _code_it_would_run(path: Path) -> list[str] | None:
-    """What a refused file would import when unpickled, or ``None`` if it is not a pickle.
-
-    Only to word the refusal (nothing is executed): such a file is an attack or a pickled
-    object, not a damaged state dict. torch's own static scan reads ``torch.save`` checkpoints;
-    it does not read bare pickles (``pickle.dump``), which can only be told apart by their
-    protocol header, and are refused without naming what they import.
-    """
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(2)
-        if zipfile.is_zipfile(path):
-            return torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
-    except Exception:  # noqa: BLE001 - anything torch cannot parse is simply not a checkpoint
-        return None
-    return [] if head[:1] == b"\x80" else None  # PROTO opcode: a pickle, protocol 2 or later
 
 
 def _fit_state_dict(model: nn.Module, state: dict[str, torch.Tensor], spec: ModelSpec,
@@ -423,7 +427,7 @@ def _download(spec: ModelSpec) -> Path:
 def load_model(spec: ModelSpec, weights: Path | None = None) -> nn.Module:
     """Builds ``spec``'s network with trained weights, in eval mode on the CPU."""
     path = Path(weights) if weights is not None else (
-        spec.weights.path() if spec.weights.kind == "bundled" else _download(spec))
+        _download(spec) if spec.weights.kind == "torchvision" else spec.weights.path())
     if spec.weights.format == "tflite":
         return load_tflite_person_model(path, spec.fixed_input)
     if spec.weights.format == "fused":
