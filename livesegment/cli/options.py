@@ -80,6 +80,14 @@ NUMBER_RANGES: dict[str, Range] = {
     "frames": Range(1, 100_000),
     "rounds": Range(1, 100),
     "live_seconds": Range(0, 3600, "s", open_low=True),
+    # train and export
+    "time": Range(0, YEAR_S, "s", open_low=True),
+    "epochs": Range(1, 100_000),
+    "val": Range(0, 1, "of the pictures", open_low=True, open_high=True),
+    "seed": Range(0, 2**32 - 1),  # numpy's and torch's seeds alike
+    "patience": Range(0, 100_000, "validations"),
+    "batch": Range(1, 1024, "pictures"),
+    "width": Range(1, MAX_SIZE, "pixels"),
 }
 
 

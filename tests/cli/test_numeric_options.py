@@ -19,7 +19,8 @@ from livesegment.cli.options import NUMBER_RANGES, Range
 # The least each command needs besides the option under test (its run is replaced: only
 # parsing and the checks before it are exercised).
 MINIMAL = {"process": ["process", "in.mp4", "-o", "out.mp4"], "live": ["live", "-o", "r.mp4"],
-           "bench": ["bench"]}
+           "bench": ["bench"], "train": ["train", "data", "-o", "m.pt"],
+           "export": ["export", "espnetv2-voc", "-o", "m.onnx"]}
 
 
 def _parses_numbers(kind) -> bool:
