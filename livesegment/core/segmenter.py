@@ -104,10 +104,10 @@ class Segmenter:
     def _graphs(self, height: int, width: int) -> list[tuple[FrozenPerShape, tuple[int, ...]]]:
         """Each frozen network with the input shape it gets for frames of this size."""
         shape = (1, 3, *self.input_size(height, width))
-        parts = [(self.model, shape)]
-        if isinstance(self.model, FusedPerson):
-            parts = [(self.model.main, shape), (self.model.person, (1, 3, *self.model.person_hw))]
-        return [(net, s) for net, s in parts if isinstance(net, FrozenPerShape)]
+        # A fused model's selfie network runs only in close-ups: its graph is built when it
+        # gets hot, not before the first frame (seconds of start-up a wide scene never needs).
+        net = self.model.main if isinstance(self.model, FusedPerson) else self.model
+        return [(net, shape)] if isinstance(net, FrozenPerShape) else []
 
     @property
     def backend(self) -> str:

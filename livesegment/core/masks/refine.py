@@ -106,19 +106,7 @@ def cell_labels(a: torch.Tensor, b: torch.Tensor, pixels: torch.Tensor, ids: lis
     k, h, w = b.shape
     height, width = pixels.shape[:2]
     coef = torch.cat([a, b.unsqueeze(1)], 1)  # K x 4 x h x w: three colour weights, offset
-    low = _corner_extreme(coef, torch.minimum)
-    high = _corner_extreme(coef, torch.maximum)
-    if guide is None:
-        floor = low[:, 3] + low[:, :3].clamp(max=0).sum(1)  # K x h x w
-        ceiling = high[:, 3] + high[:, :3].clamp(min=0).sum(1)
-    else:
-        dark = (_corner_extreme(guide[0], torch.minimum) / 255 - COLOUR_SPREAD).clamp_(min=0)
-        bright = (_corner_extreme(guide[0], torch.maximum) / 255 + COLOUR_SPREAD).clamp_(max=1)
-        ends = torch.stack([low[:, :3] * dark, low[:, :3] * bright, high[:, :3] * dark,
-                            high[:, :3] * bright])
-        floor = low[:, 3] + ends.amin(0).sum(1)
-        ceiling = high[:, 3] + ends.amax(0).sum(1)
-    certain = _certain_cells(floor, ceiling, ids)
+    certain = _certain_cells(*_cell_bounds(coef, guide), ids)
     y0, _, wy = source_taps(height, h, pixels.device)
     x0, _, wx = source_taps(width, w, pixels.device)
     labels = gather2d(certain, y0, x0)
@@ -169,6 +157,23 @@ class _Blocks(NamedTuple):
         written twice with the same value)."""
         k = torch.arange(self.longest, device=cells.device)
         return self.start[cells, None] + torch.minimum(k, self.count[cells, None] - 1)
+
+
+def _cell_bounds(coef: torch.Tensor, guide: torch.Tensor | None
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per cell and plane (K x h x w), the least and the most ``a . colour + b`` can be
+    inside it: from its corners' coefficients (``coef`` K x 4 x h x w) and colours in 0..1,
+    or within the corners' ``guide`` averages widened by ``COLOUR_SPREAD``."""
+    low = _corner_extreme(coef, torch.minimum)
+    high = _corner_extreme(coef, torch.maximum)
+    if guide is None:
+        return (low[:, 3] + low[:, :3].clamp(max=0).sum(1),
+                high[:, 3] + high[:, :3].clamp(min=0).sum(1))
+    dark = (_corner_extreme(guide[0], torch.minimum) / 255 - COLOUR_SPREAD).clamp_(min=0)
+    bright = (_corner_extreme(guide[0], torch.maximum) / 255 + COLOUR_SPREAD).clamp_(max=1)
+    ends = torch.stack([low[:, :3] * dark, low[:, :3] * bright, high[:, :3] * dark,
+                        high[:, :3] * bright])
+    return low[:, 3] + ends.amin(0).sum(1), high[:, 3] + ends.amax(0).sum(1)
 
 
 def _corner_extreme(x: torch.Tensor, pick) -> torch.Tensor:
