@@ -1,4 +1,4 @@
-"""Command line: ``livesegment process|models|bench|live|gui``, a module per command.
+"""Command line: ``livesegment process|models|bench|live|gui|eval``, a module per command.
 
 User errors print one line, ``livesegment: <message>``, and exit 2; Ctrl-C exits 130 and
 SIGTERM 143 after finalising what was written. ``--debug`` shows tracebacks.
@@ -21,13 +21,15 @@ from collections.abc import Sequence
 
 from livesegment import __version__
 from livesegment.cli import bench, gui, live, models, process
+from livesegment.cli import eval as evaluate
 from livesegment.cli.allocator import keep_freed_memory
 from livesegment.cli.console import EXIT_USAGE
 from livesegment.core.models.catalog import DEFAULT_MODEL, MODEL_NAMES
 from livesegment.errors import LivesegmentError
 
 # In the order ``--help`` lists them.
-COMMANDS = {"process": process, "models": models, "bench": bench, "live": live, "gui": gui}
+COMMANDS = {"process": process, "models": models, "bench": bench, "live": live, "gui": gui,
+            "eval": evaluate}
 
 MAIN_EXAMPLES = """\
 examples:
@@ -37,6 +39,7 @@ examples:
   livesegment process 0 -o cam.mp4 --duration 60   # camera 0 for a minute
   livesegment models espnetv2-voc            # a model's classes and their ids
   livesegment gui                            # the live window
+  livesegment eval mediapipe-selfie photos/  # its figures on labelled pictures
 
 {models}
 """

@@ -86,9 +86,14 @@ def number(text: str) -> float:
 
 def add_model_options(p: argparse.ArgumentParser, default: str | None = DEFAULT_MODEL,
                       default_help: str = f"default {DEFAULT_MODEL}",
-                      auto_size: bool = False) -> None:
-    p.add_argument("--model", default=default,
-                   help=f"model name ({default_help}; see 'livesegment models')")
+                      auto_size: bool = False, positional: bool = False) -> None:
+    """``--model`` (or a MODEL argument where the model is what the command is about, as in
+    ``eval``), size, device, weights and backend."""
+    if positional:
+        p.add_argument("model", metavar="MODEL", help="model name (see 'livesegment models')")
+    else:
+        p.add_argument("--model", default=default,
+                       help=f"model name ({default_help}; see 'livesegment models')")
     p.add_argument("--size", type=size_or_auto if auto_size else positive_int,
                    help="inference short side in pixels (default: the model's)" +
                    ("; auto: the largest that keeps up with the camera" if auto_size else ""))

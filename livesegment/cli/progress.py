@@ -21,6 +21,7 @@ LABEL_WIDTH = 16  # leaves the bar, times, frames and fps 60 columns
 # frames written across a cluster (from the files' headers). COUNT is the count's place.
 MEDIA_TIME = ("{n:.1f}/{total:.1f} s", "{n:.1f} s")
 FRAMES = ("{n:.0f}/{total:.0f} frames", "{n:.0f} frames")
+PICTURES = ("{n:.0f}/{total:.0f} pictures", "{n:.0f} pictures")
 _WITH_TOTAL = "{desc}{percentage:3.0f}%|{bar}| COUNT [{elapsed}<{remaining}{postfix}]"
 _WITHOUT_TOTAL = "{desc}COUNT [{elapsed}{postfix}]"
 _PLAIN = "{desc}{percentage:3.0f}% COUNT [{elapsed}<{remaining}{postfix}]"
@@ -50,7 +51,7 @@ def _width_settings(stream: TextIO) -> dict:
 class ProgressBar:
     """How far a run is: for one file (:meth:`update`) media time out of the total, frames,
     fps and ETA; for a Ray run (:meth:`update_cluster`) frames out of the estimated total and
-    files finished.
+    files finished; for an evaluation (:meth:`update_pictures`) pictures out of the dataset's.
 
     ``label`` (a file name, ``ray``) prefixes the line. Drawn from the first update on, so a
     run refused before work starts leaves no empty bar behind.
@@ -87,6 +88,13 @@ class ProgressBar:
         fps = progress.frames / elapsed if elapsed > 0 else 0.0
         postfix = f"files {progress.files_done}/{progress.files}, {fps:.1f} fps"
         self._show(FRAMES, progress.frames, progress.total or None, elapsed, postfix)
+
+    def update_pictures(self, done: int, total: int, elapsed_s: float) -> None:
+        """Pictures of a dataset done out of its total (``eval``)."""
+        if not self.enabled:
+            return
+        rate = done / elapsed_s if elapsed_s > 0 else 0.0
+        self._show(PICTURES, done, total or None, elapsed_s, f"{rate:.1f} pictures/s")
 
     def _show(self, counted: tuple[str, str], n: float, total: float | None, elapsed_s: float,
               postfix: str) -> None:

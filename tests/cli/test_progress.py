@@ -119,3 +119,23 @@ def test_a_ray_run_shows_frames_and_files_done_on_one_line():
     log = io.StringIO()
     ProgressBar(True, log, label="ray").update_cluster(ClusterProgress(5, 20, 1, 4))
     assert log.getvalue().startswith("ray: 25% 5/20 frames [") and "files 1/4" in log.getvalue()
+
+
+def test_an_evaluation_counts_pictures():
+    master, tty = _terminal(80)
+    bar = ProgressBar(True, tty, label="eval")
+    for done in range(10, 201, 10):  # few enough redraws for the pty's buffer
+        bar._bar and setattr(bar._bar, "last_print_t", 0.0)
+        bar.update_pictures(done, 200, done / 4)
+    bar.close()
+    tty.flush()
+    drawn = [p for p in re.split(r"[\r\n]", ANSI.sub("", _read_all(master))) if p.strip()]
+    tty.close()
+    os.close(master)
+    assert all(len(p) <= 80 for p in drawn)
+    assert "100%" in drawn[-1] and "200/200 pictures" in drawn[-1] and "4.0 pictures/s" in \
+        drawn[-1]
+    log = io.StringIO()
+    ProgressBar(True, log, label="eval").update_pictures(50, 200, 10.0)
+    assert log.getvalue().startswith("eval: 25% 50/200 pictures [") and "5.0 pictures/s" in \
+        log.getvalue()
