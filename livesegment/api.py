@@ -33,7 +33,7 @@ from livesegment.core.models.catalog import DEFAULT_SMOOTHING
 from livesegment.core.models.zoo import DEFAULT_MODEL, REGISTRY
 from livesegment.core.segmenter import Segmenter, mask_labels
 from livesegment.io.datasets import LabelledDataset, open_dataset
-from livesegment.io.images import read_image
+from livesegment.io.images import PAGED_SUFFIXES, AnimatedPictureSource, read_image
 from livesegment.io.sample import sample_clip
 from livesegment.io.video import VideoFileSource
 from livesegment.pipeline.job import JobReport, is_image
@@ -57,7 +57,12 @@ def load_model(name: str = DEFAULT_MODEL, *, device: str = "auto", size: int | N
                weights: PathLike | None = None, backend: str = "torch") -> Segmenter:
     """A model ready for pictures: weights loaded safely, on ``device`` (``auto``: CUDA if
     present), at inference short side ``size`` (default the model's)."""
-    return Segmenter.create(name, device, size, Path(weights) if weights else None, backend)
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a model name (str, see models()), not {type(name).__name__}")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int)):
+        raise TypeError(f"size must be a whole number of pixels or None, not {size!r}")
+    weights = _path(weights, "weights") if weights else None
+    return Segmenter.create(name, device, size, weights, backend)
 
 
 def segment(model: Segmenter, bgr: np.ndarray, *, refine: bool = REFINE) -> np.ndarray:
@@ -65,7 +70,7 @@ def segment(model: Segmenter, bgr: np.ndarray, *, refine: bool = REFINE) -> np.n
 
     ``refine`` snaps class edges to the picture's edges, on by default as in ``process``, so a
     script and the command line give the same labels for the same picture."""
-    return _labels(model.infer(Frame(0, 0.0, _checked(bgr))), refine)
+    return _labels(_segmenter(model).infer(Frame(0, 0.0, _checked(bgr))), refine)
 
 
 def segment_frames(model: Segmenter, frames: Iterable[np.ndarray], *,
@@ -74,7 +79,7 @@ def segment_frames(model: Segmenter, frames: Iterable[np.ndarray], *,
     """Class ids for each picture of a sequence, in order, with ``process``'s temporal
     smoothing: it holds a few frames back to look ahead, so each result comes a few pictures
     after its frame went in (all of them by the end). ``smoothing=0`` is frame by frame."""
-    smoother = TemporalSmoother(_strength(smoothing), DEFAULT_LOOKAHEAD)
+    model, smoother = _segmenter(model), TemporalSmoother(_strength(smoothing), DEFAULT_LOOKAHEAD)
     for index, bgr in enumerate(frames):
         for ready in smoother.push(model.infer(Frame(index, 0.0, _checked(bgr)))):
             yield _labels(ready, refine)
@@ -92,10 +97,7 @@ class VideoSegmenter:
 
     def __init__(self, model: Segmenter, *, smoothing: float = DEFAULT_SMOOTHING,
                  refine: bool = REFINE) -> None:
-        if not isinstance(model, Segmenter):
-            raise TypeError(f"model must be a Segmenter from load_model(), got "
-                            f"{type(model).__name__}")
-        self.model = model
+        self.model = _segmenter(model)
         self.refine = refine
         self._smoother = TemporalSmoother(_strength(smoothing))
         self._index = 0
@@ -116,19 +118,23 @@ def overlay(bgr: np.ndarray, labels: np.ndarray, model: Segmenter, *,
             classes: Iterable[str | int] | None = None, opacity: float = 0.5) -> np.ndarray:
     """``bgr`` with the class colours blended in where ``labels`` has the chosen classes
     (default: every class but the background), exactly as ``livesegment process`` paints."""
+    bgr, model = _checked(bgr), _segmenter(model)
+    if not isinstance(labels, np.ndarray) or labels.dtype.kind not in "ui":
+        raise TypeError("labels must be an HxW integer array of class ids (from segment()), "
+                        f"not {getattr(labels, 'dtype', type(labels).__name__)}")
     if labels.shape != bgr.shape[:2]:
         raise ValueError(f"labels {labels.shape} do not match the picture {bgr.shape[:2]}")
-    return blend_numpy(_checked(bgr), labels.astype(np.uint8, copy=False),
-                       _style(model, classes, opacity))
+    return blend_numpy(bgr, labels.astype(np.uint8, copy=False), _style(model, classes, opacity))
 
 
 def read_frames(path: PathLike) -> Iterator[np.ndarray]:
     """Every picture of a video (or the one picture of an image file), as BGR arrays."""
-    path = Path(path)
+    path = _path(path, "path")
     if is_image(path):
         yield read_image(path)
         return
-    source = VideoFileSource(path)
+    paged = path.suffix.lower() in PAGED_SUFFIXES  # animated WebP, multi-page TIFF: Pillow
+    source = AnimatedPictureSource(path) if paged else VideoFileSource(path)
     try:
         for frame in source.frames():
             yield frame.bgr
@@ -143,9 +149,10 @@ def process_file(source: PathLike, output: PathLike, model: Segmenter | None = N
     """Annotates a video or picture into ``output``, as ``livesegment process`` does (with its
     mask defaults): every frame, timing and audio kept, the output swapped in only when
     complete."""
-    model = model or load_model()
-    return _process_file(Path(source), Path(output), model, _style(model, classes, opacity),
-                         Path(masks) if masks is not None else None,
+    source, output = _path(source, "source"), _path(output, "output")
+    model = load_model() if model is None else _segmenter(model)
+    return _process_file(source, output, model, _style(model, classes, opacity),
+                         _path(masks, "masks") if masks is not None else None,
                          mask_options=MaskOptions(_strength(smoothing), refine))
 
 
@@ -177,8 +184,13 @@ def _style(model: Segmenter, classes: Iterable[str | int] | None,
            opacity: float) -> OverlayStyle:
     """The overlay for class names or ids (``None``: every class but the background)."""
     spec = model.spec
+    if isinstance(classes, (str, int)):  # one class named alone, not its letters
+        classes = [classes]
     selected = None if classes is None else frozenset(
         c if isinstance(c, int) else spec.class_id(c) for c in classes)
+    if selected is not None and not all(0 <= c < spec.num_classes for c in selected):
+        raise ValueError(f"classes {sorted(selected)}: {spec.name} has class ids "
+                         f"0..{spec.num_classes - 1}")
     return OverlayStyle(spec.palette, spec.background, opacity, selected)
 
 
@@ -187,14 +199,33 @@ def _labels(result: Inference, refine: bool) -> np.ndarray:
 
 
 def _strength(smoothing: float) -> float:
+    if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float)):
+        raise TypeError(f"smoothing must be a number within 0..1, not {smoothing!r}")
     if not 0.0 <= smoothing <= 1.0:
         raise ValueError(f"smoothing must be within 0..1, got {smoothing!r}")
     return float(smoothing)
 
 
 def _checked(bgr: np.ndarray) -> np.ndarray:
-    if not (isinstance(bgr, np.ndarray) and bgr.dtype == np.uint8 and bgr.ndim == 3
-            and bgr.shape[2] == 3):
-        got = getattr(bgr, "shape", type(bgr).__name__)
-        raise ValueError(f"expected an HxWx3 uint8 BGR picture, got {got}")
+    if not isinstance(bgr, np.ndarray):
+        raise TypeError(f"bgr must be an HxWx3 uint8 BGR numpy array, not {type(bgr).__name__}")
+    if not (bgr.dtype == np.uint8 and bgr.ndim == 3 and bgr.shape[2] == 3):
+        raise ValueError(f"bgr: expected an HxWx3 uint8 BGR picture, got {bgr.shape} "
+                         f"{bgr.dtype}")
+    if bgr.size == 0:
+        raise ValueError(f"bgr: the picture is empty ({bgr.shape[1]}x{bgr.shape[0]} pixels)")
     return np.ascontiguousarray(bgr)
+
+
+def _segmenter(model: Segmenter) -> Segmenter:
+    if not isinstance(model, Segmenter):
+        raise TypeError(f"model must be a Segmenter from load_model(), not "
+                        f"{type(model).__name__}")
+    return model
+
+
+def _path(value: PathLike, name: str) -> Path:
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a path (str or os.PathLike), not "
+                        f"{type(value).__name__}")
+    return Path(value)

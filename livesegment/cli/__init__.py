@@ -15,6 +15,7 @@ what it runs. Keep it so: heavy imports go inside the ``run`` functions.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -24,6 +25,8 @@ from livesegment.cli import bench, gui, live, models, process
 from livesegment.cli import eval as evaluate
 from livesegment.cli.allocator import keep_freed_memory
 from livesegment.cli.console import EXIT_USAGE
+from livesegment.cli.options import Parser, check_numbers
+from livesegment.cli.signals import interrupt_on_sigterm
 from livesegment.core.models.catalog import DEFAULT_MODEL, MODEL_NAMES
 from livesegment.errors import LivesegmentError
 
@@ -52,7 +55,7 @@ def _add_debug_option(p: argparse.ArgumentParser, default: object) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="livesegment", description="Real-time semantic segmentation of cameras and videos.",
         epilog=MAIN_EXAMPLES.format(models=textwrap.fill(
             f"models (default {DEFAULT_MODEL}): {', '.join(MODEL_NAMES)}", 78,
@@ -73,6 +76,15 @@ def version_text() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    with interrupt_on_sigterm():  # from the first moment: a run's own handlers come later
+        try:
+            return _main(argv)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM before a run could stop cleanly
+            print("livesegment: interrupted", file=sys.stderr)
+            return 128 + getattr(exc, "signum", signal.SIGINT)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -80,15 +92,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     keep_freed_memory()  # before torch allocates; why: cli/allocator.py
     try:
+        check_numbers(args)
         return COMMANDS[args.command].run(args)
     except LivesegmentError as exc:
         if args.debug:
             raise
         print(f"livesegment: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("livesegment: interrupted", file=sys.stderr)
-        return 130
     except MemoryError:
         if args.debug:
             raise

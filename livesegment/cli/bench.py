@@ -7,7 +7,8 @@ import argparse
 from pathlib import Path
 
 from livesegment.cli.options import (
-    add_model_options, add_smoothing_options, add_worker_options, mask_options, positive_int,
+    add_model_options, add_smoothing_options, add_worker_options, mask_options, number,
+    positive_int,
 )
 
 
@@ -20,7 +21,7 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
                    help="frames per measurement in each round (default 60)")
     b.add_argument("--rounds", type=positive_int, default=3,
                    help="rounds of model/pipeline/naive runs; figures are medians (default 3)")
-    b.add_argument("--live-seconds", type=float, default=5.0,
+    b.add_argument("--live-seconds", type=number, default=5.0,
                    help="how long to run the live-latency part (default 5)")
     b.add_argument("--json", action="store_true", help="print JSON instead of a table")
     add_smoothing_options(b)

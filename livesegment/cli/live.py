@@ -4,13 +4,14 @@ with a status line on stderr."""
 from __future__ import annotations
 
 import argparse
+import sys
 import threading
 from pathlib import Path
 
 from livesegment.cli.console import LiveConsole
 from livesegment.cli.options import (
     add_effect_options, add_model_options, add_smoothing_options, add_worker_options,
-    effect_from_args, mask_options, opacity, parse_classes,
+    effect_from_args, mask_options, number, opacity, parse_classes,
 )
 from livesegment.cli.signals import StopOnSignal
 from livesegment.core.models.catalog import DEFAULT_MODEL, DEFAULT_PORTRAIT_MODEL
@@ -49,7 +50,7 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--on-demand", action="store_true", help="pause the model while no "
                    "program has the virtual camera open (saves CPU)")
     p.add_argument("-o", "--output", type=Path, help="also record the composed picture here")
-    p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
+    p.add_argument("--duration", type=number, metavar="SECONDS", help="stop after this long")
     p.add_argument("--quiet", action="store_true", help="no status line")
 
 
@@ -112,6 +113,10 @@ def run(args: argparse.Namespace) -> int:
         finally:
             pipeline.stop()
             written = sinks.close()
+    if signals.signum is not None and report.delivered == 0:  # nothing to show for the run
+        print("livesegment: interrupted before the first frame; nothing was written",
+              file=sys.stderr)
+        return signals.exit_code
     return console.summary(report, written)
 
 

@@ -8,11 +8,89 @@ which import what they need when a command runs.
 from __future__ import annotations
 
 import argparse
+import math
+import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+from livesegment.core.budget import MAX_SIZE
 from livesegment.core.models.catalog import BACKENDS, DEFAULT_MODEL, DEVICE_CHOICES
 from livesegment.errors import InputError
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line, as every other refusal is: a usage block before
+    the reason buried it."""
+
+    def error(self, message: str):
+        self.exit(2, f"livesegment: {message} (see '{self.prog} --help')\n")
+
+
+# --------------------------------------------------------------------------- numeric ranges
+
+
+@dataclass(frozen=True)
+class Range:
+    """Where a numeric option makes sense; ``open_low``/``open_high`` leave that end out."""
+
+    low: float
+    high: float
+    unit: str = ""
+    open_low: bool = False
+    open_high: bool = False
+
+    def holds(self, value: float) -> bool:
+        return (math.isfinite(value)
+                and (self.low < value if self.open_low else self.low <= value)
+                and (value < self.high if self.open_high else value <= self.high))
+
+    def __str__(self) -> str:
+        left_out = [_plain(end) for end, out in ((self.low, self.open_low),
+                                                 (self.high, self.open_high)) if out]
+        return (f"{_plain(self.low)}..{_plain(self.high)}{' ' + self.unit if self.unit else ''}"
+                + (f" ({' and '.join(left_out)} excluded)" if left_out else ""))
+
+
+def _plain(value: float) -> str:
+    """1000 and 31622400 as written, not 1e+03 or 3.16224e+07."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+CPUS = os.cpu_count() or 1
+YEAR_S = 366 * 24 * 3600
+# Every numeric option by its argparse ``dest``, checked before a command runs (main): beyond
+# these, widths made OpenCV fail to allocate, times that are not numbers were taken as "no
+# limit", and thousands of workers or threads hung the run. tests/cli/test_numeric_options.py
+# finds every numeric option in the parser and fails when one is missing here.
+NUMBER_RANGES: dict[str, Range] = {
+    "size": Range(1, MAX_SIZE, "pixels"),  # the model's own minimum is checked when it loads
+    "opacity": Range(0, 1),
+    "smoothing": Range(0, 1),
+    "blur_strength": Range(0, 500, "pixels", open_low=True),
+    "feather": Range(0, 1000, "pixels"),
+    "grow": Range(-1000, 1000, "pixels"),
+    "threshold": Range(0, 1, open_high=True),
+    "workers": Range(1, max(2, CPUS), f"(this machine has {CPUS} cores)"),
+    "threads": Range(1, CPUS, f"per worker (this machine has {CPUS} cores)"),
+    "start": Range(0, YEAR_S, "s"),
+    "end": Range(0, YEAR_S, "s", open_low=True),
+    "duration": Range(0, YEAR_S, "s", open_low=True),
+    "crf": Range(0, 63),  # the widest encoder's scale; each codec's own is checked after
+    "frames": Range(1, 100_000),
+    "rounds": Range(1, 100),
+    "live_seconds": Range(0, 3600, "s", open_low=True),
+}
+
+
+def check_numbers(args: argparse.Namespace) -> None:
+    """Refuses, before anything runs, a numeric option outside its :data:`NUMBER_RANGES`, in
+    one line naming the option and the range."""
+    for dest, allowed in NUMBER_RANGES.items():
+        value = getattr(args, dest, None)
+        if isinstance(value, (int, float)) and not allowed.holds(value):
+            raise InputError(f"--{dest.replace('_', '-')} {value} is outside {allowed}")
+
 
 # --------------------------------------------------------------------------- argparse types
 
@@ -23,7 +101,7 @@ def fraction(name: str) -> Callable[[str], float]:
         try:
             value = float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} '{text}' is not a number") from None
+            raise argparse.ArgumentTypeError(f"{name} {text!r} is not a number") from None
         if not 0.0 <= value <= 1.0:
             raise argparse.ArgumentTypeError(f"{name} {value} is outside 0..1")
         return value
@@ -39,7 +117,7 @@ def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{value} must be positive")
     return value
@@ -50,9 +128,9 @@ def seconds(text: str) -> float:
     try:
         parts = [float(part) for part in text.split(":")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"time '{text}' is not seconds or [hh:]mm:ss") from None
-    if len(parts) > 3 or any(part < 0 for part in parts):
-        raise argparse.ArgumentTypeError(f"time '{text}' is not seconds or [hh:]mm:ss")
+        raise argparse.ArgumentTypeError(f"time {text!r} is not seconds or [hh:]mm:ss") from None
+    if len(parts) > 3 or any(part < 0 or not math.isfinite(part) for part in parts):
+        raise argparse.ArgumentTypeError(f"time {text!r} is not seconds or [hh:]mm:ss")
     total = 0.0
     for part in parts:
         total = total * 60 + part
@@ -76,9 +154,12 @@ def effect_list(text: str) -> tuple[str, ...]:
 
 def number(text: str) -> float:
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
 
 
 # --------------------------------------------------------------------------- option groups

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class StopOnSignal:
@@ -40,3 +42,32 @@ class StopOnSignal:
     @property
     def exit_code(self) -> int:
         return 128 + (self.signum or signal.SIGINT)
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM before a run installed :class:`StopOnSignal` (parsing, importing torch, loading
+    the model), raised where the program is, as Ctrl-C is: nothing is written yet, so ending
+    at once with the documented line and 143 loses nothing. Python's default ended the
+    process silently."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_interrupted(signum: int, _frame) -> None:
+    raise Interrupted(signum)
+
+
+@contextmanager
+def interrupt_on_sigterm() -> Iterator[None]:
+    """SIGTERM raises :class:`Interrupted` while inside; the previous handler comes back
+    after (an embedding program keeps its own)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

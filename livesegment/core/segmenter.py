@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from livesegment.core.budget import check_model_size
 from livesegment.core.models.device import inference_dtype, resolve_device
 from livesegment.core.models.espnetv2 import fold_batch_norms
 from livesegment.core.frames import Composed, Frame, Inference
@@ -58,6 +59,7 @@ class Segmenter:
             raise InputError(f"model {spec.name} takes a fixed {w}x{h} input; --size does "
                              "not apply to it")
         size = size or spec.default_size
+        check_model_size(size)
         inference_size(size, size, size, spec.size_multiple)  # raises if too small
         net = load_model(spec, weights)
         if dev.type == "cuda":
@@ -75,6 +77,7 @@ class Segmenter:
     def with_size(self, size: int) -> Segmenter:
         """The same loaded model at another inference size. It gets its own upload buffer, so
         another thread (an export beside the live view) may use it at the same time."""
+        check_model_size(size)
         return Segmenter(self.spec, self.model, self.device, size)
 
     def replicas(self, count: int) -> list[Segmenter]:

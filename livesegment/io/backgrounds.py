@@ -13,6 +13,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from livesegment.core.budget import MAX_FRAME_PIXELS, check_picture_size
 from livesegment.core.compose.effects import Backdrop, StillBackdrop, cover, parse_colour, solid
 from livesegment.errors import InputError, av_reason
 from livesegment.io.images import IMAGE_SUFFIXES, read_image
@@ -34,11 +35,7 @@ def open_backdrop(spec: str | Path) -> Backdrop:
         raise InputError(f"background not found: {path}")
     check_input(path)
     if suffix in IMAGE_SUFFIXES:
-        try:
-            return StillBackdrop(read_image(path))
-        except InputError:
-            raise InputError(f"cannot read background {path}: not a supported picture or "
-                             "corrupt") from None
+        return StillBackdrop(read_image(path, "background"))
     return VideoBackdrop(path)
 
 
@@ -76,6 +73,12 @@ class VideoBackdrop:
             self._container.close()
             raise InputError(f"cannot read background {self.path}: no video stream")
         stream = self._container.streams.video[0]
+        try:  # a stated size over the budget is refused before a picture is decoded
+            check_picture_size(stream.codec_context.width, stream.codec_context.height,
+                               f"background {self.path}", MAX_FRAME_PIXELS)
+        except InputError:
+            self._container.close()
+            raise
         stream.thread_type = "AUTO"
         self._frames = self._container.decode(stream)
 

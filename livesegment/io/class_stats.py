@@ -12,13 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
-from livesegment.errors import OutputError
-from livesegment.io.paths import atomic_target
+from livesegment.errors import OutputError, av_reason
+from livesegment.io.paths import atomic_target, check_writable
 
 STATS_SUFFIXES = (".csv", ".json")
 
 
 def check_stats_path(path: Path) -> None:
+    """Refuses, before any work, a stats file that could not be written (its folder is missing
+    or read-only), rather than failing once the whole video is done."""
     if path.suffix.lower() not in STATS_SUFFIXES:
         raise OutputError(f"--stats {path}: give a .csv or .json file")
     parent = path.parent if str(path.parent) else Path(".")
@@ -26,6 +28,7 @@ def check_stats_path(path: Path) -> None:
         raise OutputError(f"--stats folder {parent} does not exist")
     if path.is_dir():
         raise OutputError(f"--stats {path} is a directory; give a file name")
+    check_writable(path, "--stats")
 
 
 class ClassStatsWriter:
@@ -42,11 +45,15 @@ class ClassStatsWriter:
         self.rows.append((frame, time_s, shares))
 
     def finish(self) -> Path:
-        with atomic_target(self.path) as tmp:
-            if self.path.suffix.lower() == ".csv":
-                self._write_csv(tmp)
-            else:
-                self._write_json(tmp)
+        """Writes the file whole, or nothing; a failed write (a full disk) names the file."""
+        try:
+            with atomic_target(self.path) as tmp:
+                if self.path.suffix.lower() == ".csv":
+                    self._write_csv(tmp)
+                else:
+                    self._write_json(tmp)
+        except OSError as exc:
+            raise OutputError(f"cannot write stats {self.path}: {av_reason(exc)}") from None
         return self.path
 
     def _write_csv(self, tmp: Path) -> None:
@@ -65,4 +72,5 @@ class ClassStatsWriter:
                                    for n, s in zip(self.class_names, shares)}}
                        for frame, time_s, shares in self.rows],
         }
-        tmp.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(doc, indent=1) + "\n")

@@ -5,13 +5,17 @@ from __future__ import annotations
 import io
 import os
 import re
+import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from livesegment.core.budget import (MAX_FRAME_PIXELS, MAX_PICTURE_PIXELS, MEMORY_BUDGET_GB,
+                                     check_picture_size, megapixels)
 from livesegment.core.frames import Frame
 from livesegment.errors import InputError, OutputError, av_reason
 from livesegment.io.paths import atomic_target
@@ -39,15 +43,56 @@ def as_bgr8(picture: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(picture)
 
 
-def exif_orientation(data: bytes) -> int:
-    """The EXIF orientation (1-8) of an encoded still, 1 when it states none. Pillow reads it
-    from JPEG, PNG (eXIf) and WebP alike; OpenCV's ``IMREAD_UNCHANGED`` ignores it."""
-    try:
-        from PIL import Image
+@dataclass(frozen=True)
+class StillHeader:
+    """What an encoded still states about itself, read without decoding its pixels."""
 
-        with Image.open(io.BytesIO(data)) as image:
-            value = image.getexif().get(0x0112, 1)
-    except Exception:  # noqa: BLE001 - a picture Pillow cannot parse has no orientation for us
+    width: int
+    height: int
+    orientation: int = 1  # EXIF (1-8): how viewers turn the stored pixels
+
+
+def open_pillow(source, what: str, limit: int = MAX_PICTURE_PIXELS):
+    """Pillow's lazy open (the header only), its decompression-bomb refusal (over 179 MP)
+    turned into our one line and its warning (over 89 MP) left to our own size check."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(source)
+    except Image.DecompressionBombError:
+        raise InputError(f"{what} states a size over {megapixels(2 * Image.MAX_IMAGE_PIXELS)}; "
+                         f"the largest accepted is {megapixels(limit)} (memory budget "
+                         f"{MEMORY_BUDGET_GB} GB)") from None
+
+
+def read_header(data: bytes, what: str) -> StillHeader | None:
+    """The header of an encoded still through Pillow, which parses it without decoding (JPEG,
+    PNG, WebP, TIFF, BMP); ``None`` when Pillow cannot parse it. A size over the memory budget
+    is refused here, before any decoder allocates it (OpenCV's own limit is 2^30 pixels: 3 GB
+    for one picture, and an assertion traceback beyond)."""
+    try:
+        with open_pillow(io.BytesIO(data), what) as image:
+            width, height = image.size
+            check_picture_size(width, height, what)
+            orientation = _orientation(image)
+    except InputError:
+        raise
+    except Exception:  # noqa: BLE001 - not parsable by Pillow: OpenCV may still decode it
+        return None
+    return StillHeader(width, height, orientation)
+
+
+def _orientation(image) -> int:
+    """The EXIF orientation of a Pillow picture opened lazily, 1 when it states none. A PNG
+    whose eXIf chunk is not ahead of its pixels has none: Pillow would decode every pixel to
+    look for one after them (the whole picture, twice over with OpenCV's decode)."""
+    if image.format == "PNG" and "exif" not in image.info:
+        return 1
+    try:
+        value = image.getexif().get(0x0112, 1)
+    except Exception:  # noqa: BLE001 - unreadable EXIF: shown as stored
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
@@ -60,9 +105,17 @@ def upright(picture: np.ndarray, orientation: int) -> np.ndarray:
     return cv2.flip(picture, flips[orientation]) if orientation in flips else picture
 
 
+TIFF_MAGIC = (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")  # classic and BigTIFF, both byte orders
+# Pictures of several frames read through Pillow: this FFmpeg has no animated-WebP decoder and
+# reads a TIFF's first page only.
+TIFF_SUFFIXES = {".tif", ".tiff"}
+PAGED_SUFFIXES = {".webp"} | TIFF_SUFFIXES
+
+
 def animated_frames(path: Path) -> int:
-    """How many pictures an animated PNG (APNG) or WebP holds; 1 for a still. Read from the
-    header chunks (acTL / ANIM), as OpenCV would silently decode only the first picture."""
+    """How many pictures an animated PNG (APNG) or WebP, or pages a TIFF, holds; 1 for a
+    still. Read from the header chunks (acTL / ANIM) or the TIFF's directory chain, as OpenCV
+    would silently decode only the first picture."""
     try:
         with open(path, "rb") as f:
             head = f.read(1 << 16)
@@ -73,17 +126,46 @@ def animated_frames(path: Path) -> int:
         return max(1, int.from_bytes(head[at + 4:at + 8], "big")) if at > 0 else 1
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP" and b"ANIM" in head[12:64]:
         return max(2, head.count(b"ANMF"))
+    if head[:4] in TIFF_MAGIC:
+        return tiff_pages(path)
     return 1
 
 
-def read_image(path: Path) -> np.ndarray:
+def tiff_pages(path: Path) -> int:
+    """The pages of a TIFF (its image directories, walked without decoding); 1 when Pillow
+    cannot walk them (reading the file then says what is wrong)."""
+    try:
+        with open_pillow(path, f"picture {path}") as image:
+            return max(1, int(getattr(image, "n_frames", 1)))
+    except Exception:  # noqa: BLE001 - any parse failure: decoding reports it with the name
+        return 1
+
+
+def read_image(path: Path, what: str = "image") -> np.ndarray:
     """Decodes a still from disk, upright as viewers show it (EXIF orientation applied); a
-    file that is not a picture is an :class:`InputError`."""
-    data = np.fromfile(path, np.uint8)
-    picture = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    file that is not a picture, or states a size over the memory budget, is an
+    :class:`InputError` naming it as ``what`` ("background"). A multi-page TIFF gives its
+    first page (``AnimatedPictureSource`` reads them all)."""
+    return decode_image(np.fromfile(path, np.uint8), f"{what} {path}")
+
+
+def decode_image(data: np.ndarray | bytes, what: str) -> np.ndarray:
+    """An encoded still (a file's bytes, or a picture embedded in an annotation) as upright
+    HxWx3 uint8 BGR, with :func:`read_image`'s checks; ``what`` names it in errors."""
+    data = np.frombuffer(data, np.uint8) if isinstance(data, bytes) else data
+    corrupt = InputError(f"cannot decode {what}: not a supported picture or corrupt")
+    if not data.size:
+        raise corrupt
+    header = read_header(data.tobytes(), what)
+    try:
+        picture = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    except cv2.error:  # a decoder's own limit or assertion (a header bomb Pillow missed)
+        raise corrupt from None
     if picture is None:
-        raise InputError(f"cannot decode image {path}: not a supported picture or corrupt")
-    return as_bgr8(upright(picture, exif_orientation(data.tobytes())))
+        raise corrupt
+    if header is None:  # decoded by OpenCV alone: the size is known only now
+        check_picture_size(picture.shape[1], picture.shape[0], what)
+    return as_bgr8(upright(picture, header.orientation if header else 1))
 
 
 def write_image(path: Path, bgr: np.ndarray, what: str = "") -> None:
@@ -164,9 +246,21 @@ class MaskSink:
         return removed
 
 
+def page_bgr(image) -> np.ndarray:
+    """A Pillow picture as HxWx3 uint8 BGR; 16-bit grey keeps its brightness as
+    :func:`read_image` does (Pillow's own conversion to RGB would clip it)."""
+    if image.mode.startswith("I;16"):
+        return as_bgr8(np.asarray(image).astype(np.uint16))
+    rgb = np.asarray(image.convert("RGB"))
+    return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
 class AnimatedPictureSource:
-    """The frames of an animated WebP, through Pillow (this FFmpeg has no animated-WebP
-    decoder), with each frame's own display time. Quacks like a silent ``VideoFileSource``."""
+    """The frames of an animated WebP, with each frame's own display time, or the pages of a
+    multi-page TIFF (a tenth of a second each), through Pillow. Quacks like a silent
+    ``VideoFileSource``. Every page's stated size is checked against the memory budget before
+    it is decoded; pages of another size than the first (a thumbnail) are left out, and
+    ``notes`` says which."""
 
     time_base = Fraction(1, 1000)  # WebP frame durations are whole milliseconds
     has_audio = False
@@ -178,31 +272,57 @@ class AnimatedPictureSource:
     dropped: list[str] = []
 
     def __init__(self, path: Path) -> None:
-        from PIL import Image
-
         self.path = path
         try:
-            self._image = Image.open(path)
-            self.count = getattr(self._image, "n_frames", 1)
+            self._image = open_pillow(path, f"picture {path}", MAX_FRAME_PIXELS)
+            total = getattr(self._image, "n_frames", 1)
             self._image.seek(0)
+        except InputError:
+            raise
         except Exception as exc:  # noqa: BLE001 - any Pillow failure is a bad input
             raise InputError(f"cannot decode animated picture {path}: {exc}") from None
         self.width, self.height = self._image.size
-        durations = []
-        for i in range(self.count):
-            self._image.seek(i)
-            self._image.load()  # Pillow states a WebP frame's duration once it is decoded
+        try:
+            check_picture_size(self.width, self.height, f"picture {path}", MAX_FRAME_PIXELS)
+            self._kept, self._durations, other = self._scan(total)
+        except BaseException:
+            self._image.close()
+            raise
+        self.count = len(self._kept)
+        self.notes = [f"left out {len(other)} of {total} pages of {path}, whose size is not "
+                      f"the first page's {self.width}x{self.height}: pages "
+                      f"{', '.join(map(str, other))}"] if other else []
+        self.duration_s = sum(self._durations) / 1000
+        self.rate_hint = Fraction(1000, round(self.duration_s * 1000 / self.count))
+
+    def _scan(self, total: int) -> tuple[list[int], list[int], list[int]]:
+        """The pages kept, their durations (ms) and the 1-based pages left out."""
+        kept, durations, other = [], [], []
+        for i in range(total):
+            try:
+                self._image.seek(i)
+                if self._image.size != (self.width, self.height):
+                    other.append(i + 1)
+                    continue
+                if self._image.format == "WEBP":
+                    self._image.load()  # Pillow states a WebP frame's duration once decoded
+            except Exception as exc:  # noqa: BLE001 - a damaged page is a bad input
+                raise InputError(f"cannot decode picture {self.path}: page {i + 1}: "
+                                 f"{exc}") from None
+            kept.append(i)
             durations.append(max(1, int(self._image.info.get("duration", 100) or 100)))
-        self._durations = durations
-        self.duration_s = sum(durations) / 1000
-        self.rate_hint = Fraction(1000, round(sum(durations) / len(durations)))
+        return kept, durations, other
 
     def frames(self) -> Iterator[Frame]:
         t_ms = 0
-        for i, duration in enumerate(self._durations):
-            self._image.seek(i)
-            rgb = np.asarray(self._image.convert("RGB"))
-            yield Frame(i, t_ms / 1000, np.ascontiguousarray(rgb[:, :, ::-1]))
+        for index, (page, duration) in enumerate(zip(self._kept, self._durations)):
+            try:
+                self._image.seek(page)
+                bgr = page_bgr(self._image)
+            except Exception as exc:  # noqa: BLE001 - a damaged page is a bad input
+                raise InputError(f"cannot decode picture {self.path}: page {page + 1}: "
+                                 f"{exc}") from None
+            yield Frame(index, t_ms / 1000, bgr)
             t_ms += duration
 
     def close(self) -> None:

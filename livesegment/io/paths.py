@@ -77,12 +77,19 @@ def check_output(output: Path, inputs: tuple[Path, ...] = ()) -> None:
     parent = output.parent if str(output.parent) else Path(".")
     if not parent.is_dir():
         raise OutputError(f"output folder {parent} does not exist")
-    probe = partial_path(output, "probe")
+    check_writable(output)
+
+
+def check_writable(final: Path, what: str = "output") -> None:
+    """Refuses, before any work, a file whose folder we cannot write in: a hidden probe is
+    made and removed beside it."""
+    probe = partial_path(final, "probe")
     try:
         probe.touch()
         probe.unlink()
     except OSError as exc:
-        raise OutputError(f"output folder {parent} is not writable ({exc.strerror})") from None
+        parent = final.parent if str(final.parent) else Path(".")
+        raise OutputError(f"{what} folder {parent} is not writable ({exc.strerror})") from None
 
 
 def _fitted(final: Path, prefix: str, tail: str) -> Path:

@@ -46,7 +46,9 @@ def run_headless(pipeline: LivePipeline, sinks: Sequence[Callable[[Composed], No
                  on_status: Callable[[HeadlessStatus], None] = lambda status: None,
                  status_every_s: float = 1.0) -> HeadlessReport:
     """Hands each new composed frame to every sink until ``stop``, ``duration_s`` or
-    ``ended`` (set by the pipeline's ``on_end``); the caller stops the pipeline after."""
+    ``ended`` (set by the pipeline's ``on_end``); the caller stops the pipeline after. A run
+    that reaches its time limit or its source's end without one frame (the model workers could
+    not start, the source gave none) is an error, never a success without output."""
     rate = RateMeter()
     delivered = 0
     start = time.monotonic()
@@ -74,7 +76,13 @@ def run_headless(pipeline: LivePipeline, sinks: Sequence[Callable[[Composed], No
         if now >= next_status:
             on_status(HeadlessStatus(pipeline.stats(), rate.rate(), delivered, now - start))
             next_status = now + status_every_s
-    return HeadlessReport(delivered, pipeline.frames.dropped, time.monotonic() - start, reason)
+    elapsed = time.monotonic() - start
+    if delivered == 0 and reason != "stopped":  # a success without output is a failure
+        ending = "the time limit" if reason == "duration" else "the source ended"
+        raise LivesegmentError(f"no frame was composed in {elapsed:.1f} s before {ending} "
+                               f"({pipeline.frames.dropped} source frames went unprocessed); "
+                               "nothing was sent or recorded")
+    return HeadlessReport(delivered, pipeline.frames.dropped, elapsed, reason)
 
 
 def status_line(status: HeadlessStatus, extra: str = "") -> str:

@@ -21,8 +21,9 @@ from livesegment.core.masks.smoothing import (DEFAULT_LOOKAHEAD, MASKS_OFF, Mask
 from livesegment.errors import OutputError
 from livesegment.io.class_stats import ClassStatsWriter
 from livesegment.io.gif import GifSink
-from livesegment.io.images import (IMAGE_SUFFIXES, AnimatedPictureSource, MaskSink,
-                                   animated_frames, check_mask_folder, read_image, write_image)
+from livesegment.io.images import (IMAGE_SUFFIXES, PAGED_SUFFIXES, TIFF_SUFFIXES,
+                                   AnimatedPictureSource, MaskSink, animated_frames,
+                                   check_mask_folder, read_image, write_image)
 from livesegment.io.inputs import Source, is_camera, is_live, is_realtime
 from livesegment.io.paths import check_input, check_output
 from livesegment.io.video import ALPHA_CODECS, OUTPUT_SUFFIXES, VideoFileSink, VideoFileSource
@@ -100,8 +101,10 @@ def check_job_paths(source: Source, output: Path, masks: Path | None = None,
     suffix = output.suffix.lower()
     pictures = animated_frames(source) if source.suffix.lower() in IMAGE_SUFFIXES else 0
     if pictures > 1 and suffix in IMAGE_SUFFIXES:  # processed frame by frame, never cut to one
-        raise OutputError(f"{source} is an animated picture ({pictures} frames); give a video "
-                          "output such as out.mp4 so that every frame is processed")
+        kind = (f"a multi-page picture ({pictures} pages)" if source.suffix.lower() in TIFF_SUFFIXES
+                else f"an animated picture ({pictures} frames)")
+        raise OutputError(f"{source} is {kind}; give a video output such as out.mp4 so that "
+                          "every frame is processed")
     still = pictures == 1  # what is_image() says, with the header read once
     if still and suffix not in IMAGE_SUFFIXES:
         raise OutputError(f"{source} is a picture; give an image output such as out.png, "
@@ -211,12 +214,12 @@ def _process_image(source: Path, output: Path, segmenter: Segmenter,
 
 def _open_reader(source: Source, options: JobOptions):
     """A file or URL through FFmpeg (seeked to the start), a camera as a reader alike, or an
-    animated WebP through Pillow (FFmpeg here cannot decode those)."""
+    animated WebP or multi-page TIFF through Pillow (FFmpeg here decodes neither)."""
     if isinstance(source, str) and is_camera(source):
         from livesegment.pipeline.capture import CameraReader
 
         return CameraReader(source)
-    if isinstance(source, Path) and source.suffix.lower() == ".webp":
+    if isinstance(source, Path) and source.suffix.lower() in PAGED_SUFFIXES:
         return AnimatedPictureSource(source)
     # A realtime stream's sound is not kept: its packets would pile up unread.
     return VideoFileSource(source, audio=not is_realtime(source), start_s=options.start_s)
@@ -302,7 +305,8 @@ def _process_video(source: Source, output: Path, segmenter: Segmenter,
     finally:
         reader.close()
     notes = tuple(f"dropped {what}: the output keeps only picture and sound"
-                  for what in getattr(reader, "dropped", ())) + tuple(sink.audio_notes)
+                  for what in getattr(reader, "dropped", ())) + tuple(sink.audio_notes) \
+        + tuple(getattr(reader, "notes", ()))
     return JobReport(final, result.frames, interrupted, result.elapsed_s, sink.width,
                      reader.height, sink.last_time_s, reader.lost_frames, reader.null_frames,
                      reader.truncated, sink.audio_mode, result, notes)

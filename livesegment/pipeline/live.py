@@ -34,7 +34,7 @@ from livesegment.core.compose.overlay import OverlayStyle
 from livesegment.core.masks.preprocess import inference_size
 from livesegment.core.segmenter import Segmenter, mask_labels
 from livesegment.core.masks.smoothing import MASKS_OFF, MaskOptions, TemporalSmoother
-from livesegment.errors import LivesegmentError, describe
+from livesegment.errors import InputError, LivesegmentError, describe, first_line
 from livesegment.io.live_source import LiveSource
 from livesegment.pipeline.pace import AutoSize, auto_sizes, live_workers, threads_per_worker
 from livesegment.pipeline.slots import InOrderSlot, LatestFrameSlot
@@ -129,8 +129,16 @@ class LivePipeline:
         self._composer = threading.Thread(target=self._compose_loop, args=(threads_set,),
                                           name="livesegment-compose")
         before = torch.get_num_threads()
-        for thread in (*self._workers, self._composer):
-            thread.start()
+        try:
+            for thread in (*self._workers, self._composer):
+                thread.start()
+        except RuntimeError as exc:  # "can't start new thread": the system's limit is reached
+            threads_set.abort()  # the started ones stop waiting, see the flag and end
+            self.stop()
+            torch.set_num_threads(before)
+            raise InputError(f"cannot start {self.workers} model workers with "
+                             f"{self.threads_per_worker} threads each ({first_line(exc)}); "
+                             "ask for fewer") from None
         meet(threads_set)
         torch.set_num_threads(before)  # the workers keep theirs; the rest of the process its own
 
@@ -218,7 +226,8 @@ class LivePipeline:
             slot.close()
         self._stop_capture()
         for thread in (*self._workers, self._composer):
-            thread.join(JOIN_TIMEOUT_S)
+            if thread.ident is not None:  # started (a failed start leaves some that never were)
+                thread.join(JOIN_TIMEOUT_S)
 
     # -- capture ----------------------------------------------------------------------------
     def _stop_capture(self) -> None:
@@ -251,9 +260,8 @@ class LivePipeline:
 
     # -- model workers ------------------------------------------------------------------------
     def _infer_loop(self, threads_set: threading.Barrier) -> None:
-        set_own_threads(self.threads_per_worker)
-        lower_priority(WORKER_NICE)
-        meet(threads_set)
+        if not self._stage_ready(threads_set, "a model worker", nice=WORKER_NICE):
+            return
         sibling: dict[int, Segmenter] = {}
         while not self._stop.is_set():
             frame = self.frames.take(timeout=0.1)
@@ -274,6 +282,21 @@ class LivePipeline:
             self.inference_rate.tick()
             self._promote(candidate, result)
             self.inferences.put((result, candidate))
+
+    def _stage_ready(self, threads_set: threading.Barrier, stage: str, nice: int = 0) -> bool:
+        """Sets up the calling stage's threads and meets the others; a stage that cannot
+        (OpenMP refusing the thread count) says so through ``on_error`` instead of dying
+        silently, which left a run delivering nothing and ending as if all went well."""
+        try:
+            set_own_threads(self.threads_per_worker)
+            if nice:
+                lower_priority(nice)
+        except Exception as exc:  # noqa: BLE001 - reported; the run stops on it
+            self.on_error(f"{stage} could not start: {first_line(exc)}", False)
+            return False
+        finally:
+            meet(threads_set)
+        return True
 
     @staticmethod
     def _own(candidate: Segmenter, sibling: dict[int, Segmenter]) -> Segmenter:
@@ -377,8 +400,8 @@ class LivePipeline:
         # threads beside two busy workers its OpenMP team waited on preempted threads: in the
         # window at 720p, labels + refinement took 690 ms instead of 30 and the camera-pace
         # display fell to 2.6-18.5 fps; with one thread 24.7-25.2 of the camera's 25.
-        set_own_threads(self.threads_per_worker)
-        meet(threads_set)
+        if not self._stage_ready(threads_set, "the composer"):
+            return
         while not self._stop.is_set():
             try:
                 composed = (self._compose_camera_frame() if self.pace == "camera"

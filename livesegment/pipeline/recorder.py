@@ -55,9 +55,14 @@ class Recorder:
                     self.error = exc
 
     def stop(self) -> Path:
-        """Finishes the file (renamed into place) and returns its path."""
+        """Finishes the file (renamed into place) and returns its path; a write that failed
+        on the way (a full disk) discards it and raises, naming the file, rather than
+        finishing a recording that stops short as if it were whole."""
         self._queue.put(None)
         self._thread.join()
+        if self.error is not None:
+            self._sink.abort()
+            raise self.error
         if self._sink.frames == 0:
             self._sink.abort()
             raise RuntimeError("nothing was recorded")

@@ -106,7 +106,7 @@ def test_blur_then_overlay_chain_from_the_command_line(tmp_path, red_is_person):
     (["--effect", "alpha"], "cannot keep transparency"),
     (["--effect", "blur", "--feather", "-3"], "feather -3"),
     (["--effect", "blur", "--threshold", "2"], "threshold 2.0"),
-    (["--effect", "blur", "--blur-strength", "0"], "blur strength 0.0"),
+    (["--effect", "blur", "--blur-strength", "0"], "--blur-strength 0.0 is outside 0..500"),
 ])
 def test_effect_errors_are_one_line_exit_2(tmp_path, capsys, args, message):
     src = tmp_path / "in.mp4"

@@ -89,9 +89,9 @@ def test_codec_and_crf_are_checked_against_the_container(output, codec, crf, mes
 
 def test_a_bad_codec_choice_stops_before_the_model_loads(tmp_path, clip, capsys, monkeypatch):
     monkeypatch.setattr(Segmenter, "create", classmethod(lambda *a, **k: pytest.fail("loaded")))
-    assert main(["process", str(clip), "-o", str(tmp_path / "o.webm"), "--crf", "70"]) == 2
+    assert main(["process", str(clip), "-o", str(tmp_path / "o.mp4"), "--crf", "60"]) == 2
     assert capsys.readouterr().err == \
-        "livesegment: --crf 70 is outside 0..63 for codec libvpx-vp9\n"
+        "livesegment: --crf 60 is outside 0..51 for codec libx264\n"
     with pytest.raises(SystemExit):
         main(["process", str(clip), "-o", str(tmp_path / "o.mp4"), "--codec", "h264"])
     assert "invalid choice: 'h264'" in capsys.readouterr().err

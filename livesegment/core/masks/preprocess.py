@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
+from livesegment.core.budget import MAX_MODEL_PIXELS, MAX_MODEL_SIDE, bounded_scale
 from livesegment.errors import InputError
 
 
@@ -12,16 +15,25 @@ def inference_size(height: int, width: int, short_side: int, multiple: int) -> t
     """Input (h, w) whose short side is about ``short_side``, both sides multiples of ``multiple``.
 
     The aspect ratio is kept as closely as the multiple allows, so people are not squashed.
+    Both sides bound the scale: a long thin picture (1x30000) gets a long side of at most
+    :data:`MAX_MODEL_SIDE` and any input at most :data:`MAX_MODEL_PIXELS`, its short side then
+    below ``short_side``, rather than a model input of gigabytes.
     """
+    if min(height, width) <= 0:
+        raise InputError(f"an empty picture ({width}x{height} pixels) cannot be segmented")
     if short_side < multiple:
         raise InputError(f"inference size {short_side} is too small: this model needs at least "
                          f"{multiple} (a multiple of {multiple})")
-    scale = short_side / min(height, width)
+    scale = bounded_scale(height, width, short_side / min(height, width), MAX_MODEL_SIDE,
+                          MAX_MODEL_PIXELS)
 
-    def fit(side: int) -> int:
-        return max(multiple, int(round(side * scale / multiple)) * multiple)
+    def fit(side: int, to_whole=round) -> int:
+        return max(multiple, int(to_whole(side * scale / multiple)) * multiple)
 
-    return fit(height), fit(width)
+    h, w = fit(height), fit(width)
+    if h * w > MAX_MODEL_PIXELS or max(h, w) > MAX_MODEL_SIDE:  # rounding up crossed a bound
+        h, w = fit(height, math.floor), fit(width, math.floor)
+    return h, w
 
 
 def frame_tensor(bgr: torch.Tensor) -> torch.Tensor:

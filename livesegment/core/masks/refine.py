@@ -46,8 +46,20 @@ def refine_labels(probs: torch.Tensor, pixels: torch.Tensor, radius: int = RADIU
         # uint8 arithmetic (wrapping) picks ids[0] or ids[1]: 5x cheaper than torch.where.
         step = (ids[0] - ids[1]) % 256
         return (q[0] >= 0).to(torch.uint8).mul_(step).add_(ids[1])
-    q = guided_upsample(probs[:, present], pixels, radius, eps)
-    return plane_argmax(q, ids)
+    a, b = guided_coefficients(probs[:, present], pixels, radius, eps)
+    if pixels.device.type != "cpu":
+        return plane_argmax(_apply_torch(a, b, pixels), ids)
+    # One full-resolution plane at a time, the running best kept: memory of one plane
+    # whatever the number of classes (a 48 MP street scene: 192 MB for each class present).
+    best, labels = None, None
+    for k, class_id in enumerate(ids):
+        q = _apply_cpu(a[k:k + 1], b[k:k + 1], pixels.numpy())[0]
+        if best is None:
+            best, labels = q, torch.full(q.shape, class_id, dtype=torch.uint8)
+            continue
+        labels.masked_fill_(q > best, class_id)
+        torch.maximum(best, q, out=best)
+    return labels
 
 
 def winning_classes(probs: torch.Tensor) -> torch.Tensor:
@@ -147,8 +159,8 @@ def _apply_cpu(a: torch.Tensor, b: torch.Tensor, bgr: np.ndarray) -> torch.Tenso
         ak = np.ascontiguousarray(a[k].permute(1, 2, 0).numpy())
         up_a = cv2.resize(ak, (width, height), interpolation=cv2.INTER_LINEAR)
         up_b = cv2.resize(b[k].numpy(), (width, height), interpolation=cv2.INTER_LINEAR)
-        weighted = cv2.multiply(up_a, bgr, dtype=cv2.CV_32F)
-        cv2.add(cv2.transform(weighted, to_unit), up_b, dst=out[k])
+        cv2.multiply(up_a, bgr, dst=up_a, dtype=cv2.CV_32F)  # in place: 12 bytes a pixel less
+        cv2.add(cv2.transform(up_a, to_unit), up_b, dst=out[k])
     return torch.from_numpy(out)
 
 

@@ -12,14 +12,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from livesegment.errors import InputError, first_line
 from livesegment.io.datasets.annotations import MaskFile, Shapes
 from livesegment.io.datasets.records import Sample
 from livesegment.io.datasets.values import RGB, ValueMap
-from livesegment.io.images import as_bgr8, exif_orientation, read_image, upright
+from livesegment.io.images import decode_image, read_image
 
 Annotation = MaskFile | Shapes
 
@@ -39,10 +38,7 @@ class Item:
     def read_image(self) -> np.ndarray:
         if isinstance(self.image, Path):
             return read_image(self.image)
-        picture = cv2.imdecode(np.frombuffer(self.image, np.uint8), cv2.IMREAD_UNCHANGED)
-        if picture is None:
-            raise InputError(f"{self.annotation.source}: its embedded picture cannot be decoded")
-        return as_bgr8(upright(picture, exif_orientation(self.image)))
+        return decode_image(self.image, f"the picture embedded in {self.annotation.source}")
 
     def image_size(self) -> tuple[int, int]:
         """(H, W) of the picture as viewers show it (EXIF turns applied), from its header."""

@@ -14,6 +14,7 @@ import av
 import av.logging
 import numpy as np
 
+from livesegment.core.budget import MAX_FRAME_PIXELS, check_picture_size
 from livesegment.core.frames import Frame
 from livesegment.errors import InputError, av_reason
 from livesegment.io.paths import check_input, close_container, ffmpeg_target
@@ -98,6 +99,11 @@ class VideoFileSource:
         if not self.width or not self.height:
             self.close()
             raise InputError(f"cannot read video {path}: the video stream has no picture size")
+        try:  # a stated size over the memory budget: refused before a frame is decoded
+            check_picture_size(self.width, self.height, f"video {path}", MAX_FRAME_PIXELS)
+        except InputError:
+            self.close()
+            raise
         self.time_base: Fraction = self.stream.time_base or Fraction(1, 1000)
         streams = self._container.streams
         self.audio_streams = list(streams.audio) if audio else []

@@ -1,0 +1,64 @@
+"""The memory budget: how large a picture, a model input or a scaled copy may get.
+
+Why: sizes come from users' files and options, and a file of a few bytes can state or imply an
+enormous picture (a PNG header claiming 100000x100000 pixels; a 1x30000 strip whose short
+side, scaled to the model's 256, makes the long one 7.7 million). Every size is checked here
+from both sides before anything is allocated, so a run stays within about
+:data:`MEMORY_BUDGET_GB` or is refused with one line naming the file and the limit.
+
+The limits come from peak memory measured on the CPU (BENCHMARKS.md, "Hostile inputs"): the
+process starts near 0.9 GB with torch loaded, a picture then costs 20-40 bytes per pixel
+through decoding, refinement, effects and encoding, and the heaviest model (DeepLabv3
+ResNet-101) about 900 bytes per pixel of its input.
+"""
+
+from __future__ import annotations
+
+import math
+
+from livesegment.errors import InputError
+
+MEMORY_BUDGET_GB = 3
+# A decoded still: 50 megapixels (a 48 MP phone photo fits).
+MAX_PICTURE_PIXELS = 50_000_000
+# Each frame of a video or animation: DCI 4K. A dozen frames are in flight between decoding,
+# the model, smoothing's look-ahead and the encoder; 4K peaked at 2.6-3.0 GB, 7000x7000 at 8 GB.
+MAX_FRAME_PIXELS = 4096 * 2160
+# The network's input: 2 MiP (1088x1920 fits) keeps the heaviest model near 2 GB on its own.
+MAX_MODEL_PIXELS = 1 << 21
+MAX_MODEL_SIDE = 4096  # a long thin picture's model input: long side capped, short side kept
+MAX_SIZE = math.isqrt(MAX_MODEL_PIXELS)  # the largest inference short side a square can take
+
+
+def megapixels(pixels: int) -> str:
+    return f"{pixels / 1e6:.1f} MP"
+
+
+def check_picture_size(width: int, height: int, what: str,
+                       limit: int = MAX_PICTURE_PIXELS) -> None:
+    """Refuses a picture (``what``: "image x.png", "video y.mp4") whose stated size cannot be
+    a picture or is over ``limit`` pixels (:data:`MAX_FRAME_PIXELS` for a video's frames),
+    before it is decoded."""
+    if width <= 0 or height <= 0:
+        raise InputError(f"cannot decode {what}: it states a size of {width}x{height} pixels, "
+                         "not a picture (corrupt)")
+    if width * height > limit:
+        each = "" if limit == MAX_PICTURE_PIXELS else " for each frame of a video"
+        raise InputError(f"{what} is {width}x{height} pixels ({megapixels(width * height)}); "
+                         f"the largest accepted{each} is {megapixels(limit)} (memory budget "
+                         f"{MEMORY_BUDGET_GB} GB): scale it down first")
+
+
+def check_model_size(size: int) -> None:
+    """Refuses an inference short side over :data:`MAX_SIZE` before a model loads."""
+    if size > MAX_SIZE:
+        raise InputError(f"inference size {size} is too large: at most {MAX_SIZE} (a "
+                         f"{MAX_SIZE}x{MAX_SIZE} input is {megapixels(MAX_MODEL_PIXELS)}, the "
+                         f"memory budget of {MEMORY_BUDGET_GB} GB)")
+
+
+def bounded_scale(height: int, width: int, scale: float, max_side: int,
+                  max_pixels: int) -> float:
+    """``scale`` lowered so that ``height`` x ``width`` scaled by it has no side over
+    ``max_side`` and no more than ``max_pixels`` pixels: both sides bound it, never one."""
+    return min(scale, max_side / max(height, width), math.sqrt(max_pixels / (height * width)))
