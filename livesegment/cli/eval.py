@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from livesegment.cli.options import add_model_options, positive_int
+from livesegment.cli.options import add_model_options, number, positive_int
 from livesegment.cli.signals import StopOnSignal
 from livesegment.errors import OutputError
 
@@ -63,7 +63,7 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
                    help="write the worst pictures with their errors painted in")
     e.add_argument("--worst-count", type=positive_int, default=8, metavar="N",
                    help="pictures in --worst (default 8)")
-    e.add_argument("--tolerance", type=float, default=2.0, metavar="PX",
+    e.add_argument("--tolerance", type=number, default=2.0, metavar="PX",
                    help="boundary F: how far a predicted edge may be from the true one "
                    "(default 2 px)")
     e.add_argument("--min-area", type=positive_int, default=1, metavar="PX",

@@ -80,6 +80,9 @@ NUMBER_RANGES: dict[str, Range] = {
     "frames": Range(1, 100_000),
     "rounds": Range(1, 100),
     "live_seconds": Range(0, 3600, "s", open_low=True),
+    "worst_count": Range(1, 100, "pictures"),
+    "tolerance": Range(0, 100, "pixels"),
+    "min_area": Range(1, 10**8, "pixels"),
 }
 
 

@@ -19,7 +19,7 @@ from livesegment.cli.options import NUMBER_RANGES, Range
 # The least each command needs besides the option under test (its run is replaced: only
 # parsing and the checks before it are exercised).
 MINIMAL = {"process": ["process", "in.mp4", "-o", "out.mp4"], "live": ["live", "-o", "r.mp4"],
-           "bench": ["bench"]}
+           "bench": ["bench"], "eval": ["eval", "espnetv2-voc", "data/"]}
 
 
 def _parses_numbers(kind) -> bool:
