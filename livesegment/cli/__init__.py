@@ -1,4 +1,5 @@
-"""Command line: ``livesegment process|models|bench|live|gui|train|export``, a module per command.
+"""Command line: ``livesegment process|models|bench|live|gui|eval|train|export``, a module
+per command.
 
 User errors print one line, ``livesegment: <message>``, and exit 2; Ctrl-C exits 130 and
 SIGTERM 143 after finalising what was written. ``--debug`` shows tracebacks.
@@ -22,6 +23,7 @@ from collections.abc import Sequence
 
 from livesegment import __version__
 from livesegment.cli import bench, export, gui, live, models, process, train
+from livesegment.cli import eval as evaluate
 from livesegment.cli.allocator import keep_freed_memory
 from livesegment.cli.console import EXIT_USAGE
 from livesegment.cli.options import Parser, check_numbers
@@ -31,7 +33,7 @@ from livesegment.errors import LivesegmentError
 
 # In the order ``--help`` lists them.
 COMMANDS = {"process": process, "models": models, "bench": bench, "live": live, "gui": gui,
-            "train": train, "export": export}
+            "eval": evaluate, "train": train, "export": export}
 
 MAIN_EXAMPLES = """\
 examples:
@@ -41,6 +43,7 @@ examples:
   livesegment process 0 -o cam.mp4 --duration 60   # camera 0 for a minute
   livesegment models espnetv2-voc            # a model's classes and their ids
   livesegment gui                            # the live window
+  livesegment eval mediapipe-selfie photos/  # its figures on labelled pictures
   livesegment train parts/ -o parts.pt --time 10m   # learn your own classes
 
 {models}

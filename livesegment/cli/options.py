@@ -80,6 +80,10 @@ NUMBER_RANGES: dict[str, Range] = {
     "frames": Range(1, 100_000),
     "rounds": Range(1, 100),
     "live_seconds": Range(0, 3600, "s", open_low=True),
+    # eval
+    "worst_count": Range(1, 100, "pictures"),
+    "tolerance": Range(0, 100, "pixels"),
+    "min_area": Range(1, 10**8, "pixels"),
     # train and export
     "time": Range(0, YEAR_S, "s", open_low=True),
     "epochs": Range(1, 100_000),
@@ -175,10 +179,16 @@ def number(text: str) -> float:
 
 def add_model_options(p: argparse.ArgumentParser, default: str | None = DEFAULT_MODEL,
                       default_help: str = f"default {DEFAULT_MODEL}",
-                      auto_size: bool = False) -> None:
-    p.add_argument("--model", default=default,
-                   help=f"model name ({default_help}; see 'livesegment models') or a "
-                   "model file made by 'livesegment train'")
+                      auto_size: bool = False, positional: bool = False) -> None:
+    """``--model`` (or a MODEL argument where the model is what the command is about, as in
+    ``eval``), size, device, weights and backend."""
+    if positional:
+        p.add_argument("model", metavar="MODEL", help="model name (see 'livesegment models') "
+                       "or a model file made by 'livesegment train'")
+    else:
+        p.add_argument("--model", default=default,
+                       help=f"model name ({default_help}; see 'livesegment models') or a "
+                       "model file made by 'livesegment train'")
     p.add_argument("--size", type=size_or_auto if auto_size else positive_int,
                    help="inference short side in pixels (default: the model's)" +
                    ("; auto: the largest that keeps up with the camera" if auto_size else ""))

@@ -22,6 +22,7 @@ LABEL_WIDTH = 16  # leaves the bar, times, frames and fps 60 columns
 MEDIA_TIME = ("{n:.1f}/{total:.1f} s", "{n:.1f} s")
 FRAMES = ("{n:.0f}/{total:.0f} frames", "{n:.0f} frames")
 STEPS = ("{n:.0f}/{total:.0f} steps", "{n:.0f} steps")
+PICTURES = ("{n:.0f}/{total:.0f} pictures", "{n:.0f} pictures")
 _WITH_TOTAL = "{desc}{percentage:3.0f}%|{bar}| COUNT [{elapsed}<{remaining}{postfix}]"
 _WITHOUT_TOTAL = "{desc}COUNT [{elapsed}{postfix}]"
 _PLAIN = "{desc}{percentage:3.0f}% COUNT [{elapsed}<{remaining}{postfix}]"
@@ -55,7 +56,7 @@ def _width_settings(stream: TextIO) -> dict:
 class ProgressBar:
     """How far a run is: for one file (:meth:`update`) media time out of the total, frames,
     fps and ETA; for a Ray run (:meth:`update_cluster`) frames out of the estimated total and
-    files finished.
+    files finished; for an evaluation (:meth:`update_pictures`) pictures out of the dataset's.
 
     ``label`` (a file name, ``ray``) prefixes the line. Drawn from the first update on, so a
     run refused before work starts leaves no empty bar behind.
@@ -108,6 +109,13 @@ class ProgressBar:
             parts.append(f"ETA {tqdm.format_interval(progress.eta_s)}")
         self._show(STEPS, progress.step, progress.total_steps or None, progress.elapsed_s,
                    ", ".join(parts), remaining=False)
+
+    def update_pictures(self, done: int, total: int, elapsed_s: float) -> None:
+        """Pictures of a dataset done out of its total (``eval``)."""
+        if not self.enabled:
+            return
+        rate = done / elapsed_s if elapsed_s > 0 else 0.0
+        self._show(PICTURES, done, total or None, elapsed_s, f"{rate:.1f} pictures/s")
 
     def _show(self, counted: tuple[str, str], n: float, total: float | None, elapsed_s: float,
               postfix: str, remaining: bool = True) -> None:

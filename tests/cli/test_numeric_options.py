@@ -20,7 +20,8 @@ from livesegment.cli.options import NUMBER_RANGES, Range
 # parsing and the checks before it are exercised).
 MINIMAL = {"process": ["process", "in.mp4", "-o", "out.mp4"], "live": ["live", "-o", "r.mp4"],
            "bench": ["bench"], "train": ["train", "data", "-o", "m.pt"],
-           "export": ["export", "espnetv2-voc", "-o", "m.onnx"]}
+           "export": ["export", "espnetv2-voc", "-o", "m.onnx"],
+           "eval": ["eval", "espnetv2-voc", "data/"]}
 
 
 def _parses_numbers(kind) -> bool:

@@ -104,18 +104,43 @@ def test_a_terminal_that_reports_no_size_still_gets_a_bar_of_columns_width(monke
     assert drawn and all(len(p) <= 60 for p in drawn) and "frame 500" in drawn[-1]
 
 
-def test_a_ray_run_shows_frames_and_files_done_on_one_line():
+def _drawn(label: str, draw) -> list[str]:
+    """What a bar on an 80-column terminal showed, line by line, after ``draw(bar)``."""
     master, tty = _terminal(80)
-    bar = ProgressBar(True, tty, label="ray")
-    bar.update_cluster(ClusterProgress(3, 30, 0, 4))
-    bar.update_cluster(ClusterProgress(33, 33, 4, 4))  # the estimate grew: the total follows
+    bar = ProgressBar(True, tty, label=label)
+    draw(bar)
     bar.close()
     tty.flush()
     drawn = [p for p in re.split(r"[\r\n]", ANSI.sub("", _read_all(master))) if p.strip()]
     tty.close()
     os.close(master)
+    return drawn
+
+
+def test_a_ray_run_shows_frames_and_files_done_on_one_line():
+    def draw(bar):
+        bar.update_cluster(ClusterProgress(3, 30, 0, 4))
+        bar.update_cluster(ClusterProgress(33, 33, 4, 4))  # the estimate grew: total follows
+
+    drawn = _drawn("ray", draw)
     assert all(len(p) <= 80 for p in drawn)
     assert "33/33 frames" in drawn[-1] and "files 4/4" in drawn[-1]
     log = io.StringIO()
     ProgressBar(True, log, label="ray").update_cluster(ClusterProgress(5, 20, 1, 4))
     assert log.getvalue().startswith("ray: 25% 5/20 frames [") and "files 1/4" in log.getvalue()
+
+
+def test_an_evaluation_counts_pictures():
+    def draw(bar):
+        for done in range(10, 201, 10):  # few enough redraws for the pty's buffer
+            bar._bar and setattr(bar._bar, "last_print_t", 0.0)
+            bar.update_pictures(done, 200, done / 4)
+
+    drawn = _drawn("eval", draw)
+    assert all(len(p) <= 80 for p in drawn)
+    assert "100%" in drawn[-1] and "200/200 pictures" in drawn[-1] and "4.0 pictures/s" in \
+        drawn[-1]
+    log = io.StringIO()
+    ProgressBar(True, log, label="eval").update_pictures(50, 200, 10.0)
+    assert log.getvalue().startswith("eval: 25% 50/200 pictures [") and "5.0 pictures/s" in \
+        log.getvalue()

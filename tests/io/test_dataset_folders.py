@@ -249,3 +249,13 @@ def test_voc_palette_masks_and_split_lists(tmp_path):
     assert [s.split for s in dataset] == ["train", "val"]
     np.testing.assert_array_equal(dataset[0].labels, person)
     assert dataset.report.duplicates == ()
+
+
+@pytest.mark.parametrize("bomb", ["images/a.png", "masks/b.png"])
+def test_a_file_stating_a_giant_size_is_a_one_line_problem(tmp_path, bomb):
+    from tests.io.test_hostile_files import png_header
+
+    root = pair_dataset(tmp_path, {"a": PERSON, "b": PERSON}, "background\nperson\n")
+    png_header(root / bomb, 60_000, 60_000)
+    with pytest.raises(InputError, match=rf"{bomb} (is 60000x60000 pixels|states a size over)"):
+        open_dataset(root)

@@ -16,8 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from livesegment.core.budget import check_picture_size
 from livesegment.errors import InputError, first_line
 from livesegment.io.datasets.values import RGB, VOID_RGB, pack_rgb, rgb_codes
+from livesegment.io.images import open_pillow
 
 
 @dataclass(frozen=True)
@@ -41,10 +43,9 @@ def read_mask_codes(path: Path, colours: tuple[RGB, ...] | None = None) -> np.nd
     colours (int32) where the dataset has a ``colours`` table. A grey picture saved as RGB is
     read as grey; a colour one without a colour table is an error (its colours would
     otherwise become arbitrary ids)."""
-    from PIL import Image
-
     try:
-        with Image.open(path) as image:
+        with open_pillow(path, f"mask {path}") as image:
+            check_picture_size(*image.size, f"mask {path}")
             image.load()
             mode = image.mode
             if colours is not None and mode in ("L", "I", "I;16"):

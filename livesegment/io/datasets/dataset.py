@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from livesegment.errors import InputError, first_line
+from livesegment.errors import InputError
 from livesegment.io.datasets.annotations import MaskFile, Shapes
 from livesegment.io.datasets.records import Sample
 from livesegment.io.datasets.values import RGB, ValueMap
-from livesegment.io.images import decode_image, read_image
+from livesegment.io.images import decode_image, read_header, read_image
 
 Annotation = MaskFile | Shapes
 
@@ -50,15 +50,17 @@ class Item:
 
 
 def header_size(path: Path) -> tuple[int, int]:
-    from PIL import Image
-
+    """(H, W) as viewers show the picture, from its header where Pillow parses it (a size over
+    the memory budget refused there), else by decoding it."""
     try:
-        with Image.open(path) as image:
-            width, height = image.size
-            turned = image.getexif().get(0x0112, 1) in (5, 6, 7, 8)
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise InputError(f"cannot read image {path}: {first_line(exc)}") from None
-    return (width, height) if turned else (height, width)
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read image {path}: {exc.strerror}") from None
+    header = read_header(data, f"image {path}")
+    if header is None:
+        return read_image(path).shape[:2]
+    turned = header.orientation in (5, 6, 7, 8)
+    return (header.width, header.height) if turned else (header.height, header.width)
 
 
 @dataclass(frozen=True)

@@ -63,9 +63,11 @@ class DatasetReport:
         shares = ", ".join(f"{name} {share:.2%} ({pics})" for name, share, pics in
                            zip(self.classes, self.shares, self.class_pictures))
         total = sum(self.class_pixels) + self.ignore_pixels
+        count = len(self.classes)
         out = [f"dataset {self.root} ({self.format}): {self.pictures} labelled pictures, "
-               f"{len(self.classes)} classes",
-               f"  class pixels (pictures with the class): {shares}"]
+               f"{count} class{'es' if count != 1 else ''}"]
+        if sum(self.class_pixels):  # nothing to share out when no value could be read
+            out.append(f"  class pixels (pictures with the class): {shares}")
         if self.ignore_pixels:
             out.append(f"  ignored pixels: {self.ignore_pixels / total:.2%}")
         if len(self.splits) > 1 or self.splits and self.splits[0][0]:
@@ -175,8 +177,8 @@ def summary(layout: Layout, tallies: list[Tally], value_map: ValueMap,
                 seen.add(label)
         for label in seen:
             pictures[label] += 1
-        if not t.problem and not seen - {background}:
-            empty.append(t.item.name)
+        if not t.problem and not problems and not seen - {background}:
+            empty.append(t.item.name)  # (a dataset-wide problem leaves every mask unread)
     # Files that cannot be read first; a dataset-wide problem explains every file's odd
     # values, which are then not listed one by one.
     problems = [t.problem for t in tallies if t.problem] + (problems or odd_values)
