@@ -110,8 +110,10 @@ class Trainer:
     def __init__(self, data: TrainingData, output: Path, config: TrainConfig | None = None,
                  run_dir: Path | None = None,
                  on_progress: Callable[[TrainProgress], None] | None = None,
-                 stop: Event | None = None, resume: bool = False) -> None:
+                 stop: Event | None = None, resume: bool = False,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
         self.data = data
+        self.clock = clock  # seconds; what the time budget is counted in
         self.output = Path(output)
         self.run_dir = Path(run_dir) if run_dir else run_folder(self.output)
         self.on_progress = on_progress or (lambda _p: None)
@@ -204,7 +206,7 @@ class Trainer:
             best_path = self.run_dir / "best.pt"
             if best_path.is_file():
                 self._best_state = read_checkpoint(best_path)[1]
-        self._start = time.perf_counter()
+        self._start = self._mark = self.clock()
         self._step_times: list[float] = []
         self._all_threads = torch.get_num_threads()
         self._val_s = 0.0
@@ -247,14 +249,14 @@ class Trainer:
 
     def _spent(self, what: str, since: float) -> None:
         """Adds the time since ``since`` to ``what`` (where a run's time goes, on its card)."""
-        self.times[what] = self.times.get(what, 0.0) + time.perf_counter() - since
+        self.times[what] = self.times.get(what, 0.0) + self.clock() - since
 
     def _unvalidated(self) -> bool:
         """Steps were taken since the last validation."""
         return self.step > (self.history[-1]["step"] if self.history else 0)
 
     def elapsed(self) -> float:
-        return self.elapsed_before + time.perf_counter() - self._start
+        return self.elapsed_before + self.clock() - self._start
 
     def _out_of_time(self) -> bool:
         budget = self.config.time_s
@@ -262,13 +264,13 @@ class Trainer:
 
     def _train_step(self) -> float:
         cfg = self.config
-        start = time.perf_counter()
+        start = self.clock()
         rng = np.random.default_rng([cfg.seed, self.step, 2])
         ids = batch_ids(self.split.train, cfg.batch, cfg.seed, self.step)
         x, y = make_batch(self.data, ids, rng, cfg.augment, self.size, self.rarity,
                           self.base.mean, self.base.std)
         self._spent("batches", start)
-        compute = time.perf_counter()
+        compute = self.clock()
         total = self.plan.total_steps if self.plan else max(self.step + 1, 100)
         factor = lr_factor(self.step, total)
         for group in self.optimizer.param_groups:
@@ -284,7 +286,10 @@ class Trainer:
         self.optimizer.step()
         self.step += 1
         self._spent("compute", compute)
-        self._step_times.append(time.perf_counter() - start)
+        now = self.clock()
+        # Since the previous step or validation ended: the loop's own overhead counts too.
+        self._step_times.append(now - self._mark)
+        self._mark = now
         return float(loss.item())
 
     def _choose_threads(self) -> None:
@@ -316,7 +321,7 @@ class Trainer:
         cfg = self.config
         if not self._val_s:
             per_picture = time_one_picture(self.model, self._spec(), self.data,
-                                           self.split.val, self.size)
+                                           self.split.val, self.size, self.clock)
             self._val_s = per_picture * len(self.split.val)
         cap = cfg.epochs * self.per_epoch if cfg.epochs else None
         left = cfg.time_s - self.elapsed() - self._val_s  # the final validation's share
@@ -326,15 +331,14 @@ class Trainer:
     def _validate_and_save(self, loss: float | None) -> bool:
         """Validates, records, saves; True when patience has run out."""
         self._report("validate", loss)
-        start = time.perf_counter()
+        start = self.clock()
         if self.split.val:
             scores = validate(self.model, self._spec(), self.data, self.split.val, self.size)
             shown, matrix = figures(scores), scores.matrix.tolist()
         else:
             shown, matrix = {}, []
-        self._val_s = time.perf_counter() - start
         self._spent("validation", start)
-        start = time.perf_counter()
+        saving = self.clock()
         miou = shown.get("miou")
         self.history.append(report.row(self.step, self.step / self.per_epoch, self.elapsed(),
                                        self.optimizer.param_groups[0]["lr"], loss, shown))
@@ -349,14 +353,17 @@ class Trainer:
             save_model(self.output, self._card(), self._best_state)
         else:
             self.stale += 1
+        self.next_val = self.step + (self.plan.val_every if self.plan else 1)
+        self._save_checkpoint("last.pt")
+        report.write_results(self.run_dir, self.history, self.data.classes)
+        self._spent("files", saving)
+        self._val_s = self.clock() - start  # what a validation costs, its files included
         if self.config.time_s and self.plan is not None and self.step < self.plan.total_steps:
             cap = self.config.epochs * self.per_epoch if self.config.epochs else None
             left = self.config.time_s - self.elapsed() - self._val_s
             self.plan = time_plan(self.step, left, self._step_s(), self._val_s, cap)
-        self.next_val = self.step + (self.plan.val_every if self.plan else 1)
-        self._save_checkpoint("last.pt")
-        report.write_results(self.run_dir, self.history, self.data.classes)
-        self._spent("files", start)
+            self.next_val = self.step + self.plan.val_every
+        self._mark = self.clock()
         patience = self.config.patience
         return bool(patience and self.split.val and self.stale >= patience)
 
