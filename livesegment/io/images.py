@@ -147,7 +147,8 @@ def read_image(path: Path, what: str = "image") -> np.ndarray:
     :class:`InputError` naming it as ``what`` ("background"). A multi-page TIFF gives its
     first page (``AnimatedPictureSource`` reads them all)."""
     data = np.fromfile(path, np.uint8)
-    corrupt = InputError(f"cannot decode {what} {path}: not a supported picture or corrupt")
+    verb = "decode" if what == "image" else "read"  # "cannot read background ...", as before
+    corrupt = InputError(f"cannot {verb} {what} {path}: not a supported picture or corrupt")
     if not data.size:
         raise corrupt
     header = read_header(data.tobytes(), f"{what} {path}")
