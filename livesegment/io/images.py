@@ -146,14 +146,15 @@ def read_image(path: Path, what: str = "image") -> np.ndarray:
     file that is not a picture, or states a size over the memory budget, is an
     :class:`InputError` naming it as ``what`` ("background"). A multi-page TIFF gives its
     first page (``AnimatedPictureSource`` reads them all)."""
-    return decode_image(np.fromfile(path, np.uint8), f"{what} {path}")
+    verb = "decode" if what == "image" else "read"  # "cannot read background ...", as before
+    return decode_image(np.fromfile(path, np.uint8), f"{what} {path}", verb)
 
 
-def decode_image(data: np.ndarray | bytes, what: str) -> np.ndarray:
+def decode_image(data: np.ndarray | bytes, what: str, verb: str = "decode") -> np.ndarray:
     """An encoded still (a file's bytes, or a picture embedded in an annotation) as upright
     HxWx3 uint8 BGR, with :func:`read_image`'s checks; ``what`` names it in errors."""
     data = np.frombuffer(data, np.uint8) if isinstance(data, bytes) else data
-    corrupt = InputError(f"cannot decode {what}: not a supported picture or corrupt")
+    corrupt = InputError(f"cannot {verb} {what}: not a supported picture or corrupt")
     if not data.size:
         raise corrupt
     header = read_header(data.tobytes(), what)

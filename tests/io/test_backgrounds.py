@@ -66,8 +66,7 @@ def test_colour_background():
 @pytest.mark.parametrize("make, message", [
     (lambda d: d / "missing.png", "background not found"),
     (lambda d: d / "notes.txt", "neither a picture"),
-    (lambda d: (d / "bad.png").write_bytes(b"junk") and d / "bad.png",
-     "cannot decode background"),
+    (lambda d: (d / "bad.png").write_bytes(b"junk") and d / "bad.png", "cannot read background"),
     (lambda d: (d / "bad.mp4").write_bytes(b"junk") and d / "bad.mp4", "cannot read background"),
     (lambda d: "#12345", "#RRGGBB"),
 ])
