@@ -31,6 +31,7 @@ from livesegment.core.compose.overlay import OverlayStyle, blend_numpy
 from livesegment.core.frames import Frame, Inference
 from livesegment.core.masks.smoothing import DEFAULT_LOOKAHEAD, MaskOptions, TemporalSmoother
 from livesegment.core.models.catalog import DEFAULT_SMOOTHING
+from livesegment.core.models.catalog import DEFAULT_TRAIN_BASE
 from livesegment.core.models.zoo import DEFAULT_MODEL, REGISTRY
 from livesegment.core.segmenter import Segmenter, mask_labels
 from livesegment.io.datasets import LabelledDataset, open_dataset
@@ -163,7 +164,7 @@ def process_file(source: PathLike, output: PathLike, model: Segmenter | None = N
 def train(data: PathLike, output: PathLike, *, classes: Iterable[str] | None = None,
           val: PathLike | float | None = None, time: str | float | None = None,
           epochs: int | None = None, seed: int = 0, patience: int | None = 10,
-          size: int | None = None, base: str = DEFAULT_MODEL, resume: bool = False,
+          size: int | None = None, base: str = DEFAULT_TRAIN_BASE, resume: bool = False,
           on_progress: Callable[[TrainProgress], None] | None = None) -> TrainResult:
     """Fine-tunes ``base`` on the labelled pictures in folder ``data`` (any format ``train``
     reads) and writes the best model to ``output``, as ``livesegment train`` does; then

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from livesegment.cli.options import positive_int
-from livesegment.core.models.catalog import DEFAULT_MODEL
+from livesegment.core.models.catalog import DEFAULT_TRAIN_BASE
 from livesegment.errors import InputError
 
 EXAMPLES = """\
@@ -68,8 +68,9 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
                    "trained for, a multiple of 32 (default: the pictures' median short side)")
     t.add_argument("--classes", help="class names in id order, where the dataset has none "
                    "(e.g. background,scratch,dent)")
-    t.add_argument("--base", default=DEFAULT_MODEL, metavar="MODEL",
-                   help=f"model to start from (default {DEFAULT_MODEL}; a model file works)")
+    t.add_argument("--base", default=DEFAULT_TRAIN_BASE, metavar="MODEL",
+                   help=f"model to start from (default {DEFAULT_TRAIN_BASE}; a model file "
+                   "works)")
     t.add_argument("--batch", type=positive_int, help="pictures per step (default 8)")
     t.add_argument("--threads", type=positive_int, metavar="N",
                    help="torch threads (default: measured; one wins on a busy CPU)")

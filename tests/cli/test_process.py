@@ -197,7 +197,8 @@ def test_models_lists_every_model_with_its_weights_status(capsys):
     assert hint.strip() == "classes of a model: livesegment models NAME"
     assert lines[0].split() == ["NAME", "CLASSES", "SIZE", "WEIGHTS", "LICENCE"]
     by_name = {ln.split()[0]: ln.split() for ln in lines[1:]}
-    assert by_name["espnetv2-voc"][1:5] == ["(default)", "21", "256", "bundled"]
+    assert by_name["espnetv2-voc-fused"][1:5] == ["(default)", "21", "256", "bundled"]
+    assert by_name["espnetv2-voc"][1:4] == ["21", "256", "bundled"]
     assert by_name["espnetv2-cityscapes"][1:4] == ["20", "512", "bundled"]
     assert by_name["deeplabv3-resnet50"][3] in {"cached", "downloadable"}
 

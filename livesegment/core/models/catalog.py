@@ -27,6 +27,9 @@ MODEL_NAMES = (
 # (BENCHMARKS.md, "People, as well as the package can"): person IoU 0.92 on street photos
 # against 0.83, at ESPNetv2's own speed on wide scenes.
 DEFAULT_MODEL = "espnetv2-voc-fused"
+# What ``train`` fine-tunes by default: the fused model's own network, whose VOC weights
+# transfer (the selfie half knows only people).
+DEFAULT_TRAIN_BASE = "espnetv2-voc"
 # Video-call mode's person model, chosen from BENCHMARKS.md "Portrait models" (speed, IoU).
 DEFAULT_PORTRAIT_MODEL = "mediapipe-selfie-landscape"
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
