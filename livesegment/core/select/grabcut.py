@@ -15,8 +15,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from livesegment.core.select.prompts import (Click, checked_box, checked_clicks, checked_mask,
-                                             checked_picture)
+from livesegment.core.select.prompts import Click, checked_picture, checked_prompts
 
 SEED_RADIUS = 5  # full-resolution pixels around a click taken as certain
 ITERATIONS = 2  # GrabCut's re-estimations per answer (each a graph cut)
@@ -79,12 +78,8 @@ class PlainGrabCut:
 
     def predict(self, clicks: Sequence, box: object = None,
                 previous: np.ndarray | None = None) -> np.ndarray:
-        if self._bgr is None:
-            raise ValueError("set_image: call it with a picture before predict")
+        clicks, region, previous = checked_prompts(self._bgr, clicks, box, previous)
         height, width = self._bgr.shape[:2]
-        clicks = checked_clicks(clicks, height, width)
-        region = checked_box(box, height, width)
-        previous = checked_mask(previous, height, width)
         seeds = np.full(self._small.shape[:2], cv2.GC_PR_BGD, np.uint8)
         if region is not None:  # GrabCut's own rectangle: outside certain, inside probable
             x0, y0, x1, y1 = (round(v * self._scale) for v in region)

@@ -27,6 +27,18 @@ class Click:
         return int(self.y), int(self.x)
 
 
+def checked_prompts(bgr: np.ndarray | None, clicks: Iterable, box: object, previous: object
+                    ) -> tuple[tuple[Click, ...], tuple[int, int, int, int] | None,
+                               np.ndarray | None]:
+    """A ``predict`` call's clicks, box and previous mask, checked against the picture set
+    (``bgr``: None before ``set_image``)."""
+    if bgr is None:
+        raise ValueError("set_image: call it with a picture before predict")
+    height, width = bgr.shape[:2]
+    return (checked_clicks(clicks, height, width), checked_box(box, height, width),
+            checked_mask(previous, height, width))
+
+
 def checked_picture(bgr: object, name: str = "bgr") -> np.ndarray:
     """An HxWx3 uint8 BGR picture with pixels in it, contiguous."""
     if not isinstance(bgr, np.ndarray):

@@ -33,8 +33,7 @@ from livesegment.core.models.zoo import DEFAULT_MODEL
 from livesegment.core.segmenter import Segmenter, mask_labels
 from livesegment.core.select.grabcut import (ITERATIONS, SEED_RADIUS, WORK_SIDE, cut, enlarge,
                                              shrink, stamp)
-from livesegment.core.select.prompts import (Click, checked_box, checked_clicks, checked_mask,
-                                             checked_picture)
+from livesegment.core.select.prompts import Click, checked_picture, checked_prompts
 
 FOCUS_REACH = 2.5  # a correction's window: this many times the click's depth in its error
 FOCUS_LEAST = 0.15  # ... and at least this share of the picture's long side, each way
@@ -67,12 +66,8 @@ class Selector:
                 previous: np.ndarray | None = None) -> np.ndarray:
         """HxW bool mask for ``clicks`` (``(x, y, include)`` each), optionally a ``box``
         ``(x0, y0, x1, y1)`` around the object and the ``previous`` mask to correct."""
-        if self._bgr is None:
-            raise ValueError("set_image: call it with a picture before predict")
+        clicks, region, previous = checked_prompts(self._bgr, clicks, box, previous)
         height, width = self._bgr.shape[:2]
-        clicks = checked_clicks(clicks, height, width)
-        region = checked_box(box, height, width)
-        previous = checked_mask(previous, height, width)
         empty = np.zeros((height, width), bool)
         if previous is None or not previous.any():
             if region is None and not any(c.include for c in clicks):
