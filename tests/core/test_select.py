@@ -73,7 +73,7 @@ def test_a_correction_changes_only_near_its_click(selector):
     """The earlier mask holds a wrong strip of field far from the click; a global re-cut would
     drop it, a correction must leave it (and everything else away from the click) alone."""
     selector.set_image(picture(A, B))
-    strip = (0, 100, 160, 120)  # green field, wrongly marked as object earlier
+    strip = (0, 0, 10, 120)  # green field along the left edge, wrongly marked earlier
     previous = mask(A, B, strip)
     got = selector.predict([(40, 50, True), (120, 60, False)], previous=previous)
     changed = np.argwhere(got != previous)

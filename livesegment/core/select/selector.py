@@ -125,12 +125,13 @@ class Selector:
             bx0, by0, bx1, by1 = (round((v - o) * scale) for v, o in zip(box, (x0, y0, x0, y0)))
             seeds[by0:by1, bx0:bx1] = cv2.GC_PR_FGD
         seeds[base_small] = cv2.GC_PR_FGD
+        anchor = (seeds & 1).astype(bool)  # parts mostly in here may stay without a click
         labels = None if self._labels is None else cv2.resize(
             self._labels[y0:y1, x0:x1], (w, h), interpolation=cv2.INTER_NEAREST)
         for click in local:
             self._spread(seeds, click, base_small, labels, FIRST_SPREAD * max(h, w))
         stamp(seeds, inside, scale, SEED_RADIUS, (x0, y0))
-        found = _kept_parts(cut(small, seeds, self.iterations), local, base_small)
+        found = _kept_parts(cut(small, seeds, self.iterations), local, anchor)
         out = base.copy()
         out[y0:y1, x0:x1] = _full_size(found, crop)
         _stamp_full(out, clicks)
@@ -164,7 +165,8 @@ def _depth(mask: np.ndarray, click: Click) -> float:
 
 
 def _kept_parts(found: np.ndarray, clicks: Sequence[Click], base: np.ndarray) -> np.ndarray:
-    """The cut's connected parts that hold an include click or lie mostly inside ``base``."""
+    """The cut's connected parts that hold an include click or lie mostly inside ``base``
+    (the earlier mask, or the box)."""
     count, parts = cv2.connectedComponents(found.view(np.uint8), connectivity=8)
     if count < 2:
         return found
