@@ -39,6 +39,9 @@ FOCUS_REACH = 2.5  # a correction's window: this many times the click's depth in
 FOCUS_LEAST = 0.15  # ... and at least this share of the picture's long side, each way
 SPREAD = 0.8  # a disagreeing click marks this share of its depth as "probably" its side
 FIRST_SPREAD = 0.12  # a first click off any known class: that share of the long side
+CORE = 0.0  # ... and this share of its depth as certainly its side
+ONLY_CLICKED_CHANGE = False
+FLOOD = 0.0  # a correction keeps only the change that holds its click
 
 
 class Selector:
@@ -76,7 +79,7 @@ class Selector:
         out = previous.copy()
         for click in clicks:
             if out[click.pixel] != click.include:  # a correction: re-cut around it only
-                out = self._solve(self._focus(click, out), clicks, None, out)
+                out = self._solve(self._focus(click, out), clicks, None, out, click)
         return out
 
     def _focus(self, click: Click, mask: np.ndarray) -> tuple[int, int, int, int]:
@@ -92,6 +95,15 @@ class Selector:
             ys, xs = np.nonzero(part)
             x0, y0 = min(x0, xs.min()), min(y0, ys.min())
             x1, y1 = max(x1, xs.max() + 1), max(y1, ys.max() + 1)
+        if FLOOD:  # the wrong patch of the clicked colour, as far as it goes
+            small, scale = shrink(self._bgr, self.side)
+            at = Click(min(click.x * scale, small.shape[1] - 1),
+                       min(click.y * scale, small.shape[0] - 1), click.include)
+            side = enlarge(mask, small.shape[1], small.shape[0]) != click.include
+            ys, xs = np.nonzero(_alike(small, side, at, FLOOD))
+            if len(xs):
+                x0, y0 = min(x0, xs.min() / scale), min(y0, ys.min() / scale)
+                x1, y1 = max(x1, (xs.max() + 1) / scale), max(y1, (ys.max() + 1) / scale)
         return (max(0, int(x0)), max(0, int(y0)), min(width, int(np.ceil(x1))),
                 min(height, int(np.ceil(y1))))
 
@@ -109,7 +121,8 @@ class Selector:
         return parts == parts[y, x]
 
     def _solve(self, region: tuple[int, int, int, int], clicks: tuple[Click, ...],
-               box: tuple[int, int, int, int] | None, base: np.ndarray) -> np.ndarray:
+               box: tuple[int, int, int, int] | None, base: np.ndarray,
+               focus: Click | None = None) -> np.ndarray:
         """``base`` with ``region`` re-cut by GrabCut from the clicks' seeds."""
         x0, y0, x1, y1 = region
         crop = self._bgr[y0:y1, x0:x1]
@@ -129,16 +142,20 @@ class Selector:
         labels = None if self._labels is None else cv2.resize(
             self._labels[y0:y1, x0:x1], (w, h), interpolation=cv2.INTER_NEAREST)
         for click in local:
-            self._spread(seeds, click, base_small, labels, FIRST_SPREAD * max(h, w))
+            self._spread(seeds, click, base_small, labels, FIRST_SPREAD * max(h, w), small)
         stamp(seeds, inside, scale, SEED_RADIUS, (x0, y0))
         found = _kept_parts(cut(small, seeds, self.iterations), local, anchor)
         out = base.copy()
-        out[y0:y1, x0:x1] = _full_size(found, crop)
+        new = _full_size(found, crop)
+        if focus is not None and ONLY_CLICKED_CHANGE:
+            new = _clicked_change(base[y0:y1, x0:x1], new, focus.pixel[0] - y0,
+                                  focus.pixel[1] - x0)
+        out[y0:y1, x0:x1] = new
         _stamp_full(out, clicks)
         return out
 
     def _spread(self, seeds: np.ndarray, click: Click, base: np.ndarray,
-                labels: np.ndarray | None, first: float) -> None:
+                labels: np.ndarray | None, first: float, small: np.ndarray) -> None:
         """A click that disagrees with ``base`` marks its surroundings as probably its side:
         the model's class part under it, and a disk sized by its depth in the error."""
         if base[click.pixel] == click.include:
@@ -152,6 +169,23 @@ class Selector:
         depth = _depth(base, click) if base.any() else first
         radius = max(1, round(min(SPREAD * depth, 4 * first)))
         cv2.circle(seeds, (round(click.x), round(click.y)), radius, side, -1)
+        if CORE and base.any():
+            core = round(min(CORE * depth, first))
+            if core > 1:
+                cv2.circle(seeds, (round(click.x), round(click.y)), core, side - 2, -1)
+        if FLOOD:
+            seeds[_alike(small, base != click.include, click, FLOOD)] = side
+
+
+def _alike(small: np.ndarray, allowed: np.ndarray, click: Click, tolerance: float
+           ) -> np.ndarray:
+    """The pixels reachable from the click through ``allowed`` ones whose colour lies within
+    ``tolerance`` of the clicked colour (each channel): the patch the click is about."""
+    fill = np.pad(~allowed, 1).astype(np.uint8)
+    cv2.floodFill(small, fill, (int(click.x), int(click.y)), 0, (tolerance,) * 3,
+                  (tolerance,) * 3, 8 | cv2.FLOODFILL_FIXED_RANGE | cv2.FLOODFILL_MASK_ONLY
+                  | (2 << 8))
+    return fill[1:-1, 1:-1] == 2
 
 
 def _depth(mask: np.ndarray, click: Click) -> float:
@@ -177,6 +211,17 @@ def _kept_parts(found: np.ndarray, clicks: Sequence[Click], base: np.ndarray) ->
     keep |= overlap * 2 >= area
     keep[0] = False
     return keep[parts]
+
+
+def _clicked_change(before: np.ndarray, after: np.ndarray, row: int, column: int
+                    ) -> np.ndarray:
+    """``after`` only where it differs from ``before`` in the connected change that holds
+    (row, column): a correction fixes the wrong area it was clicked in and nothing else."""
+    changed = before != after
+    _, parts = cv2.connectedComponents(changed.view(np.uint8), connectivity=8)
+    if not changed[row, column]:
+        return before.copy()
+    return np.where(parts == parts[row, column], after, before)
 
 
 def _full_size(found: np.ndarray, crop: np.ndarray) -> np.ndarray:
