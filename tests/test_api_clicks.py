@@ -72,3 +72,23 @@ def test_bad_protocol_arguments(folder, kwargs, named):
 def test_the_selector_reaches_the_squares_within_a_few_clicks(folder):
     scores = livesegment.evaluate_clicks(livesegment.Selector(None), folder, ignore=[128])
     assert scores.noc(0.90) <= 2
+
+
+def test_a_click_on_a_person_selects_the_person():
+    """The class cue on real footage: one click in the middle of the person the model sees
+    in the sample clip selects that person, not only the colour under the click."""
+    from livesegment.core.select import iou, next_click
+
+    model = livesegment.load_model("espnetv2-voc", device="cpu")
+    frames = livesegment.read_frames(livesegment.sample_clip())
+    frame = next(f for i, f in enumerate(frames) if i == 100)
+    frames.close()
+    person = livesegment.segment(model, frame) == model.spec.class_id("person")
+    count, parts, stats, _ = cv2.connectedComponentsWithStats(person.view(np.uint8), 8)
+    largest = parts == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    everywhere = np.ones(person.shape, bool)
+    click = next_click(np.zeros(person.shape, bool), largest, everywhere)
+    selector = livesegment.Selector(model)
+    selector.set_image(frame)
+    got = selector.predict([(click.x, click.y, True)])
+    assert iou(got, largest, everywhere) >= 0.8
