@@ -39,9 +39,10 @@ FOCUS_REACH = 2.5  # a correction's window: this many times the click's depth in
 FOCUS_LEAST = 0.15  # ... and at least this share of the picture's long side, each way
 SPREAD = 0.8  # a disagreeing click marks this share of its depth as "probably" its side
 FIRST_SPREAD = 0.12  # a first click off any known class: that share of the long side
-CORE = 0.0  # ... and this share of its depth as certainly its side
-ONLY_CLICKED_CHANGE = False
-FLOOD = 0.0  # a correction keeps only the change that holds its click
+CORE = 0.4  # ... and this share of its depth as certainly its side
+ONLY_CLICKED_CHANGE = True  # a correction keeps only the change that holds its click
+FLOOD = 20.0  # colour tolerance (0..255 a channel) of the patch a disagreeing click is about
+CLASS_IN_CORRECTIONS = True  # include corrections also add the model's class part
 
 
 class Selector:
@@ -90,7 +91,8 @@ class Selector:
         half = min(max(FOCUS_REACH * depth, FOCUS_LEAST * max(height, width)), max(height, width))
         x0, y0 = click.x - half, click.y - half
         x1, y1 = click.x + half, click.y + half
-        part = self._class_part(self._labels, click) if click.include else None
+        part = self._class_part(self._labels, click) if click.include and CLASS_IN_CORRECTIONS \
+            else None
         if part is not None:
             ys, xs = np.nonzero(part)
             x0, y0 = min(x0, xs.min()), min(y0, ys.min())
@@ -163,7 +165,8 @@ class Selector:
         side = cv2.GC_PR_FGD if click.include else cv2.GC_PR_BGD
         # The class part only ever adds: under an exclude click it may be the object itself,
         # whose class the model spread too far.
-        part = self._class_part(labels, click) if click.include else None
+        part = self._class_part(labels, click) if click.include and (
+            CLASS_IN_CORRECTIONS or not base.any()) else None
         if part is not None:
             seeds[part & ~base] = side
         depth = _depth(base, click) if base.any() else first
