@@ -54,10 +54,14 @@ def stamp(seeds: np.ndarray, clicks: Sequence[Click], scale: float, radius: floa
             cv2.circle(seeds, (x, y), r, cv2.GC_FGD if c.include else cv2.GC_BGD, -1)
 
 
-def enlarge(mask: np.ndarray, width: int, height: int) -> np.ndarray:
-    """A small bool mask back at ``width`` x ``height``: bilinear, then halfway."""
+def resize_mask(mask: np.ndarray, width: int, height: int) -> np.ndarray:
+    """A bool mask at ``width`` x ``height``: bilinear then halfway when it grows, the
+    nearest pixel when it shrinks (cheap, and seeds need no more)."""
     if mask.shape == (height, width):
-        return mask
+        return mask.copy()
+    if width <= mask.shape[1] and height <= mask.shape[0]:
+        return cv2.resize(mask.view(np.uint8), (width, height),
+                          interpolation=cv2.INTER_NEAREST).astype(bool)
     up = cv2.resize(mask.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
     return up >= 0.5
 
@@ -86,7 +90,7 @@ class PlainGrabCut:
             seeds[:] = cv2.GC_BGD
             seeds[y0:y1, x0:x1] = cv2.GC_PR_FGD
         if previous is not None:
-            small_prev = enlarge(previous, *self._small.shape[1::-1])
+            small_prev = resize_mask(previous, *self._small.shape[1::-1])
             seeds[small_prev] = cv2.GC_PR_FGD
         stamp(seeds, clicks, self._scale, SEED_RADIUS)
-        return enlarge(cut(self._small, seeds, self.iterations), width, height)
+        return resize_mask(cut(self._small, seeds, self.iterations), width, height)

@@ -92,7 +92,8 @@ def checked_box(box: object, height: int, width: int) -> tuple[int, int, int, in
     cx0, cy0 = max(0, int(x0)), max(0, int(y0))
     cx1, cy1 = min(width, int(np.ceil(x1))), min(height, int(np.ceil(y1)))
     if cx1 - cx0 < 2 or cy1 - cy0 < 2:
-        raise ValueError(f"box: {tuple(box)} holds no part of the {width}x{height} picture")  # type: ignore[arg-type]
+        raise ValueError(f"box: ({x0:g}, {y0:g}, {x1:g}, {y1:g}) holds no part of the "
+                         f"{width}x{height} picture")
     return cx0, cy0, cx1, cy1
 
 

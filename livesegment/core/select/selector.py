@@ -31,7 +31,7 @@ from livesegment.core.frames import Frame
 from livesegment.core.masks.refine import guided_upsample
 from livesegment.core.models.zoo import DEFAULT_MODEL
 from livesegment.core.segmenter import Segmenter, mask_labels
-from livesegment.core.select.grabcut import (ITERATIONS, SEED_RADIUS, WORK_SIDE, cut, enlarge,
+from livesegment.core.select.grabcut import (ITERATIONS, SEED_RADIUS, WORK_SIDE, cut, resize_mask,
                                              shrink, stamp)
 from livesegment.core.select.prompts import Click, checked_picture, checked_prompts
 
@@ -57,14 +57,19 @@ class Selector:
         self.model, self.side, self.iterations = model, side, iterations
         self._bgr: np.ndarray | None = None
         self._labels: np.ndarray | None = None  # HxW class ids, or None without a model
+        self._small, self._scale = np.zeros((0, 0, 3), np.uint8), 1.0  # the picture, shrunk
+        self._small_labels: np.ndarray | None = None  # its labels, shrunk
 
     def set_image(self, bgr: np.ndarray) -> None:
         """The picture to select in; the model's labels for it are computed now, once."""
         self._bgr = checked_picture(bgr)
+        self._small, self._scale = shrink(self._bgr, self.side)
         if self.model is not None:
             with torch.inference_mode():
                 result = self.model.infer(Frame(0, 0.0, self._bgr))
                 self._labels = mask_labels(result, refine=True).cpu().numpy()
+            self._small_labels = cv2.resize(self._labels, self._small.shape[1::-1],
+                                            interpolation=cv2.INTER_NEAREST)
 
     def predict(self, clicks: Sequence, box: object = None,
                 previous: np.ndarray | None = None) -> np.ndarray:
@@ -85,37 +90,35 @@ class Selector:
 
     def _focus(self, click: Click, mask: np.ndarray) -> tuple[int, int, int, int]:
         """The window a correction re-cuts: centred on the click, FOCUS_REACH times its
-        distance to the mask's other side, widened to the model's region of its class."""
+        distance to the mask's other side, widened to the model's region of its class and
+        to the wrong patch of the clicked colour. Worked out on the small copy."""
         height, width = mask.shape
-        depth = _depth(mask, click)
-        half = min(max(FOCUS_REACH * depth, FOCUS_LEAST * max(height, width)), max(height, width))
-        x0, y0 = click.x - half, click.y - half
-        x1, y1 = click.x + half, click.y + half
-        part = self._class_part(self._labels, click) if click.include and CLASS_IN_CORRECTIONS \
-            else None
-        if part is not None:
-            ys, xs = np.nonzero(part)
-            x0, y0 = min(x0, xs.min()), min(y0, ys.min())
-            x1, y1 = max(x1, xs.max() + 1), max(y1, ys.max() + 1)
-        if FLOOD:  # the wrong patch of the clicked colour, as far as it goes
-            small, scale = shrink(self._bgr, self.side)
-            at = Click(min(click.x * scale, small.shape[1] - 1),
-                       min(click.y * scale, small.shape[0] - 1), click.include)
-            side = enlarge(mask, small.shape[1], small.shape[0]) != click.include
-            ys, xs = np.nonzero(_alike(small, side, at, FLOOD))
-            if len(xs):
-                x0, y0 = min(x0, xs.min() / scale), min(y0, ys.min() / scale)
-                x1, y1 = max(x1, (xs.max() + 1) / scale), max(y1, (ys.max() + 1) / scale)
+        h, w = self._small.shape[:2]
+        scale = self._scale
+        at = Click(min(click.x * scale, w - 1), min(click.y * scale, h - 1), click.include)
+        little = resize_mask(mask, w, h)
+        little[at.pixel] = mask[click.pixel]
+        half = min(max(FOCUS_REACH * _depth(little, at) / scale,
+                       FOCUS_LEAST * max(height, width)), max(height, width))
+        boxes = [(click.x - half, click.y - half, click.x + half, click.y + half)]
+        part = self._class_part(self._small_labels, at) if click.include and \
+            CLASS_IN_CORRECTIONS else None
+        alike = _alike(self._small, little != click.include, at, FLOOD) if FLOOD else None
+        for found in (part, alike):
+            if found is not None and found.any():
+                ys, xs = np.nonzero(found)
+                boxes.append((xs.min() / scale, ys.min() / scale, (xs.max() + 1) / scale,
+                              (ys.max() + 1) / scale))
+        x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+        x1, y1 = max(b[2] for b in boxes), max(b[3] for b in boxes)
         return (max(0, int(x0)), max(0, int(y0)), min(width, int(np.ceil(x1))),
                 min(height, int(np.ceil(y1))))
 
-    def _class_part(self, labels: np.ndarray | None, click: Click,
-                    scale: float = 1.0) -> np.ndarray | None:
+    def _class_part(self, labels: np.ndarray | None, click: Click) -> np.ndarray | None:
         """The connected part of the model's class under the click (None on background)."""
         if labels is None or self.model is None:
             return None
-        y, x = min(int(click.y * scale), labels.shape[0] - 1), min(int(click.x * scale),
-                                                                     labels.shape[1] - 1)
+        y, x = click.pixel
         k = labels[y, x]
         if k == self.model.spec.background:
             return None
@@ -133,7 +136,7 @@ class Selector:
         inside = [c for c in clicks if x0 <= c.x < x1 and y0 <= c.y < y1]
         local = [Click(min((c.x - x0) * scale, w - 1), min((c.y - y0) * scale, h - 1), c.include)
                  for c in inside]
-        base_small = enlarge(base[y0:y1, x0:x1], w, h)
+        base_small = resize_mask(base[y0:y1, x0:x1], w, h)
         seeds = np.full((h, w), cv2.GC_PR_BGD, np.uint8)
         if box is not None:  # GrabCut's rectangle: outside is background for sure
             seeds[:] = cv2.GC_BGD
@@ -231,7 +234,7 @@ def _full_size(found: np.ndarray, crop: np.ndarray) -> np.ndarray:
     """The small mask at the crop's size, its edges snapped to the crop's colours."""
     height, width = crop.shape[:2]
     if found.shape == (height, width) or not found.any() or found.all():
-        return enlarge(found, width, height)
+        return resize_mask(found, width, height)
     target = torch.from_numpy(found.astype(np.float32))[None, None]
     plane = guided_upsample(target, torch.from_numpy(np.ascontiguousarray(crop)))[0]
     return plane.numpy() >= 0.5
