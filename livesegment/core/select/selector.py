@@ -10,9 +10,10 @@ What it combines, each measured on the GrabCut set (BENCHMARKS.md, "Click to seg
   distance to the earlier mask's edge (a click in the middle of a wrong area says how big it
   is).
 - **A focus area for corrections.** A click that disagrees with the earlier mask re-cuts only
-  a window around it (sized by that distance); the rest of the mask stays as it was, so a
-  correction never undoes what earlier clicks settled, and the window is cut at a finer
-  scale than the whole picture.
+  a window around it (sized by that distance, widened to the click's class region and to the
+  patch of its colour); inside, the colour patch is seeded as the click's side, and only the
+  change that holds the click is kept. The rest of the mask stays as it was, so a correction
+  never undoes what earlier clicks settled, and a small window is cut at a finer scale.
 - **Connected parts.** Only parts of the cut that hold an include click or lie mostly inside
   the earlier mask are kept: GrabCut's stray specks of similar colour go.
 - **Edges at full resolution.** The small mask is brought back to full size with the colour
@@ -40,9 +41,7 @@ FOCUS_LEAST = 0.15  # ... and at least this share of the picture's long side, ea
 SPREAD = 0.8  # a disagreeing click marks this share of its depth as "probably" its side
 FIRST_SPREAD = 0.12  # a first click off any known class: that share of the long side
 CORE = 0.4  # ... and this share of its depth as certainly its side
-ONLY_CLICKED_CHANGE = True  # a correction keeps only the change that holds its click
 FLOOD = 20.0  # colour tolerance (0..255 a channel) of the patch a disagreeing click is about
-CLASS_IN_CORRECTIONS = True  # include corrections also add the model's class part
 
 
 class Selector:
@@ -101,8 +100,7 @@ class Selector:
         half = min(max(FOCUS_REACH * _depth(little, at) / scale,
                        FOCUS_LEAST * max(height, width)), max(height, width))
         boxes = [(click.x - half, click.y - half, click.x + half, click.y + half)]
-        part = self._class_part(self._small_labels, at) if click.include and \
-            CLASS_IN_CORRECTIONS else None
+        part = self._class_part(self._small_labels, at) if click.include else None
         alike = _alike(self._small, little != click.include, at, FLOOD) if FLOOD else None
         for found in (part, alike):
             if found is not None and found.any():
@@ -152,7 +150,7 @@ class Selector:
         found = _kept_parts(cut(small, seeds, self.iterations), local, anchor)
         out = base.copy()
         new = _full_size(found, crop)
-        if focus is not None and ONLY_CLICKED_CHANGE:
+        if focus is not None:
             new = _clicked_change(base[y0:y1, x0:x1], new, focus.pixel[0] - y0,
                                   focus.pixel[1] - x0)
         out[y0:y1, x0:x1] = new
@@ -161,15 +159,15 @@ class Selector:
 
     def _spread(self, seeds: np.ndarray, click: Click, base: np.ndarray,
                 labels: np.ndarray | None, first: float, small: np.ndarray) -> None:
-        """A click that disagrees with ``base`` marks its surroundings as probably its side:
-        the model's class part under it, and a disk sized by its depth in the error."""
+        """A click that disagrees with ``base`` marks its surroundings as its side: the model's
+        class part under it and the patch of its colour (probably), a disk sized by its depth
+        in the error (probably; its inner part certainly)."""
         if base[click.pixel] == click.include:
             return
         side = cv2.GC_PR_FGD if click.include else cv2.GC_PR_BGD
         # The class part only ever adds: under an exclude click it may be the object itself,
         # whose class the model spread too far.
-        part = self._class_part(labels, click) if click.include and (
-            CLASS_IN_CORRECTIONS or not base.any()) else None
+        part = self._class_part(labels, click) if click.include else None
         if part is not None:
             seeds[part & ~base] = side
         depth = _depth(base, click) if base.any() else first
