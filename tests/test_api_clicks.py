@@ -60,6 +60,13 @@ def test_the_limit_and_a_threshold_never_reached(folder):
     assert scores.noc(0.5) == 1
 
 
+def test_without_a_model_the_only_alternative_is_the_answer(folder):
+    selector = livesegment.Selector(None)
+    selector.set_image(cv2.imread(str(folder / "images" / "a.png")))
+    (only,) = selector.alternatives([(25, 25, True)])
+    assert np.array_equal(only, selector.predict([(25, 25, True)]))
+
+
 @pytest.mark.parametrize("kwargs, named", [
     ({"max_clicks": 0}, "max_clicks"), ({"thresholds": (0.0,)}, "thresholds"),
     ({"thresholds": ()}, "thresholds"),
@@ -92,3 +99,8 @@ def test_a_click_on_a_person_selects_the_person():
     selector.set_image(frame)
     got = selector.predict([(click.x, click.y, True)])
     assert iou(got, largest, everywhere) >= 0.8
+    first, *others = selector.alternatives([(click.x, click.y, True)])
+    assert np.array_equal(first, got)
+    # the model's own person region (refined labels: the same person as segment()'s, edges
+    # refined alike), offered whole
+    assert len(others) == 1 and iou(others[0], largest, everywhere) >= 0.95

@@ -152,3 +152,11 @@ def test_an_ignored_band_is_never_clicked():
 ])
 def test_clicks_to_a_threshold(ious, threshold, expected):
     assert ClickTrace("x", ious, ()).clicks_to(threshold, 20) == expected
+
+
+def test_the_same_prompts_give_the_same_mask(selector):
+    rng = np.random.default_rng(1)  # a noisy picture: GrabCut's k-means has choices to make
+    selector.set_image(np.clip(picture(A, B) + rng.normal(0, 25, (120, 160, 3)), 0, 255)
+                       .astype(np.uint8))
+    first = selector.predict([(40, 50, True)])
+    assert np.array_equal(selector.predict([(40, 50, True)]), first)

@@ -38,6 +38,7 @@ def cut(small: np.ndarray, seeds: np.ndarray, iterations: int = ITERATIONS) -> n
     if odd.all() or not odd.any():
         return odd
     work = seeds.copy()
+    cv2.setRNGSeed(0)  # GrabCut's k-means starts from OpenCV's RNG: same clicks, same mask
     cv2.grabCut(small, work, None, np.zeros((1, 65)), np.zeros((1, 65)), iterations,
                 cv2.GC_INIT_WITH_MASK)
     return (work & 1).astype(bool)

@@ -87,6 +87,18 @@ class Selector:
                 out = self._solve(self._focus(click, out), clicks, None, out, click)
         return out
 
+    def alternatives(self, clicks: Sequence, box: object = None,
+                     previous: np.ndarray | None = None) -> list[np.ndarray]:
+        """A few candidate masks, best first: :meth:`predict`'s, then the model's whole
+        connected class region under each include click (where it differs), for a user who
+        meant the object as the model sees it."""
+        found = [self.predict(clicks, box, previous)]
+        for click in checked_prompts(self._bgr, clicks, box, previous)[0]:
+            part = self._class_part(self._labels, click) if click.include else None
+            if part is not None and not any(np.array_equal(part, m) for m in found):
+                found.append(part)
+        return found
+
     def _focus(self, click: Click, mask: np.ndarray) -> tuple[int, int, int, int]:
         """The window a correction re-cuts: centred on the click, FOCUS_REACH times its
         distance to the mask's other side, widened to the model's region of its class and
