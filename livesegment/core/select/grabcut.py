@@ -1,9 +1,9 @@
 """OpenCV's GrabCut as the selector's colour model, and plain GrabCut as the baseline.
 
 GrabCut (Rother et al. 2004) fits a colour mixture to the object and one to the rest and cuts
-the picture along its edges between them. It runs on a small copy of the picture: its graph
-cut costs about a second a click on a 640x480 picture on a 2-core CPU, and the answer is
-brought back to full size by the caller. :class:`PlainGrabCut` is what the issue compares
+the picture along its edges between them. It runs on a small copy of the picture: on the
+full 481x321 GrabCut pictures its two passes took ~0.46 s a click on a busy 2-core CPU, on a
+240 px copy ~0.08 s (BENCHMARKS.md); the answer is brought back to full size by the caller. :class:`PlainGrabCut` is what the issue compares
 against: the same clicks as definite seeds, the previous mask as "probably object", no other
 cue.
 """
