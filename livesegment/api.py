@@ -16,6 +16,10 @@ frame at a time as they arrive, by :class:`VideoSegmenter` (past frames only, as
 A model is measured on a labelled folder (image + mask folders, VOC/CVAT, COCO, YOLO-seg,
 LabelMe) by :func:`evaluate`, the figures ``livesegment eval`` prints; :func:`read_dataset`
 gives the folder's pictures and labels and its pre-flight report.
+
+Click to segment: :class:`Selector` turns clicks on a picture into an object's mask (and
+corrects a mask with more clicks); :func:`evaluate_clicks` scores it, or any engine with the
+same two methods, on a labelled folder with the field's click protocol (NoC@85, NoC@90).
 """
 
 from __future__ import annotations
@@ -34,7 +38,9 @@ from livesegment.core.models.catalog import DEFAULT_SMOOTHING
 from livesegment.core.models.catalog import DEFAULT_TRAIN_BASE
 from livesegment.core.models.zoo import DEFAULT_MODEL, REGISTRY
 from livesegment.core.segmenter import Segmenter, mask_labels
-from livesegment.io.datasets import LabelledDataset, open_dataset
+from livesegment.core.select import ClickScores, PlainGrabCut, Selector
+from livesegment.core.select.protocol import MAX_CLICKS, THRESHOLDS, Promptable, score_clicks
+from livesegment.io.datasets import IGNORE, LabelledDataset, open_dataset
 from livesegment.io.images import PAGED_SUFFIXES, AnimatedPictureSource, read_image
 from livesegment.io.sample import sample_clip
 from livesegment.io.video import VideoFileSource
@@ -42,9 +48,9 @@ from livesegment.pipeline.job import JobReport, is_image
 from livesegment.pipeline.job import process_file as _process_file
 from livesegment.pipeline.validate import EvalResult, Validator
 
-__all__ = ["evaluate", "load_model", "models", "overlay", "process_file", "read_dataset",
-           "read_frames", "sample_clip", "segment", "segment_frames", "Segmenter", "train",
-           "VideoSegmenter"]
+__all__ = ["evaluate", "evaluate_clicks", "load_model", "models", "overlay", "PlainGrabCut",
+           "process_file", "read_dataset", "read_frames", "sample_clip", "segment",
+           "segment_frames", "Segmenter", "Selector", "train", "VideoSegmenter"]
 
 if TYPE_CHECKING:  # training imports stay lazy: a script that only segments never pays them
     from livesegment.pipeline.training import TrainProgress, TrainResult
@@ -206,6 +212,32 @@ def evaluate(model: Segmenter, data: PathLike | LabelledDataset, *,
     pairs = {name: (models,) if isinstance(models, str) else tuple(models)
              for name, models in (class_map or {}).items()}
     return Validator(model, dataset, pairs, refine=refine).run()
+
+
+def evaluate_clicks(selector: Promptable, data: PathLike | LabelledDataset, *,
+                    max_clicks: int = MAX_CLICKS, thresholds: Sequence[float] = THRESHOLDS,
+                    ignore: Sequence[int] = (), limit: int | None = None) -> ClickScores:
+    """``selector`` (a :class:`Selector`, :class:`PlainGrabCut` or anything with their
+    ``set_image``/``predict``) under the field's click protocol on a labelled folder: each
+    next click at the centre of the largest wrong region, at most ``max_clicks``; every class
+    but the background is the object. ``result.noc(0.9)`` is NoC@90, ``result.seconds`` the
+    time of each answer. ``ignore`` lists mask values that count nowhere (GrabCut's band:
+    ``ignore=[128]``); ``limit`` takes the first pictures only."""
+    if isinstance(max_clicks, bool) or not isinstance(max_clicks, int) or max_clicks < 1:
+        raise ValueError(f"max_clicks: expected a whole number >= 1, got {max_clicks!r}")
+    if not thresholds or not all(0.0 < t <= 1.0 for t in thresholds):
+        raise ValueError(f"thresholds: expected IoUs within (0, 1], got {thresholds!r}")
+    dataset = data if isinstance(data, LabelledDataset) else read_dataset(data, ignore=ignore)
+    count = len(dataset) if limit is None else min(limit, len(dataset))
+    background = dataset.background
+
+    def pictures():
+        for index in range(count):
+            sample = dataset[index]
+            valid = sample.labels != IGNORE
+            yield sample.name, sample.image, valid & (sample.labels != background), valid
+
+    return score_clicks(selector, pictures(), max_clicks, max(thresholds))
 
 
 def _style(model: Segmenter, classes: Iterable[str | int] | None,
