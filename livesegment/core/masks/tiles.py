@@ -101,7 +101,7 @@ def blend_tiles(grid: TileGrid, classes: int, predict: TilePredictor,
             probs = predict(top, left, grid.tile_h, grid.tile_w)
             band[:, :, left:left + grid.tile_w].addcmul_(probs, window)
         ready = done - top
-        labels[top:done] = band[:, :ready].argmax(0).to(torch.uint8).numpy()
+        labels[top:done] = band_argmax(band[:, :ready])
         carried = grid.tile_h - ready  # rows the next tile row also covers
         if carried > 0:
             band[:, :carried] = band[:, ready:ready + carried].clone()
@@ -109,6 +109,19 @@ def blend_tiles(grid: TileGrid, classes: int, predict: TilePredictor,
         if on_band is not None:
             on_band(top, done)
     return labels
+
+
+def band_argmax(scores: torch.Tensor) -> np.ndarray:
+    """The argmax over classes of a C x h x W band, as uint8, a class plane at a time: each
+    step reads contiguous rows, where torch's argmax over the first dimension of a band's
+    slice measured 20x slower (2.2 s a band 12000 pixels wide). The first of equal classes
+    wins, as with argmax."""
+    best = scores[0].clone()
+    labels = torch.zeros(best.shape, dtype=torch.uint8)
+    for c in range(1, scores.shape[0]):
+        labels.masked_fill_(scores[c] > best, c)
+        torch.maximum(best, scores[c], out=best)
+    return labels.numpy()
 
 
 def new_band(classes: int, height: int, width: int) -> torch.Tensor:
