@@ -76,12 +76,18 @@ def load_model(name: str = DEFAULT_MODEL, *, device: str = "auto", size: int | N
     return Segmenter.create(name, device, size, weights, backend)
 
 
-def segment(model: Segmenter, bgr: np.ndarray, *, refine: bool = REFINE) -> np.ndarray:
+def segment(model: Segmenter, bgr: np.ndarray, *, refine: bool = REFINE,
+            tile: bool = False) -> np.ndarray:
     """HxW uint8 class ids for one HxWx3 uint8 BGR picture, at the picture's own size.
 
     ``refine`` snaps class edges to the picture's edges, on by default as in ``process``, so a
-    script and the command line give the same labels for the same picture."""
-    return _labels(_segmenter(model).infer(Frame(0, 0.0, _checked(bgr))), refine)
+    script and the command line give the same labels for the same picture. ``tile`` runs the
+    model on overlapping tiles of its inference size at full detail, as ``process --tile``
+    does, for pictures many times that size (``refine`` then does not apply)."""
+    model, bgr = _segmenter(model), _checked(bgr)
+    if tile:
+        return model.tile_labels(model.upload(bgr)).cpu().numpy()
+    return _labels(model.infer(Frame(0, 0.0, bgr)), refine)
 
 
 def segment_frames(model: Segmenter, frames: Iterable[np.ndarray], *,
@@ -156,15 +162,15 @@ def read_frames(path: PathLike) -> Iterator[np.ndarray]:
 def process_file(source: PathLike, output: PathLike, model: Segmenter | None = None, *,
                  classes: Iterable[str | int] | None = None, opacity: float = 0.5,
                  masks: PathLike | None = None, smoothing: float = DEFAULT_SMOOTHING,
-                 refine: bool = REFINE) -> JobReport:
+                 refine: bool = REFINE, tile: bool = False) -> JobReport:
     """Annotates a video or picture into ``output``, as ``livesegment process`` does (with its
     mask defaults): every frame, timing and audio kept, the output swapped in only when
-    complete."""
+    complete. ``tile``: a still segmented in tiles at full detail (``process --tile``)."""
     source, output = _path(source, "source"), _path(output, "output")
     model = load_model() if model is None else _segmenter(model)
     return _process_file(source, output, model, _style(model, classes, opacity),
                          _path(masks, "masks") if masks is not None else None,
-                         mask_options=MaskOptions(_strength(smoothing), refine))
+                         mask_options=MaskOptions(_strength(smoothing), refine, bool(tile)))
 
 
 def train(data: PathLike, output: PathLike, *, classes: Iterable[str] | None = None,
@@ -202,16 +208,17 @@ def read_dataset(path: PathLike, *, classes: Sequence[str] | None = None,
 
 def evaluate(model: Segmenter, data: PathLike | LabelledDataset, *,
              class_map: Mapping[str, str | Iterable[str]] | None = None,
-             refine: bool = False) -> EvalResult:
+             refine: bool = False, tile: bool = False) -> EvalResult:
     """``model`` scored on a labelled dataset, as ``livesegment eval`` does: per-class IoU,
     Dice, precision, recall, boundary F and "contains the class" figures in
     ``result.scores``, fps, and the worst pictures. Classes are matched by name; ``class_map``
     maps others (``{"human": "person"}``, ``{"vehicle": ["car", "bus"]}``), every other model
-    class counting as background. ``refine`` is off by default: it measures the network."""
+    class counting as background. ``refine`` is off by default: it measures the network;
+    ``tile`` measures it on tiles at full detail (``eval --tile``)."""
     dataset = data if isinstance(data, LabelledDataset) else read_dataset(data)
     pairs = {name: (models,) if isinstance(models, str) else tuple(models)
              for name, models in (class_map or {}).items()}
-    return Validator(model, dataset, pairs, refine=refine).run()
+    return Validator(model, dataset, pairs, refine=refine, tile=tile).run()
 
 
 def evaluate_clicks(selector: Promptable, data: PathLike | LabelledDataset, *,

@@ -11,14 +11,15 @@ from pathlib import Path
 import numpy as np
 
 from livesegment.core.models.device import encoder_threads, offline_streams
-from livesegment.core.compose.effects import Effect, is_transparent
+from livesegment.core.budget import MAX_PICTURE_PIXELS, MAX_TILED_PICTURE_PIXELS
+from livesegment.core.compose.effects import Effect, OverlayEffect, is_transparent
 from livesegment.core.frames import Composed, Frame
 from livesegment.core.compose.overlay import OverlayStyle
 from livesegment.core.segmenter import Segmenter
 from livesegment.core.compose.views import arrange, class_shares, colour_labels, view_width
 from livesegment.core.masks.smoothing import (DEFAULT_LOOKAHEAD, MASKS_OFF, MaskOptions,
                                         TemporalSmoother)
-from livesegment.errors import OutputError
+from livesegment.errors import InputError, OutputError
 from livesegment.io.class_stats import ClassStatsWriter
 from livesegment.io.gif import GifSink
 from livesegment.io.images import (IMAGE_SUFFIXES, PAGED_SUFFIXES, TIFF_SUFFIXES,
@@ -88,6 +89,22 @@ def is_image(path: Source) -> bool:
             and animated_frames(path) == 1)
 
 
+def check_tiled_source(source: Source) -> None:
+    """Tiles are for stills: a video's frames (4K at most) fit the model's usual input, and
+    tile by tile each would take seconds."""
+    if not is_image(source):
+        raise InputError(f"--tile works on still pictures; {source} is a video, animation, "
+                         "stream or camera")
+
+
+def tiled_limit(style: OverlayStyle | Effect, view: str) -> int:
+    """The largest still a tiled run takes: big pictures only where nothing but the
+    picture, its labels and a band of tiles is held (an overlay or mask coloured in bands;
+    blur, replace or a side-by-side view each need whole-picture copies)."""
+    banded = isinstance(style, (OverlayStyle, OverlayEffect)) and view != "side-by-side"
+    return MAX_TILED_PICTURE_PIXELS if banded else MAX_PICTURE_PIXELS
+
+
 def check_job_paths(source: Source, output: Path, masks: Path | None = None,
                     overwrite: bool = False) -> None:
     """Everything that can be refused before a model loads or a byte is written."""
@@ -150,6 +167,8 @@ def process_file(source: Source, output: Path, segmenter: Segmenter,
     check_job_paths(source, output, masks, overwrite)
     if is_transparent(style):
         check_alpha_output(source, output)
+    if mask_options.tile:
+        check_tiled_source(source)
     stats = (ClassStatsWriter(options.stats, segmenter.spec.categories, segmenter.spec.name)
              if options.stats is not None else None)
     outputs = _FrameOutputs(options, segmenter, masks, stats)
@@ -202,12 +221,17 @@ def _process_image(source: Path, output: Path, segmenter: Segmenter,
                    style: OverlayStyle | Effect, outputs: _FrameOutputs,
                    mask_options: MaskOptions = MASKS_OFF) -> JobReport:
     start = time.perf_counter()
-    bgr = read_image(source)
+    view = outputs.options.view
+    bgr = read_image(source, limit=tiled_limit(style, view) if mask_options.tile
+                     else MAX_PICTURE_PIXELS)
     # Only a side-by-side view shows the source beside the result: otherwise the overlay
     # may be painted over the decoded picture, so a huge photo is held once, not twice.
-    composed = segmenter.compose(segmenter.infer(Frame(0, 0.0, bgr)), style,
-                                 mask_options.refine,
-                                 in_place=outputs.options.view != "side-by-side")
+    frame = Frame(0, 0.0, bgr)
+    in_place = view != "side-by-side"
+    composed = (segmenter.compose_tiled(frame, style, in_place, f"image {source}")
+                if mask_options.tile else
+                segmenter.compose(segmenter.infer(frame), style, mask_options.refine,
+                                  in_place=in_place))
     picture = outputs.picture(composed)
     write_image(output, picture)
     outputs.record(composed)
