@@ -180,12 +180,13 @@ class Segmenter:
 
     @torch.inference_mode()
     def compose_tiled(self, frame: Frame, style: OverlayStyle | Effect,
-                      in_place: bool = False, what: str = "the picture") -> Composed:
+                      in_place: bool = False, what: str = "the picture",
+                      on_band: Callable[[int, int], None] | None = None) -> Composed:
         """:meth:`compose` for a big picture segmented tile by tile at full detail
         (:meth:`tile_labels`), in the memory of a band of tiles plus the picture."""
         t0 = time.perf_counter()
         pixels = self.upload(frame.bgr)
-        labels = self.tile_labels(pixels, what)
+        labels = self.tile_labels(pixels, what, on_band)
         return self._paint(frame, pixels, labels, style, in_place,
                            {"infer": time.perf_counter() - t0})
 

@@ -81,6 +81,24 @@ class Progress:
     media_s: float
     total_s: float
     elapsed_s: float
+    unit: str = "s"  # media_s/total_s in seconds; "rows": a tiled still's rows done, of all
+
+
+class _Stopped(Exception):
+    """A tiled still cut short between two bands by the job's stop event."""
+
+
+def _band_watch(height: int, stop: threading.Event | None,
+                on_progress: Callable[[Progress], None] | None, start: float
+                ) -> Callable[[int, int], None]:
+    """What a tiled still does after each band: report the rows done, and stop when asked
+    (a 100 MP picture takes minutes tile by tile on a CPU)."""
+    def on_band(_top: int, done: int) -> None:
+        if on_progress is not None:
+            on_progress(Progress(0, done, height, time.perf_counter() - start, "rows"))
+        if stop is not None and stop.is_set():
+            raise _Stopped
+    return on_band
 
 
 def is_image(path: Source) -> bool:
@@ -174,7 +192,8 @@ def process_file(source: Source, output: Path, segmenter: Segmenter,
     outputs = _FrameOutputs(options, segmenter, masks, stats)
     try:
         if is_image(source):
-            report = _process_image(source, output, segmenter, style, outputs, mask_options)
+            report = _process_image(source, output, segmenter, style, outputs, mask_options,
+                                    stop, on_progress)
         else:
             report = _process_video(source, output, segmenter, style, outputs, stop,
                                     on_progress, options, mask_options)
@@ -219,7 +238,8 @@ class _FrameOutputs:
 
 def _process_image(source: Path, output: Path, segmenter: Segmenter,
                    style: OverlayStyle | Effect, outputs: _FrameOutputs,
-                   mask_options: MaskOptions = MASKS_OFF) -> JobReport:
+                   mask_options: MaskOptions = MASKS_OFF, stop: threading.Event | None = None,
+                   on_progress: Callable[[Progress], None] | None = None) -> JobReport:
     start = time.perf_counter()
     view = outputs.options.view
     bgr = read_image(source, limit=tiled_limit(style, view) if mask_options.tile
@@ -228,10 +248,15 @@ def _process_image(source: Path, output: Path, segmenter: Segmenter,
     # may be painted over the decoded picture, so a huge photo is held once, not twice.
     frame = Frame(0, 0.0, bgr)
     in_place = view != "side-by-side"
-    composed = (segmenter.compose_tiled(frame, style, in_place, f"image {source}")
-                if mask_options.tile else
-                segmenter.compose(segmenter.infer(frame), style, mask_options.refine,
-                                  in_place=in_place))
+    if mask_options.tile:
+        watch = _band_watch(bgr.shape[0], stop, on_progress, start)
+        try:
+            composed = segmenter.compose_tiled(frame, style, in_place, f"image {source}", watch)
+        except _Stopped:  # nothing written: the output, if one existed, is untouched
+            return JobReport(None, 0, True, time.perf_counter() - start, 0, 0)
+    else:
+        composed = segmenter.compose(segmenter.infer(frame), style, mask_options.refine,
+                                     in_place=in_place)
     picture = outputs.picture(composed)
     write_image(output, picture)
     outputs.record(composed)

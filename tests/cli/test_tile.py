@@ -14,6 +14,7 @@ import livesegment.pipeline.job as job
 from livesegment.cli import main
 from livesegment.core.budget import check_tile_band
 from livesegment.core.frames import Frame
+from livesegment.core.masks.smoothing import MaskOptions
 from livesegment.core.segmenter import Segmenter, mask_labels
 from livesegment.errors import InputError
 from tests.conftest import PERSON, SHARED, fake_segmenter, synthetic_frame
@@ -146,3 +147,39 @@ def test_a_band_of_tiles_is_held_to_its_share_of_the_budget(classes, tile, width
     with pytest.raises(InputError, match=r"image x.png is 13000 pixels wide: .* use a smaller "
                                          r"--size"):
         check_tile_band(classes, tile, width, "image x.png")
+
+
+def test_a_tiled_still_reports_its_rows_and_stops_between_bands(red_is_person, tmp_path):
+    """A big still takes minutes in tiles: the bar hears of each band, and Ctrl-C (the stop
+    event) ends the job after the band in hand, writing nothing."""
+    import threading
+
+    from livesegment.pipeline.job import process_file
+
+    bgr, _ = red_patches(300, 200)
+    src, out = tmp_path / "scan.png", tmp_path / "o.png"
+    cv2.imwrite(str(src), bgr)
+    seg = fake_segmenter(SIDE)
+    heard = []
+    report = process_file(src, out, seg, seg.default_style(), on_progress=heard.append,
+                          mask_options=MaskOptions(tile=True))
+    assert report.frames == 1 and out.is_file()
+    rows = [(p.unit, p.media_s, p.total_s) for p in heard]
+    assert rows[-1] == ("rows", 300, 300) and len(rows) == len(seg.tile_grid(300, 200).rows)
+    assert [r[1] for r in rows] == sorted({r[1] for r in rows})  # rising, each band once
+
+    stop, out2 = threading.Event(), tmp_path / "o2.png"
+    report = process_file(src, out2, seg, seg.default_style(), stop=stop,
+                          on_progress=lambda p: stop.set(),
+                          mask_options=MaskOptions(tile=True))
+    assert report.interrupted and report.output is None and not out2.exists()
+
+
+def test_the_bar_counts_a_tiled_stills_rows(capsys):
+    from livesegment.cli.progress import ProgressBar
+    from livesegment.pipeline.job import Progress
+
+    bar = ProgressBar(enabled=True)
+    bar.update(Progress(0, 128, 512, 3.0, "rows"))
+    bar.close()
+    assert "128/512 rows" in capsys.readouterr().err
