@@ -267,11 +267,8 @@ class MainWindow(QMainWindow):
         self.show_error(message)
 
     def choose_model_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open model", "",
-                                              "Models made by livesegment train (*.pt);;"
-                                              "All files (*)")
-        if path:
-            self.open_model_file(path)
+        self._ask_for_file("Open model", "Models made by livesegment train (*.pt)",
+                           self.open_model_file)
 
     def open_model_file(self, path: str) -> None:
         """A model made by ``livesegment train`` joins the model list and is loaded."""
@@ -304,11 +301,13 @@ class MainWindow(QMainWindow):
 
     # -- sources ----------------------------------------------------------------------------
     def choose_video(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open video", "",
-                                              "Videos (*.mp4 *.mkv *.mov *.avi *.webm *.m4v);;"
-                                              "All files (*)")
+        self._ask_for_file("Open video", "Videos (*.mp4 *.mkv *.mov *.avi *.webm *.m4v)",
+                           self.open_source)
+
+    def _ask_for_file(self, title: str, kinds: str, then: Callable[[str], None]) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, title, "", f"{kinds};;All files (*)")
         if path:
-            self.open_source(path)
+            then(path)
 
     def open_source(self, spec: str) -> None:
         """Opens a camera, file or URL on a worker thread (camera drivers can block)."""
