@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from livesegment.core.select.propagate import THRESHOLD, track
+from livesegment.core.select.tracking import THRESHOLD, track
 from livesegment.core.select.protocol import iou
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

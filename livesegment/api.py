@@ -20,6 +20,8 @@ gives the folder's pictures and labels and its pre-flight report.
 Click to segment: :class:`Selector` turns clicks on a picture into an object's mask (and
 corrects a mask with more clicks); :func:`evaluate_clicks` scores it, or any engine with the
 same two methods, on a labelled folder with the field's click protocol (NoC@85, NoC@90).
+:func:`propagate` carries a mask accepted on one frame through a video's other frames, and
+:func:`track` says with it how sure each frame is (the frames that need a look).
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ from livesegment.core.models.catalog import DEFAULT_SMOOTHING
 from livesegment.core.models.catalog import DEFAULT_TRAIN_BASE
 from livesegment.core.models.zoo import DEFAULT_MODEL, REGISTRY
 from livesegment.core.segmenter import Segmenter, mask_labels
-from livesegment.core.select import ClickScores, PlainGrabCut, Selector
+from livesegment.core.select import ClickScores, PlainGrabCut, Propagation, Selector
+from livesegment.core.select import propagate, track
 from livesegment.core.select.protocol import MAX_CLICKS, THRESHOLDS, Promptable, score_clicks
 from livesegment.io.datasets import IGNORE, LabelledDataset, open_dataset
 from livesegment.io.images import PAGED_SUFFIXES, AnimatedPictureSource, read_image
@@ -49,8 +52,9 @@ from livesegment.pipeline.job import process_file as _process_file
 from livesegment.pipeline.validate import EvalResult, Validator
 
 __all__ = ["evaluate", "evaluate_clicks", "load_model", "models", "overlay", "PlainGrabCut",
-           "process_file", "read_dataset", "read_frames", "sample_clip", "segment",
-           "segment_frames", "Segmenter", "Selector", "train", "VideoSegmenter"]
+           "process_file", "propagate", "Propagation", "read_dataset", "read_frames",
+           "sample_clip", "segment", "segment_frames", "Segmenter", "Selector", "track", "train",
+           "VideoSegmenter"]
 
 if TYPE_CHECKING:  # training imports stay lazy: a script that only segments never pays them
     from livesegment.pipeline.training import TrainProgress, TrainResult
