@@ -28,7 +28,8 @@ from livesegment.core.select.prompts import checked_picture
 
 FLOW_SIDE = 480  # long side of the grey copy the flow is computed on
 CUT_SIDE = 320  # long side of the crop copy GrabCut re-cuts
-BAND = 0.01  # the unsure band each side of the carried edge: this share of the object's size
+BAND = 0.02  # the unsure band inside the carried edge: this share of the object's size
+OUTSIDE = 0.01  # ... and outside it, narrower: the cut may grow the mask this far a frame
 MARGIN = 0.25  # the crop around the object: this share of its size each way
 THRESHOLD = 0.6  # below this confidence a frame needs a look
 BINS = 16  # colour histogram bins per channel for the appearance check
@@ -135,10 +136,8 @@ def recut(bgr: np.ndarray, warped: np.ndarray) -> np.ndarray:
     small, scale = shrink(bgr[y0:y1, x0:x1], CUT_SIDE)
     h, w = small.shape[:2]
     inside = resize_mask(warped[y0:y1, x0:x1], w, h)
-    band = max(2, round(BAND * size * scale))
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
-    core = cv2.erode(inside.view(np.uint8), disk).astype(bool)
-    near = cv2.dilate(inside.view(np.uint8), disk).astype(bool)
+    core = cv2.erode(inside.view(np.uint8), _disk(BAND * size * scale)).astype(bool)
+    near = cv2.dilate(inside.view(np.uint8), _disk(OUTSIDE * size * scale)).astype(bool)
     seeds = np.full((h, w), cv2.GC_BGD, np.uint8)
     seeds[near] = cv2.GC_PR_BGD
     seeds[inside] = cv2.GC_PR_FGD
@@ -151,6 +150,12 @@ def recut(bgr: np.ndarray, warped: np.ndarray) -> np.ndarray:
     out = np.zeros_like(warped)
     out[y0:y1, x0:x1] = resize_mask(keep[parts], x1 - x0, y1 - y0)
     return out
+
+
+def _disk(radius: float) -> np.ndarray:
+    """A round structuring element of ``radius`` pixels (at least 1)."""
+    r = max(1, round(radius))
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
 
 
 class Appearance:
