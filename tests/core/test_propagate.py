@@ -84,6 +84,13 @@ def test_confidence_drops_where_the_object_vanishes():
     assert result.needs_look == (3, 4)
 
 
+def test_an_empty_mask_stays_empty_and_sure():
+    frames, _ = video(SLIDE[:3])
+    result = track(frames, np.zeros((HEIGHT, WIDTH), bool))
+    assert not any(m.any() for m in result.masks)
+    assert result.needs_look == ()
+
+
 def test_flow_alone_follows_a_step_but_drifts_where_the_recut_does_not():
     frames, truth = video(SLIDE)
     alone = track(frames, truth[0], refine=False).masks
@@ -110,6 +117,7 @@ def test_appearance_scores_the_share_of_object_colours(share, expected):
      "start"),
     ([np.zeros((HEIGHT, WIDTH, 3), np.uint8)], np.zeros((HEIGHT, WIDTH), bool),
      {"threshold": 1.5}, "threshold"),
+    ([np.zeros((HEIGHT, WIDTH), np.uint8)], np.zeros((HEIGHT, WIDTH), bool), {}, "frames"),
 ])
 def test_bad_arguments_are_named(frames, first, options, named):
     with pytest.raises(ValueError, match=f"^{named}:"):

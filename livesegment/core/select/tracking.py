@@ -60,7 +60,7 @@ def track(frames: Iterable[np.ndarray], first_mask: np.ndarray, *, start: int = 
           refine: bool = True, threshold: float = THRESHOLD) -> Propagation:
     """:func:`propagate` with each frame's confidence. ``refine=False`` is flow alone (the
     classical baseline)."""
-    pictures = [checked_picture(f) for f in frames]
+    pictures = [checked_picture(f, f"frames: frame {i}") for i, f in enumerate(frames)]
     if not pictures:
         raise ValueError("frames: expected at least one HxWx3 picture, got none")
     height, width = pictures[0].shape[:2]
@@ -167,11 +167,12 @@ class Appearance:
         inside = resize_mask(mask, *small.shape[1::-1])
         self._object = _histogram(small, inside)
         self._rest = _histogram(small, ~inside)
-        self._base = self._share(small, inside) if inside.any() else 1.0
+        self._base = self._share(small, inside) if inside.any() else 0.0
 
     def score(self, bgr: np.ndarray, mask: np.ndarray) -> float:
         """Share of ``mask`` whose colours are likelier the object's than the rest's, over the
-        same share on the accepted frame (1.0: looks as it did; 0.0 when the mask is empty)."""
+        same share on the accepted frame (1.0: looks as it did; an empty mask scores 0.0,
+        unless the accepted one was empty too: then nothing was lost)."""
         small, _ = shrink(bgr, CUT_SIDE)
         inside = resize_mask(mask, *small.shape[1::-1])
         if not inside.any():
