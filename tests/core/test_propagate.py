@@ -120,5 +120,8 @@ def test_appearance_scores_the_share_of_object_colours(share, expected):
     ([np.zeros((HEIGHT, WIDTH), np.uint8)], np.zeros((HEIGHT, WIDTH), bool), {}, "frames"),
 ])
 def test_bad_arguments_are_named(frames, first, options, named):
+    if "threshold" not in options:
+        with pytest.raises(ValueError, match=f"^{named}:"):
+            livesegment.propagate(frames, first, **options)
     with pytest.raises(ValueError, match=f"^{named}:"):
-        livesegment.propagate(frames, first, **options)
+        livesegment.track(frames, first, **options)

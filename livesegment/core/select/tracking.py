@@ -50,10 +50,11 @@ class Propagation:
         return tuple(i for i, c in enumerate(self.confidence) if c < self.threshold)
 
 
-def propagate(frames: Iterable[np.ndarray], first_mask: np.ndarray, **options) -> list[np.ndarray]:
-    """One HxW bool mask per frame, ``first_mask`` (the mask accepted on frame ``start``,
-    default 0) carried forwards and backwards; options as :func:`track`."""
-    return list(track(frames, first_mask, **options).masks)
+def propagate(frames: Iterable[np.ndarray], first_mask: np.ndarray, *, start: int = 0,
+              refine: bool = True) -> list[np.ndarray]:
+    """One HxW bool mask per frame, ``first_mask`` (the mask accepted on frame ``start``)
+    carried forwards and backwards; :func:`track` adds each frame's confidence."""
+    return list(track(frames, first_mask, start=start, refine=refine).masks)
 
 
 def track(frames: Iterable[np.ndarray], first_mask: np.ndarray, *, start: int = 0,
