@@ -61,6 +61,23 @@ def track(frames: Iterable[np.ndarray], first_mask: np.ndarray, *, start: int = 
           refine: bool = True, threshold: float = THRESHOLD) -> Propagation:
     """:func:`propagate` with each frame's confidence. ``refine=False`` is flow alone (the
     classical baseline)."""
+    pictures, mask = _checked(frames, first_mask, start, threshold)
+    looks = Appearance(pictures[start], mask)
+    masks: list[np.ndarray | None] = [None] * len(pictures)
+    confidence = [1.0] * len(pictures)
+    masks[start] = mask.copy()
+    for order in (range(start + 1, len(pictures)), range(start - 1, -1, -1)):
+        step = 1 if order.step == 1 else -1
+        for i in order:
+            masks[i], confidence[i] = carry(pictures[i - step], pictures[i], masks[i - step],
+                                            looks, refine)
+    return Propagation(tuple(masks), tuple(confidence), threshold)
+
+
+def _checked(frames: Iterable[np.ndarray], first_mask: np.ndarray, start: int,
+             threshold: float) -> tuple[list[np.ndarray], np.ndarray]:
+    """The frames (all one size) and the accepted mask as bool, or a ValueError naming the
+    argument that is wrong."""
     pictures = [checked_picture(f, f"frames: frame {i}") for i, f in enumerate(frames)]
     if not pictures:
         raise ValueError("frames: expected at least one HxWx3 picture, got none")
@@ -79,16 +96,7 @@ def track(frames: Iterable[np.ndarray], first_mask: np.ndarray, *, start: int = 
                          f"got {start!r}")
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold: expected a confidence within [0, 1], got {threshold!r}")
-    looks = Appearance(pictures[start], mask)
-    masks: list[np.ndarray | None] = [None] * len(pictures)
-    confidence = [1.0] * len(pictures)
-    masks[start] = mask.copy()
-    for order in (range(start + 1, len(pictures)), range(start - 1, -1, -1)):
-        step = 1 if order.step == 1 else -1
-        for i in order:
-            masks[i], confidence[i] = carry(pictures[i - step], pictures[i], masks[i - step],
-                                            looks, refine)
-    return Propagation(tuple(masks), tuple(confidence), threshold)
+    return pictures, mask
 
 
 def carry(before: np.ndarray, after: np.ndarray, mask: np.ndarray, looks: Appearance,
