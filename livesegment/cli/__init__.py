@@ -25,7 +25,7 @@ from livesegment import __version__
 from livesegment.cli import bench, export, gui, live, models, process, train
 from livesegment.cli import eval as evaluate
 from livesegment.cli.allocator import keep_freed_memory
-from livesegment.cli.console import EXIT_USAGE
+from livesegment.cli.console import EXIT_USAGE, one_line
 from livesegment.cli.options import Parser, check_numbers
 from livesegment.cli.signals import interrupt_on_sigterm
 from livesegment.core.models.catalog import DEFAULT_MODEL, MODEL_NAMES
@@ -99,7 +99,7 @@ def _main(argv: Sequence[str] | None) -> int:
     except LivesegmentError as exc:
         if args.debug:
             raise
-        print(f"livesegment: {exc}", file=sys.stderr)
+        print(f"livesegment: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except MemoryError:
         if args.debug:
@@ -111,7 +111,7 @@ def _main(argv: Sequence[str] | None) -> int:
             raise
         from livesegment.errors import describe
 
-        print(f"livesegment: {describe(exc)}", file=sys.stderr)
+        print(f"livesegment: {one_line(describe(exc))}", file=sys.stderr)
         return 1
 
 

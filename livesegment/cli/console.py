@@ -11,6 +11,15 @@ import time
 from pathlib import Path
 
 EXIT_USAGE = 2  # a user's mistake (LivesegmentError.exit_code): a bad option, a failed file
+# Control characters a message may echo from what the user typed or a file name held.
+_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)} | {
+    ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"}
+
+
+def one_line(message: str) -> str:
+    """``message`` as the one line an error must be: a carriage return or newline echoed
+    from an option's value or a file's name is shown escaped, not obeyed."""
+    return message.translate(_ESCAPES)
 
 
 def print_batch_summary(results, stream=None) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from livesegment.cli.console import one_line
 from livesegment.core.budget import MAX_SIZE
 from livesegment.core.models.catalog import BACKENDS, DEFAULT_MODEL, DEVICE_CHOICES
 from livesegment.errors import InputError
@@ -24,7 +25,7 @@ class Parser(argparse.ArgumentParser):
     the reason buried it."""
 
     def error(self, message: str):
-        self.exit(2, f"livesegment: {message} (see '{self.prog} --help')\n")
+        self.exit(2, f"livesegment: {one_line(message)} (see '{self.prog} --help')\n")
 
 
 # --------------------------------------------------------------------------- numeric ranges

@@ -129,3 +129,26 @@ def test_worker_and_thread_counts_are_bounded_by_the_machine(monkeypatch, capsys
 def test_ranges_read_as_they_are(allowed, text):
     assert str(allowed) == text
     assert not allowed.holds(math.nan) and not allowed.holds(math.inf)
+
+
+@pytest.mark.parametrize(("raw", "shown"), [
+    ("plain words", "plain words"),
+    ("a\rb", "a\\rb"),              # a carriage return would overwrite the line on a terminal
+    ("x\ny", "x\\ny"),
+    ("tab\there", "tab\\there"),
+    ("esc\x1b[31m", "esc\\x1b[31m"),  # no terminal colour codes smuggled in
+    ("del\x7f", "del\\x7f"),
+    ("é ü 名前", "é ü 名前"),         # printable text stays as it is
+])
+def test_one_line_escapes_control_characters_only(raw, shown):
+    from livesegment.cli.console import one_line
+
+    assert one_line(raw) == shown
+
+
+@pytest.mark.parametrize("value", ["\r", "1\n0", "\x1b[2J"])
+def test_an_option_value_with_control_characters_is_refused_on_one_line(value, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "data", "-o", "m.pt", "--time", value])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and len(err.splitlines()) == 1 and "--time" in err
