@@ -30,6 +30,7 @@ from livesegment.pipeline.training.checkpoints import read_checkpoint, save_mode
 from livesegment.pipeline.training.data import (
     TrainingData, batch_ids, make_batch, steps_per_epoch,
 )
+from livesegment.pipeline.training.keep import hold_norm_statistics, keep_base_classes
 from livesegment.pipeline.training.losses import class_weights, segmentation_loss
 from livesegment.pipeline.training.network import finetune_network
 from livesegment.pipeline.training.schedule import Plan, epoch_plan, lr_factor, time_plan
@@ -61,6 +62,7 @@ class TrainConfig:
     val_share: float = 0.2
     dice_weight: float = 1.0
     weight_power: float = 0.5
+    keep_classes: bool = False      # the base's classes stay beside the user's (keep.py)
     augment: AugmentSettings = field(default_factory=AugmentSettings)
 
     def to_dict(self) -> dict[str, Any]:
@@ -130,10 +132,19 @@ class Trainer:
         if self.size % SIZE_MULTIPLE or self.size < SIZE_MULTIPLE:
             raise InputError(f"--size {self.size} must be a multiple of {SIZE_MULTIPLE}")
         freq = data.frequency(self.split.train)
-        self.weights = torch.from_numpy(class_weights(freq, cfg.weight_power))
+        weights = class_weights(freq, cfg.weight_power)
         self.rarity = np.where(freq > 0, 1 / np.sqrt(np.maximum(freq, 1e-12)), 0.0)
-        self.model, self.projection = finetune_network(self.base, len(data.classes),
-                                                       data.background, cfg.seed)
+        rows, self.dice_skip = {data.background: self.base.background}, (data.background,)
+        if cfg.keep_classes:  # weights and crops as the user's classes alone would have them
+            self.data, table = keep_base_classes(data, self.base, self.size)
+            weights = table.per_class(weights, weights[data.background])
+            self.rarity = table.per_class(self.rarity, 0.0)
+            rows, self.dice_skip = table.rows(), table.base_only
+        self.weights = torch.from_numpy(weights)
+        self.model, self.projection = finetune_network(self.base, len(self.data.classes),
+                                                       rows, cfg.seed)
+        if cfg.keep_classes:
+            hold_norm_statistics(self.model)
         self.model.train()
         head = list(classifier(self.model).parameters())
         rest = [p for p in self.model.parameters() if all(p is not h for h in head)]
@@ -276,7 +287,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = group["peak_lr"] * factor
         loss = segmentation_loss(self.model(x), y, self.weights, cfg.dice_weight,
-                                 self.data.background)
+                                 self.dice_skip)
         if not torch.isfinite(loss):
             raise LivesegmentError(
                 f"the training loss became {loss.item()} at step {self.step}; the best model "
@@ -396,11 +407,16 @@ class Trainer:
             "time_s": {k: round(v, 1) for k, v in self.times.items()},
             "livesegment": __version__,
         }
+        kept = ""
+        if cfg.keep_classes:
+            training["kept_classes"] = (f"the {self.base.num_classes} of {self.base.name}, "
+                                        "learnt from its own labels on the pictures")
+            kept = f", its {self.base.num_classes} classes kept"
         if reason:
             training["ended"] = reason
         return ModelCard(
             title=f"{Path(data.source).name or 'custom'} ({len(data.classes)} classes, "
-                  f"fine-tuned from {self.base.name})",
+                  f"fine-tuned from {self.base.name}{kept})",
             architecture="espnetv2", decoder_projection=self.projection, base=self.base.name,
             classes=data.classes, colours=data.colours, background=data.background,
             mean=self.base.mean, std=self.base.std, size=self.size,

@@ -1,0 +1,149 @@
+"""Keeping the base model's classes beside the user's (``train --keep-classes``).
+
+A plain fine-tune replaces the base's classes with the user's: the result finds scratches but
+no longer people. Keeping them, the result segments the base's classes followed by the user's
+new ones, and learns the old ones from the base itself: on every training picture, where the
+user's mask says background, the target is the base model's own label for that pixel
+(computed once per picture by the frozen base, seen as training sees it), and where the mask
+says one of the user's classes, that class. The targets are made before augmentation, so they
+are zoomed, cropped and turned exactly as the mask would be. The network's batch norms keep
+the base's statistics throughout (:func:`hold_norm_statistics`).
+
+A user's class named like one of the base's (``person`` beside espnetv2-voc) is that class,
+not a second one: two classes for the same pixels would compete, and the user's masks are the
+better judge of what they show. The user's background is the base's background.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+from torch import nn
+
+from livesegment.core.compose.palette import voc_palette
+from livesegment.core.frames import Frame
+from livesegment.core.models.zoo import ModelSpec, load_model
+from livesegment.core.segmenter import Segmenter, mask_labels
+from livesegment.errors import InputError
+from livesegment.io.datasets.records import IGNORE
+from livesegment.pipeline.training.data import RGB, TrainingData
+
+MAX_CLASSES = IGNORE  # class ids are uint8 and 255 means "ignore"
+
+
+@dataclass(frozen=True, eq=False)
+class KeptClasses:
+    """The result's class table (the base's classes, then the user's new ones) and where each
+    of the user's class ids lands in it."""
+
+    classes: tuple[str, ...]
+    colours: tuple[RGB, ...]
+    background: int
+    kept: int                 # the base's class count: ids below it are the base's
+    user_background: int
+    lookup: np.ndarray        # 256 uint8: user's class id -> result's id (255 stays ignore)
+
+    @property
+    def new_ids(self) -> tuple[int, ...]:
+        return tuple(range(self.kept, len(self.classes)))
+
+    @property
+    def base_only(self) -> tuple[int, ...]:
+        """The classes only the base's labels teach (left out of the Dice term, which is for
+        what the user labelled: the new classes, and base classes the user named)."""
+        users = {int(self.lookup[i]) for i in range(256)
+                 if i != self.user_background and self.lookup[i] != IGNORE}
+        return tuple(i for i in range(len(self.classes)) if i not in users)
+
+    def rows(self) -> dict[int, int]:
+        """The classifier rows that start as the base's own: every kept class."""
+        return {i: i for i in range(self.kept)}
+
+    def targets(self, user: np.ndarray, base: np.ndarray) -> np.ndarray:
+        """Training labels: the user's classes where the mask has one, the base's label where
+        the mask says background, ignore where the mask says ignore."""
+        out = self.lookup[user]
+        from_base = user == self.user_background
+        out[from_base] = base[from_base]
+        return out
+
+    def per_class(self, user_values: np.ndarray, kept_value: float) -> np.ndarray:
+        """A per-class vector of the user's classes (class weights, crop rarity) for the
+        result's classes: each user class keeps its value, the base's other classes get
+        ``kept_value``."""
+        out = np.full(len(self.classes), kept_value, np.asarray(user_values).dtype)
+        for user_id, value in enumerate(user_values):
+            out[self.lookup[user_id]] = value
+        return out
+
+
+def merge_classes(base: ModelSpec, classes: Sequence[str], colours: Sequence[RGB],
+                  background: int) -> KeptClasses:
+    """The base's classes followed by the user's new ones (see the module docstring)."""
+    same = {i: _same_class(base, name) for i, name in enumerate(classes) if i != background}
+    new = [i for i, base_id in same.items() if base_id is None]
+    total = base.num_classes + len(new)
+    if total > MAX_CLASSES:
+        raise InputError(f"{total} classes with the base's {base.num_classes}: at most "
+                         f"{MAX_CLASSES} fit in a mask")
+    lookup = np.full(256, IGNORE, np.uint8)
+    lookup[background] = base.background
+    for user_id, base_id in same.items():
+        if base_id is not None:
+            lookup[user_id] = base_id
+    used = [tuple(int(v) for v in c) for c in base.palette]
+    spare = (c for c in (tuple(int(v) for v in c) for c in voc_palette(256)) if c not in used)
+    for k, user_id in enumerate(new):
+        lookup[user_id] = base.num_classes + k
+        colour = tuple(int(v) for v in colours[user_id])
+        # the user's colour unless it would read as another class; then a free one
+        used.append(colour if colour not in used else next(spare))
+    return KeptClasses(tuple(base.categories) + tuple(classes[i] for i in new), tuple(used),
+                       base.background, base.num_classes, background, lookup)
+
+
+def _same_class(base: ModelSpec, name: str) -> int | None:
+    """The base's class called ``name`` (case, spaces, '-' and '_' aside), if it has one."""
+    try:
+        return base.class_id(name)
+    except InputError:
+        return None
+
+
+def base_labels(base: ModelSpec, images: Iterable[np.ndarray], size: int
+                ) -> list[np.ndarray]:
+    """The frozen base model's labels for each picture at the picture's own resolution, the
+    picture seen at short side ``size`` as training and validation see it."""
+    segmenter = Segmenter(base, load_model(base), torch.device("cpu"), size)
+    return [mask_labels(segmenter.infer(Frame(i, 0.0, image))).cpu().numpy()
+            for i, image in enumerate(images)]
+
+
+def keep_base_classes(data: TrainingData, base: ModelSpec, size: int
+                      ) -> tuple[TrainingData, KeptClasses]:
+    """``data`` relabelled for the result's classes, with the base's labels as targets where
+    the masks say background; the pictures keep their order, names and splits."""
+    table = merge_classes(base, data.classes, data.colours, data.background)
+    labels = base_labels(base, (s.image for s in data.samples), size)
+    samples = [replace(s, labels=table.targets(s.labels, b), classes=table.classes)
+               for s, b in zip(data.samples, labels)]
+    merged = TrainingData.from_samples(samples, table.classes, table.colours, table.background,
+                                       data.source)
+    return merged, table
+
+
+def hold_norm_statistics(model: nn.Module) -> None:
+    """Every batch norm of ``model`` normalises with its running statistics (the base's),
+    in training too, and never updates them. Pictures of another kind (grey tiles) would
+    otherwise move the statistics that the base's classes rely on, and those classes would
+    drift on the footage they were made for; the norms' scale and shift still learn."""
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.register_forward_pre_hook(_use_running_statistics)
+
+
+def _use_running_statistics(module: nn.Module, _inputs: object) -> None:
+    module.training = False

@@ -1,0 +1,135 @@
+"""Keeping the base model's classes (``keep_classes``): the class table, the targets, the
+first step, and a run that resumes."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from livesegment.core.models.espnetv2 import classifier
+from livesegment.core.models.zoo import VOC_CLASSES, get_spec, load_model
+from livesegment.errors import InputError
+from livesegment.io.datasets.records import IGNORE
+from livesegment.pipeline.training import TrainConfig, Trainer, TrainingData
+from livesegment.pipeline.training.keep import hold_norm_statistics, merge_classes
+from livesegment.pipeline.training.losses import dice_loss
+from livesegment.pipeline.training.network import finetune_network
+from livesegment.pipeline.training.transforms import AugmentSettings
+from tests.pipeline.synthetic import synthetic_set
+
+VOC = get_spec("espnetv2-voc")
+PERSON = VOC_CLASSES.index("person")
+
+
+def _table(classes, colours=None, background=0, base=VOC):
+    colours = colours or [(0, 0, 0)] + [(10 * i, 200, 30) for i in range(1, len(classes))]
+    return merge_classes(base, classes, colours, background)
+
+
+@pytest.mark.parametrize(("classes", "background", "want", "lookup", "labelled"), [
+    # new classes follow the base's 21; the user's background is the base's
+    (("background", "scratch", "dent"), 0, VOC_CLASSES + ("scratch", "dent"),
+     {0: 0, 1: 21, 2: 22}, {21, 22}),
+    # a class named like one of the base's is that class (case and spaces aside)
+    (("bg", "scratch", "Person "), 0, VOC_CLASSES + ("scratch",), {0: 0, 1: 21, 2: PERSON},
+     {21, PERSON}),
+    # the user's background need not be id 0
+    (("scratch", "nothing"), 1, VOC_CLASSES + ("scratch",), {0: 21, 1: 0}, {21}),
+])
+def test_the_result_has_the_base_classes_then_the_new_ones(classes, background, want, lookup,
+                                                           labelled):
+    table = _table(classes, background=background)
+    assert table.classes == want and table.background == 0 and table.kept == 21
+    assert {u: int(table.lookup[u]) for u in lookup} == lookup
+    assert table.lookup[IGNORE] == IGNORE
+    assert table.new_ids == tuple(range(21, len(want)))
+    assert table.rows() == {i: i for i in range(21)}
+    assert set(range(len(want))) - set(table.base_only) == labelled
+
+
+def test_a_new_class_never_shares_a_colour_with_a_base_class():
+    voc_colours = [tuple(int(v) for v in c) for c in VOC.palette]
+    table = _table(("background", "scratch", "dent"), [(0, 0, 0), voc_colours[15], (1, 2, 3)])
+    assert table.colours[:21] == tuple(voc_colours)
+    assert table.colours[21] not in voc_colours and table.colours[22] == (1, 2, 3)
+
+
+def test_a_base_with_its_background_last_keeps_it_there():
+    city = get_spec("espnetv2-cityscapes")
+    table = _table(("background", "scratch"), base=city)
+    assert table.background == 19 and table.lookup[0] == 19 and table.classes[20] == "scratch"
+
+
+def test_targets_take_the_users_classes_and_the_base_where_the_mask_says_background():
+    table = _table(("background", "scratch", "person"))
+    user = np.array([[0, 1, 2], [IGNORE, 0, 1]], np.uint8)
+    base = np.array([[15, 7, 0], [15, 3, 15]], np.uint8)
+    assert table.targets(user, base).tolist() == [[15, 21, PERSON], [IGNORE, 3, 21]]
+
+
+def test_per_class_values_follow_the_users_classes():
+    table = _table(("background", "scratch", "person"))
+    values = table.per_class(np.array([0.5, 3.0, 2.0], np.float32), kept_value=0.5)
+    assert values.dtype == np.float32 and values.shape == (22,)
+    assert values[0] == 0.5 and values[21] == 3.0 and values[PERSON] == 2.0
+    assert set(np.delete(values, [0, 21, PERSON]).tolist()) == {0.5}
+
+
+def test_too_many_classes_for_a_mask_are_refused():
+    names = ["background"] + [f"c{i}" for i in range(235)]
+    with pytest.raises(InputError, match="256 classes with the base's 21: at most 255"):
+        _table(names, [(0, 0, 0)] * len(names))
+
+
+def test_dice_leaves_out_every_skipped_class_and_is_zero_with_none_left():
+    target = torch.tensor([[[0, 1], [2, 2]]])
+    logits = torch.zeros(1, 3, 2, 2)
+    assert dice_loss(logits, target, skip=(0, 1, 2)).item() == 0.0
+    assert dice_loss(logits, target, skip=(0, 1)).item() == pytest.approx(
+        1 - (2 * 2 / 3 + 1) / (4 / 3 + 2 + 1), abs=1e-5)
+
+
+def test_the_kept_classes_start_as_the_base_itself():
+    table = _table(("background", "scratch"))
+    model, _ = finetune_network(VOC, len(table.classes), table.rows(), seed=0)
+    base = load_model(VOC)
+    x = torch.randn(1, 3, 96, 128, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        ours, theirs = model.eval()(x), base(x)
+    assert ours.shape[1] == 22
+    assert torch.allclose(ours[:, :21], theirs, atol=1e-5)
+    assert classifier(model).weight[21].abs().max() < 0.1  # the new row: small and random
+
+
+def test_a_keep_classes_run_resumes_bit_for_bit(tmp_path):
+    data = TrainingData.from_samples(synthetic_set(16))
+    config = TrainConfig(size=64, batch=4, epochs=2, seed=3, patience=None, threads=1,
+                         augment=AugmentSettings(crop=64), keep_classes=True)
+    whole = Trainer(data, tmp_path / "a.pt", config).run()
+    stop = threading.Event()
+    part = Trainer(data, tmp_path / "b.pt", config, stop=stop,
+                   on_progress=lambda p: p.step == 4 and stop.set()).run()
+    assert part.reason == "stopped" and part.steps == 4
+    resumed = Trainer(data, tmp_path / "b.pt", resume=True)
+    assert resumed.config.keep_classes and len(resumed.data.classes) == 23
+    assert resumed.run().steps == 6
+    a, b = (torch.load(r / "last.pt", weights_only=True)["state_dict"]
+            for r in (whole.run_dir, tmp_path / "b-run"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    card = get_spec(str(tmp_path / "b.pt"))
+    assert card.categories == VOC_CLASSES + ("square", "disc")
+
+
+def test_held_norms_use_and_keep_the_running_statistics_in_training():
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 1), torch.nn.BatchNorm2d(4))
+    net[1].running_mean.fill_(2.0)
+    hold_norm_statistics(net)
+    x = torch.randn(2, 3, 5, 5, generator=torch.Generator().manual_seed(0)) * 3 + 1
+    trained = net.train()(x)
+    assert torch.equal(net[1].running_mean, torch.full((4,), 2.0))
+    assert torch.equal(trained, net.eval()(x))
+    net.train()(x).sum().backward()
+    assert net[1].weight.grad is not None  # scale and shift still learn
