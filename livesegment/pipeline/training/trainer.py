@@ -136,7 +136,7 @@ class Trainer:
         self.rarity = np.where(freq > 0, 1 / np.sqrt(np.maximum(freq, 1e-12)), 0.0)
         rows, self.dice_skip = {data.background: self.base.background}, (data.background,)
         if cfg.keep_classes:  # weights and crops as the user's classes alone would have them
-            self.data, table = keep_base_classes(data, self.base, self.size)
+            self.data, table = keep_base_classes(data, self.base, self.size, cfg.threads)
             weights = table.per_class(weights, weights[data.background])
             self.rarity = table.per_class(self.rarity, 0.0)
             rows, self.dice_skip = table.rows(), table.base_only
