@@ -16,6 +16,10 @@ frame at a time as they arrive, by :class:`VideoSegmenter` (past frames only, as
 A model is measured on a labelled folder (image + mask folders, VOC/CVAT, COCO, YOLO-seg,
 LabelMe) by :func:`evaluate`, the figures ``livesegment eval`` prints; :func:`read_dataset`
 gives the folder's pictures and labels and its pre-flight report.
+
+Click to segment: :class:`Selector` turns clicks on a picture into an object's mask (and
+corrects a mask with more clicks); :func:`evaluate_clicks` scores it, or any engine with the
+same two methods, on a labelled folder with the field's click protocol (NoC@85, NoC@90).
 """
 
 from __future__ import annotations
@@ -34,7 +38,9 @@ from livesegment.core.models.catalog import DEFAULT_SMOOTHING
 from livesegment.core.models.catalog import DEFAULT_TRAIN_BASE
 from livesegment.core.models.zoo import DEFAULT_MODEL, REGISTRY
 from livesegment.core.segmenter import Segmenter, mask_labels
-from livesegment.io.datasets import LabelledDataset, open_dataset
+from livesegment.core.select import ClickScores, PlainGrabCut, Selector
+from livesegment.core.select.protocol import MAX_CLICKS, THRESHOLDS, Promptable, score_clicks
+from livesegment.io.datasets import IGNORE, LabelledDataset, open_dataset
 from livesegment.io.images import PAGED_SUFFIXES, AnimatedPictureSource, read_image
 from livesegment.io.sample import sample_clip
 from livesegment.io.video import VideoFileSource
@@ -42,9 +48,9 @@ from livesegment.pipeline.job import JobReport, is_image
 from livesegment.pipeline.job import process_file as _process_file
 from livesegment.pipeline.validate import EvalResult, Validator
 
-__all__ = ["evaluate", "load_model", "models", "overlay", "process_file", "read_dataset",
-           "read_frames", "sample_clip", "segment", "segment_frames", "Segmenter", "train",
-           "VideoSegmenter"]
+__all__ = ["evaluate", "evaluate_clicks", "load_model", "models", "overlay", "PlainGrabCut",
+           "process_file", "read_dataset", "read_frames", "sample_clip", "segment",
+           "segment_frames", "Segmenter", "Selector", "train", "VideoSegmenter"]
 
 if TYPE_CHECKING:  # training imports stay lazy: a script that only segments never pays them
     from livesegment.pipeline.training import TrainProgress, TrainResult
@@ -70,12 +76,18 @@ def load_model(name: str = DEFAULT_MODEL, *, device: str = "auto", size: int | N
     return Segmenter.create(name, device, size, weights, backend)
 
 
-def segment(model: Segmenter, bgr: np.ndarray, *, refine: bool = REFINE) -> np.ndarray:
+def segment(model: Segmenter, bgr: np.ndarray, *, refine: bool = REFINE,
+            tile: bool = False) -> np.ndarray:
     """HxW uint8 class ids for one HxWx3 uint8 BGR picture, at the picture's own size.
 
     ``refine`` snaps class edges to the picture's edges, on by default as in ``process``, so a
-    script and the command line give the same labels for the same picture."""
-    return _labels(_segmenter(model).infer(Frame(0, 0.0, _checked(bgr))), refine)
+    script and the command line give the same labels for the same picture. ``tile`` runs the
+    model on overlapping tiles of its inference size at full detail, as ``process --tile``
+    does, for pictures many times that size (``refine`` then does not apply)."""
+    model, bgr = _segmenter(model), _checked(bgr)
+    if tile:
+        return model.tile_labels(model.upload(bgr)).cpu().numpy()
+    return _labels(model.infer(Frame(0, 0.0, bgr)), refine)
 
 
 def segment_frames(model: Segmenter, frames: Iterable[np.ndarray], *,
@@ -150,15 +162,15 @@ def read_frames(path: PathLike) -> Iterator[np.ndarray]:
 def process_file(source: PathLike, output: PathLike, model: Segmenter | None = None, *,
                  classes: Iterable[str | int] | None = None, opacity: float = 0.5,
                  masks: PathLike | None = None, smoothing: float = DEFAULT_SMOOTHING,
-                 refine: bool = REFINE) -> JobReport:
+                 refine: bool = REFINE, tile: bool = False) -> JobReport:
     """Annotates a video or picture into ``output``, as ``livesegment process`` does (with its
     mask defaults): every frame, timing and audio kept, the output swapped in only when
-    complete."""
+    complete. ``tile``: a still segmented in tiles at full detail (``process --tile``)."""
     source, output = _path(source, "source"), _path(output, "output")
     model = load_model() if model is None else _segmenter(model)
     return _process_file(source, output, model, _style(model, classes, opacity),
                          _path(masks, "masks") if masks is not None else None,
-                         mask_options=MaskOptions(_strength(smoothing), refine))
+                         mask_options=MaskOptions(_strength(smoothing), refine, bool(tile)))
 
 
 def train(data: PathLike, output: PathLike, *, classes: Iterable[str] | None = None,
@@ -200,16 +212,43 @@ def read_dataset(path: PathLike, *, classes: Sequence[str] | None = None,
 
 def evaluate(model: Segmenter, data: PathLike | LabelledDataset, *,
              class_map: Mapping[str, str | Iterable[str]] | None = None,
-             refine: bool = False) -> EvalResult:
+             refine: bool = False, tile: bool = False) -> EvalResult:
     """``model`` scored on a labelled dataset, as ``livesegment eval`` does: per-class IoU,
     Dice, precision, recall, boundary F and "contains the class" figures in
     ``result.scores``, fps, and the worst pictures. Classes are matched by name; ``class_map``
     maps others (``{"human": "person"}``, ``{"vehicle": ["car", "bus"]}``), every other model
-    class counting as background. ``refine`` is off by default: it measures the network."""
+    class counting as background. ``refine`` is off by default: it measures the network;
+    ``tile`` measures it on tiles at full detail (``eval --tile``)."""
     dataset = data if isinstance(data, LabelledDataset) else read_dataset(data)
     pairs = {name: (models,) if isinstance(models, str) else tuple(models)
              for name, models in (class_map or {}).items()}
-    return Validator(model, dataset, pairs, refine=refine).run()
+    return Validator(model, dataset, pairs, refine=refine, tile=tile).run()
+
+
+def evaluate_clicks(selector: Promptable, data: PathLike | LabelledDataset, *,
+                    max_clicks: int = MAX_CLICKS, thresholds: Sequence[float] = THRESHOLDS,
+                    ignore: Sequence[int] = (), limit: int | None = None) -> ClickScores:
+    """``selector`` (a :class:`Selector`, :class:`PlainGrabCut` or anything with their
+    ``set_image``/``predict``) under the field's click protocol on a labelled folder: each
+    next click at the centre of the largest wrong region, at most ``max_clicks``; every class
+    but the background is the object. ``result.noc(0.9)`` is NoC@90, ``result.seconds`` the
+    time of each answer. ``ignore`` lists mask values that count nowhere (GrabCut's band:
+    ``ignore=[128]``); ``limit`` takes the first pictures only."""
+    if isinstance(max_clicks, bool) or not isinstance(max_clicks, int) or max_clicks < 1:
+        raise ValueError(f"max_clicks: expected a whole number >= 1, got {max_clicks!r}")
+    if not thresholds or not all(0.0 < t <= 1.0 for t in thresholds):
+        raise ValueError(f"thresholds: expected IoUs within (0, 1], got {thresholds!r}")
+    dataset = data if isinstance(data, LabelledDataset) else read_dataset(data, ignore=ignore)
+    count = len(dataset) if limit is None else min(limit, len(dataset))
+    background = dataset.background
+
+    def pictures():
+        for index in range(count):
+            sample = dataset[index]
+            valid = sample.labels != IGNORE
+            yield sample.name, sample.image, valid & (sample.labels != background), valid
+
+    return score_clicks(selector, pictures(), max_clicks, max(thresholds))
 
 
 def _style(model: Segmenter, classes: Iterable[str | int] | None,

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from livesegment.cli.options import add_model_options, number, positive_int
+from livesegment.cli.options import add_model_options, add_tile_option, number, positive_int
 from livesegment.cli.signals import StopOnSignal
 from livesegment.errors import OutputError
 
@@ -50,6 +50,7 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
     e.add_argument("--refine", action=argparse.BooleanOptionalAction, default=False,
                    help="snap mask edges to the picture's edges, as process does (default off:"
                    " the network's own labels)")
+    add_tile_option(e)
     e.add_argument("--split", help="only this split of the dataset (train, val, ...)")
     e.add_argument("--classes", help="the dataset's class names, comma-separated, where it "
                    "has no classes.txt (background first)")
@@ -123,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     segmenter = Segmenter.create(args.model, args.device, args.size, args.weights, args.backend)
     validator = Validator(segmenter, dataset, pairs, refine=args.refine,
                           tolerance=args.tolerance, min_pixels=args.min_area,
-                          keep_worst=args.worst_count)
+                          keep_worst=args.worst_count, tile=args.tile)
     bar = ProgressBar(enabled=not args.quiet, label="eval")
     with StopOnSignal() as signals:
         try:
@@ -167,7 +168,8 @@ def format_table(result) -> str:
     lines = [f"{r[0]:<{width}}  " + "  ".join(f"{v:>10}" for v in r[1:]) for r in rows]
     fps = f"{result.fps:.1f} pictures/s" if result.fps else "-"
     state = " (interrupted)" if result.interrupted else ""
-    lines.insert(0, f"{result.model}, size {result.size}{', refined' if result.refine else ''}"
+    how = ", tiled" if result.tile else ", refined" if result.refine else ""
+    lines.insert(0, f"{result.model}, size {result.size}{how}"
                     f", on {s.pictures} pictures{state}: {fps} (model time)")
     lines.append(f"mIoU {shown(s.miou)} (without background {shown(s.foreground_miou)}), "
                  f"pixel accuracy {shown(s.pixel_accuracy)}, mean boundary F "

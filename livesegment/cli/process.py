@@ -15,7 +15,8 @@ from livesegment.cli.console import (
     EXIT_USAGE, print_batch_summary, print_file_summary, print_ray_summary,
 )
 from livesegment.cli.options import (
-    add_effect_options, add_model_options, add_smoothing_options, effect_from_args,
+    add_effect_options, add_model_options, add_smoothing_options, add_tile_option,
+    effect_from_args,
     mask_options, opacity, parse_classes, seconds,
 )
 from livesegment.cli.signals import StopOnSignal
@@ -42,6 +43,7 @@ examples:
   livesegment process walk.mp4 -o out.mp4 --stats shares.csv \\
       --masks m/ --masks-style color
   livesegment process rtsp://camera.local/stream -o door.mp4 --duration 1:00:00
+  livesegment process scan.tif -o scan-defects.png --model defects.pt --tile
 """
 
 
@@ -110,6 +112,7 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
     add_effect_options(p)
     _add_mask_options(p)
     add_smoothing_options(p)
+    add_tile_option(p)
     _add_ray_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -121,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     from livesegment.core.models.zoo import get_spec
     from livesegment.io.inputs import expand_inputs, plan_outputs, wants_folder
     from livesegment.io.sample import sample_clip
-    from livesegment.pipeline.job import check_alpha_output, check_job_paths
+    from livesegment.pipeline.job import check_alpha_output, check_job_paths, check_tiled_source
 
     spec = get_spec(args.model)
     selected = parse_classes(spec, args.classes)
@@ -139,6 +142,8 @@ def run(args: argparse.Namespace) -> int:
                          mask_only=args.view == "mask")
     style = effect_from_args(args, spec, style, selected)
     for source, output in jobs:  # before the model loads
+        if args.tile:
+            check_tiled_source(source)
         if is_transparent(style):
             check_alpha_output(source, output)
         if not batch:
@@ -267,7 +272,7 @@ def _check_ray_options(args: argparse.Namespace, planned) -> None:
     unsupported = [(args.masks is not None, "--masks"), (args.stats is not None, "--stats"),
                    (args.view != "overlay", "--view"), (args.codec or args.crf, "--codec/--crf"),
                    (args.start or args.end or args.duration, "--start/--end/--duration"),
-                   (tuple(args.effect) != ("overlay",), "--effect")]
+                   (tuple(args.effect) != ("overlay",), "--effect"), (args.tile, "--tile")]
     named = [name for used, name in unsupported if used]
     if named:
         verb = "is" if len(named) == 1 else "are"

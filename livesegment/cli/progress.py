@@ -22,6 +22,7 @@ LABEL_WIDTH = 16  # leaves the bar, times, frames and fps 60 columns
 MEDIA_TIME = ("{n:.1f}/{total:.1f} s", "{n:.1f} s")
 FRAMES = ("{n:.0f}/{total:.0f} frames", "{n:.0f} frames")
 STEPS = ("{n:.0f}/{total:.0f} steps", "{n:.0f} steps")
+ROWS = ("{n:.0f}/{total:.0f} rows", "{n:.0f} rows")
 PICTURES = ("{n:.0f}/{total:.0f} pictures", "{n:.0f} pictures")
 _WITH_TOTAL = "{desc}{percentage:3.0f}%|{bar}| COUNT [{elapsed}<{remaining}{postfix}]"
 _WITHOUT_TOTAL = "{desc}COUNT [{elapsed}{postfix}]"
@@ -76,6 +77,9 @@ class ProgressBar:
     def update(self, progress) -> None:
         """One file's ``pipeline.job.Progress``."""
         if not self.enabled:
+            return
+        if progress.unit == "rows":  # a tiled still, band by band
+            self._show(ROWS, progress.media_s, progress.total_s, progress.elapsed_s, "tiled")
             return
         fps = progress.frames / progress.elapsed_s if progress.elapsed_s > 0 else 0.0
         postfix = f"frame {progress.frames}, {fps:.1f} fps"

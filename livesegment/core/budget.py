@@ -21,6 +21,13 @@ from livesegment.errors import InputError
 MEMORY_BUDGET_GB = 3
 # A decoded still: 50 megapixels (a 48 MP phone photo fits).
 MAX_PICTURE_PIXELS = 50_000_000
+# A still segmented in tiles (``--tile``) and coloured pixel by pixel (an overlay or the mask
+# view): the picture, its labels and one band of tiles are all it holds, about 5 bytes a pixel
+# instead of 20-40 (12000x9000 measured in BENCHMARKS.md, "Big pictures: --tile"). Kept under
+# Pillow's decompression-bomb refusal (179 MP).
+MAX_TILED_PICTURE_PIXELS = 150_000_000
+# A band of tiles: class probabilities across the picture's width, one tile high.
+MAX_BAND_BYTES = 1 << 29
 # Each frame of a video or animation: DCI 4K. A dozen frames are in flight between decoding,
 # the model, smoothing's look-ahead and the encoder; 4K peaked at 2.6-3.0 GB, 7000x7000 at 8 GB.
 MAX_FRAME_PIXELS = 4096 * 2160
@@ -43,7 +50,8 @@ def check_picture_size(width: int, height: int, what: str,
         raise InputError(f"cannot decode {what}: it states a size of {width}x{height} pixels, "
                          "not a picture (corrupt)")
     if width * height > limit:
-        each = "" if limit == MAX_PICTURE_PIXELS else " for each frame of a video"
+        each = {MAX_FRAME_PIXELS: " for each frame of a video",
+                MAX_TILED_PICTURE_PIXELS: " in tiles"}.get(limit, "")
         raise InputError(f"{what} is {width}x{height} pixels ({megapixels(width * height)}); "
                          f"the largest accepted{each} is {megapixels(limit)} (memory budget "
                          f"{MEMORY_BUDGET_GB} GB): scale it down first")
@@ -62,3 +70,14 @@ def bounded_scale(height: int, width: int, scale: float, max_side: int,
     """``scale`` lowered so that ``height`` x ``width`` scaled by it has no side over
     ``max_side`` and no more than ``max_pixels`` pixels: both sides bound it, never one."""
     return min(scale, max_side / max(height, width), math.sqrt(max_pixels / (height * width)))
+
+
+def check_tile_band(classes: int, tile: int, width: int, what: str) -> None:
+    """Refuses a tiled run whose band of class probabilities (``classes`` x ``tile`` x
+    ``width`` floats) would be over :data:`MAX_BAND_BYTES`, before the model runs."""
+    need = classes * tile * width * 4
+    if need > MAX_BAND_BYTES:
+        raise InputError(f"{what} is {width} pixels wide: a band of {tile}-pixel tiles across "
+                         f"it, {classes} classes, needs {need >> 20} MB, over the "
+                         f"{MAX_BAND_BYTES >> 20} MB a band may take (memory budget "
+                         f"{MEMORY_BUDGET_GB} GB): use a smaller --size or scale it down")

@@ -7,15 +7,18 @@ map come back. On the CPU the very same functions run on CPU tensors.
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from livesegment.core.budget import check_model_size
+from livesegment.core.budget import check_model_size, check_tile_band
 from livesegment.core.models.device import inference_dtype, resolve_device
 from livesegment.core.models.espnetv2 import fold_batch_norms
 from livesegment.core.frames import Composed, Frame, Inference
@@ -26,6 +29,7 @@ from livesegment.core.masks.postprocess import labels_from_logits
 from livesegment.core.masks.preprocess import inference_size, to_model_input
 from livesegment.core.masks.refine import refine_labels
 from livesegment.core.masks.smoothing import class_probabilities
+from livesegment.core.masks.tiles import TileGrid, blend_tiles
 from livesegment.core.models.onnx_backend import BACKENDS, OnnxRuntimeModel
 from livesegment.core.models.fused import FusedPerson
 from livesegment.core.models.zoo import FUSED_SELFIE_MODEL, ModelSpec, get_spec, load_model
@@ -171,11 +175,69 @@ class Segmenter:
         """
         t0 = time.perf_counter()
         labels = mask_labels(result, refine)
-        out = result.pixels.numpy() if in_place and result.pixels.device.type == "cpu" else None
-        image_np = render_in_bands(style, result.pixels, labels, result.frame.pts_s, out)
-        labels_np = labels.cpu().numpy()
-        timings = {**result.timings, "postprocess": time.perf_counter() - t0}
-        return Composed(result.frame, image_np, labels_np, timings)
+        return self._paint(result.frame, result.pixels, labels, style, in_place,
+                           {**result.timings, "postprocess": time.perf_counter() - t0})
+
+    @torch.inference_mode()
+    def compose_tiled(self, frame: Frame, style: OverlayStyle | Effect,
+                      in_place: bool = False, what: str = "the picture",
+                      on_band: Callable[[int, int], None] | None = None) -> Composed:
+        """:meth:`compose` for a big picture segmented tile by tile at full detail
+        (:meth:`tile_labels`), in the memory of a band of tiles plus the picture."""
+        t0 = time.perf_counter()
+        pixels = self.upload(frame.bgr)
+        labels = self.tile_labels(pixels, what, on_band)
+        return self._paint(frame, pixels, labels, style, in_place,
+                           {"infer": time.perf_counter() - t0})
+
+    def _paint(self, frame: Frame, pixels: torch.Tensor, labels: torch.Tensor,
+               style: OverlayStyle | Effect, in_place: bool,
+               timings: dict[str, float]) -> Composed:
+        out = pixels.numpy() if in_place and pixels.device.type == "cpu" else None
+        image_np = render_in_bands(style, pixels, labels, frame.pts_s, out)
+        return Composed(frame, image_np, labels.cpu().numpy(), timings)
+
+    def tile_grid(self, height: int, width: int) -> TileGrid:
+        """The tiles for a picture: squares of the inference size (``--size``) rounded up
+        to the model's multiple, seen at scale 1, a quarter of a side shared with each
+        neighbour."""
+        m = self.spec.size_multiple
+        return TileGrid.of(height, width, max(m, math.ceil(self.size / m) * m))
+
+    @torch.inference_mode()
+    def tile_labels(self, pixels: torch.Tensor, what: str = "the picture",
+                    on_band: Callable[[int, int], None] | None = None) -> torch.Tensor:
+        """HxW uint8 class ids of the HxWx3 uint8 picture ``pixels`` (on the device), the
+        model run on overlapping tiles at full detail and their probabilities blended
+        (core/masks/tiles.py). A fused model tiles with its main network alone: whether a
+        scene is a close-up is a question about the whole picture, which a tile cannot
+        answer (a tile of a crowd photo may be filled by one torso). Edge refinement does not
+        apply: the model already sees every pixel. ``what`` names the picture in errors;
+        ``on_band(top, done)`` hears of each band of labels as it is written."""
+        height, width = pixels.shape[:2]
+        net = self.model.main if isinstance(self.model, FusedPerson) else self.model
+        grid = self.tile_grid(height, width)
+        check_tile_band(self.spec.num_classes, grid.tile_h, width, what)
+
+        def predict(top: int, left: int, h: int, w: int) -> torch.Tensor:
+            tile = pixels[top:top + h, left:left + w]
+            x = to_model_input(tile, self._tile_input(h, w), self.spec.mean, self.spec.std,
+                               self.dtype).contiguous(memory_format=torch.channels_last)
+            # Logits upsampled, then softmax: the argmax is the untiled labels' own.
+            logits = F.interpolate(net(x).float(), size=(h, w), mode="bilinear",
+                                   align_corners=False)
+            return torch.softmax(logits[0], 0).cpu()
+
+        labels = blend_tiles(grid, self.spec.num_classes, predict, on_band=on_band)
+        return torch.from_numpy(labels).to(pixels.device)
+
+    def _tile_input(self, h: int, w: int) -> tuple[int, int]:
+        """A tile's model input: itself, or (a tile cut short by a smaller picture, or a
+        one-shape network) stretched to the nearest shape the network takes."""
+        if self.spec.fixed_input is not None:
+            return self.spec.fixed_input
+        m = self.spec.size_multiple
+        return max(m, math.ceil(h / m) * m), max(m, math.ceil(w / m) * m)
 
     def process(self, frame: Frame, style: OverlayStyle | Effect) -> Composed:
         """Segments ``frame`` and blends ``style`` over it at the frame's own resolution."""

@@ -93,7 +93,7 @@ class ModelPanel(QWidget):
         super().__init__()
         self.model_box = QComboBox()
         for spec in REGISTRY.values():
-            self.model_box.addItem(spec.name)
+            self.model_box.addItem(spec.name, spec.name)
         self.device_box = QComboBox()
         self.device_box.addItems(available_devices())
         self.backend_box = QComboBox()
@@ -139,7 +139,23 @@ class ModelPanel(QWidget):
         self.size_box.setCurrentIndex(max(0, index))
 
     def model_name(self) -> str:
-        return self.model_box.currentText()
+        """The chosen model: a registry name, or a trained model file's path."""
+        return self.model_box.currentData()
+
+    def select_model(self, name: str) -> None:
+        """Selects ``name``; a model file not listed yet joins the list, shown by its name."""
+        index = self.model_box.findData(name)
+        if index < 0:
+            self.model_box.addItem(f"{Path(name).name} (file)", name)
+            index = self.model_box.count() - 1
+            self.model_box.setItemData(index, name, Qt.ItemDataRole.ToolTipRole)
+        self.model_box.setCurrentIndex(index)
+
+    def forget_model(self, name: str) -> None:
+        """Takes a model file that could not be loaded off the list (bundled models stay)."""
+        index = self.model_box.findData(name)
+        if index >= 0 and name not in REGISTRY:
+            self.model_box.removeItem(index)
 
     def device(self) -> str:
         return self.device_box.currentText()
@@ -165,7 +181,7 @@ class ModelPanel(QWidget):
         """The last run's choices (``model`` instead of the stored one when given); a stored
         value this machine or model does not offer leaves the default."""
         name = model or settings.value("model", DEFAULT_MODEL, str)
-        self.model_box.setCurrentText(name if name in REGISTRY else DEFAULT_MODEL)
+        self.select_model(name if name in REGISTRY or Path(name).is_file() else DEFAULT_MODEL)
         device = settings.value("device", "auto", str)
         if device in available_devices():
             self.device_box.setCurrentText(device)
@@ -174,8 +190,11 @@ class ModelPanel(QWidget):
             self.backend_box.setCurrentIndex(backend)
         self.set_pace(settings.value("pace", "newest", str))
         auto = settings.value("auto_size", False, bool)
-        self.fill_sizes(get_spec(self.model_name()),
-                        "auto" if auto else settings.value("size", 0, int) or None)
+        try:
+            spec = get_spec(self.model_name())
+        except LivesegmentError:  # a model file damaged since: loading it will say why
+            spec = get_spec(DEFAULT_MODEL)
+        self.fill_sizes(spec, "auto" if auto else settings.value("size", 0, int) or None)
 
     def save(self, settings: QSettings) -> None:
         settings.setValue("model", self.model_name())

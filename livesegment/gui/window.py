@@ -140,6 +140,7 @@ class MainWindow(QMainWindow):
         help_menu = menu.addMenu("&Help")
         entries = [
             (file_menu, "&Open video…", "Ctrl+O", self.choose_video),
+            (file_menu, "Open &model…", "Ctrl+M", self.choose_model_file),
             (file_menu, "&Export annotated video…", "Ctrl+E", self.choose_export),
             (file_menu, "&Snapshot", "S", self.snapshot),
             (file_menu, "&Record", "R", lambda: self.capture.record_button.toggle()),
@@ -214,13 +215,17 @@ class MainWindow(QMainWindow):
     def load_model(self) -> None:
         """Loads the selected model on a worker thread; the window keeps painting meanwhile."""
         name = self.models.model_name()
-        spec = get_spec(name)
+        self._model_ticket += 1
+        ticket = self._model_ticket
+        try:
+            spec = get_spec(name)  # a model file's card is read here: it may be refused
+        except LivesegmentError as exc:
+            self._model_failed(f"cannot load {name}: {exc}", ticket)
+            return
         # The model's own sizes; the choice kept where it offers it ("auto" too), else its default.
         self.models.fill_sizes(spec, "auto" if self.models.auto_size() else self.models.size())
         size = self.models.size()
         device, backend = self.models.device(), self.models.backend()
-        self._model_ticket += 1
-        ticket = self._model_ticket
         self.busy.show()
         self.say(f"Loading {name} on {device}…", 0)
         self.background.run(lambda: self._make_segmenter(name, device, size, backend),
@@ -255,10 +260,23 @@ class MainWindow(QMainWindow):
         if ticket != self._model_ticket:
             return
         self.busy.hide()
+        self.models.forget_model(self.models.model_name())
         if self.segmenter is not None:  # keep what worked, show what did not
-            self.models.model_box.setCurrentText(self.segmenter.spec.name)
+            self.models.select_model(self.segmenter.spec.name)
             message += f"; kept {self.segmenter.spec.name}"
         self.show_error(message)
+
+    def choose_model_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open model", "",
+                                              "Models made by livesegment train (*.pt);;"
+                                              "All files (*)")
+        if path:
+            self.open_model_file(path)
+
+    def open_model_file(self, path: str) -> None:
+        """A model made by ``livesegment train`` joins the model list and is loaded."""
+        self.models.select_model(str(Path(path).resolve()))
+        self.load_model()
 
     def _size_changed(self) -> None:
         if self.segmenter is None or self.pipeline is None:

@@ -40,7 +40,8 @@ def result_document(result) -> dict:
     columns = {name: getattr(s, name) for name in PER_CLASS}
     return {
         "model": result.model, "dataset": result.dataset, "size": result.size,
-        "refine": result.refine, "pictures": s.pictures, "interrupted": result.interrupted,
+        "refine": result.refine, "tile": result.tile, "pictures": s.pictures,
+        "interrupted": result.interrupted,
         "fps": rounded(result.fps, 3), "model_seconds": round(result.model_seconds, 3),
         "boundary_tolerance_px": s.tolerance, "contains_min_pixels": s.min_pixels,
         "map": {name: list(models) for name, models in result.mapping.pairs},

@@ -67,15 +67,15 @@ def open_pillow(source, what: str, limit: int = MAX_PICTURE_PIXELS):
                          f"{MEMORY_BUDGET_GB} GB)") from None
 
 
-def read_header(data: bytes, what: str) -> StillHeader | None:
+def read_header(data: bytes, what: str, limit: int = MAX_PICTURE_PIXELS) -> StillHeader | None:
     """The header of an encoded still through Pillow, which parses it without decoding (JPEG,
     PNG, WebP, TIFF, BMP); ``None`` when Pillow cannot parse it. A size over the memory budget
     is refused here, before any decoder allocates it (OpenCV's own limit is 2^30 pixels: 3 GB
     for one picture, and an assertion traceback beyond)."""
     try:
-        with open_pillow(io.BytesIO(data), what) as image:
+        with open_pillow(io.BytesIO(data), what, limit) as image:
             width, height = image.size
-            check_picture_size(width, height, what)
+            check_picture_size(width, height, what, limit)
             orientation = _orientation(image)
     except InputError:
         raise
@@ -141,23 +141,24 @@ def tiff_pages(path: Path) -> int:
         return 1
 
 
-def read_image(path: Path, what: str = "image") -> np.ndarray:
+def read_image(path: Path, what: str = "image", limit: int = MAX_PICTURE_PIXELS) -> np.ndarray:
     """Decodes a still from disk, upright as viewers show it (EXIF orientation applied); a
-    file that is not a picture, or states a size over the memory budget, is an
-    :class:`InputError` naming it as ``what`` ("background"). A multi-page TIFF gives its
-    first page (``AnimatedPictureSource`` reads them all)."""
+    file that is not a picture, or states a size over the memory budget (``limit`` pixels),
+    is an :class:`InputError` naming it as ``what`` ("background"). A multi-page TIFF gives
+    its first page (``AnimatedPictureSource`` reads them all)."""
     verb = "decode" if what == "image" else "read"  # "cannot read background ...", as before
-    return decode_image(np.fromfile(path, np.uint8), f"{what} {path}", verb)
+    return decode_image(np.fromfile(path, np.uint8), f"{what} {path}", verb, limit)
 
 
-def decode_image(data: np.ndarray | bytes, what: str, verb: str = "decode") -> np.ndarray:
+def decode_image(data: np.ndarray | bytes, what: str, verb: str = "decode",
+                 limit: int = MAX_PICTURE_PIXELS) -> np.ndarray:
     """An encoded still (a file's bytes, or a picture embedded in an annotation) as upright
     HxWx3 uint8 BGR, with :func:`read_image`'s checks; ``what`` names it in errors."""
     data = np.frombuffer(data, np.uint8) if isinstance(data, bytes) else data
     corrupt = InputError(f"cannot {verb} {what}: not a supported picture or corrupt")
     if not data.size:
         raise corrupt
-    header = read_header(data.tobytes(), what)
+    header = read_header(data.tobytes(), what, limit)
     try:
         picture = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     except cv2.error:  # a decoder's own limit or assertion (a header bomb Pillow missed)
@@ -165,7 +166,7 @@ def decode_image(data: np.ndarray | bytes, what: str, verb: str = "decode") -> n
     if picture is None:
         raise corrupt
     if header is None:  # decoded by OpenCV alone: the size is known only now
-        check_picture_size(picture.shape[1], picture.shape[0], what)
+        check_picture_size(picture.shape[1], picture.shape[0], what, limit)
     return as_bgr8(upright(picture, header.orientation if header else 1))
 
 

@@ -11,14 +11,15 @@ from pathlib import Path
 import numpy as np
 
 from livesegment.core.models.device import encoder_threads, offline_streams
-from livesegment.core.compose.effects import Effect, is_transparent
+from livesegment.core.budget import MAX_PICTURE_PIXELS, MAX_TILED_PICTURE_PIXELS
+from livesegment.core.compose.effects import Effect, OverlayEffect, is_transparent
 from livesegment.core.frames import Composed, Frame
 from livesegment.core.compose.overlay import OverlayStyle
 from livesegment.core.segmenter import Segmenter
 from livesegment.core.compose.views import arrange, class_shares, colour_labels, view_width
 from livesegment.core.masks.smoothing import (DEFAULT_LOOKAHEAD, MASKS_OFF, MaskOptions,
                                         TemporalSmoother)
-from livesegment.errors import OutputError
+from livesegment.errors import InputError, OutputError
 from livesegment.io.class_stats import ClassStatsWriter
 from livesegment.io.gif import GifSink
 from livesegment.io.images import (IMAGE_SUFFIXES, PAGED_SUFFIXES, TIFF_SUFFIXES,
@@ -80,12 +81,46 @@ class Progress:
     media_s: float
     total_s: float
     elapsed_s: float
+    unit: str = "s"  # media_s/total_s in seconds; "rows": a tiled still's rows done, of all
+
+
+class _Stopped(Exception):
+    """A tiled still cut short between two bands by the job's stop event."""
+
+
+def _band_watch(height: int, stop: threading.Event | None,
+                on_progress: Callable[[Progress], None] | None, start: float
+                ) -> Callable[[int, int], None]:
+    """What a tiled still does after each band: report the rows done, and stop when asked
+    (a 100 MP picture takes minutes tile by tile on a CPU)."""
+    def on_band(_top: int, done: int) -> None:
+        if on_progress is not None:
+            on_progress(Progress(0, done, height, time.perf_counter() - start, "rows"))
+        if stop is not None and stop.is_set():
+            raise _Stopped
+    return on_band
 
 
 def is_image(path: Source) -> bool:
     """A still picture: an image suffix, and not an animated PNG/WebP (those are videos)."""
     return (isinstance(path, Path) and path.suffix.lower() in IMAGE_SUFFIXES
             and animated_frames(path) == 1)
+
+
+def check_tiled_source(source: Source) -> None:
+    """Tiles are for stills: a video's frames (4K at most) fit the model's usual input, and
+    tile by tile each would take seconds."""
+    if not is_image(source):
+        raise InputError(f"--tile works on still pictures; {source} is a video, animation, "
+                         "stream or camera")
+
+
+def tiled_limit(style: OverlayStyle | Effect, view: str) -> int:
+    """The largest still a tiled run takes: big pictures only where nothing but the
+    picture, its labels and a band of tiles is held (an overlay or mask coloured in bands;
+    blur, replace or a side-by-side view each need whole-picture copies)."""
+    banded = isinstance(style, (OverlayStyle, OverlayEffect)) and view != "side-by-side"
+    return MAX_TILED_PICTURE_PIXELS if banded else MAX_PICTURE_PIXELS
 
 
 def check_job_paths(source: Source, output: Path, masks: Path | None = None,
@@ -150,12 +185,15 @@ def process_file(source: Source, output: Path, segmenter: Segmenter,
     check_job_paths(source, output, masks, overwrite)
     if is_transparent(style):
         check_alpha_output(source, output)
+    if mask_options.tile:
+        check_tiled_source(source)
     stats = (ClassStatsWriter(options.stats, segmenter.spec.categories, segmenter.spec.name)
              if options.stats is not None else None)
     outputs = _FrameOutputs(options, segmenter, masks, stats)
     try:
         if is_image(source):
-            report = _process_image(source, output, segmenter, style, outputs, mask_options)
+            report = _process_image(source, output, segmenter, style, outputs, mask_options,
+                                    stop, on_progress)
         else:
             report = _process_video(source, output, segmenter, style, outputs, stop,
                                     on_progress, options, mask_options)
@@ -200,14 +238,25 @@ class _FrameOutputs:
 
 def _process_image(source: Path, output: Path, segmenter: Segmenter,
                    style: OverlayStyle | Effect, outputs: _FrameOutputs,
-                   mask_options: MaskOptions = MASKS_OFF) -> JobReport:
+                   mask_options: MaskOptions = MASKS_OFF, stop: threading.Event | None = None,
+                   on_progress: Callable[[Progress], None] | None = None) -> JobReport:
     start = time.perf_counter()
-    bgr = read_image(source)
+    view = outputs.options.view
+    bgr = read_image(source, limit=tiled_limit(style, view) if mask_options.tile
+                     else MAX_PICTURE_PIXELS)
     # Only a side-by-side view shows the source beside the result: otherwise the overlay
     # may be painted over the decoded picture, so a huge photo is held once, not twice.
-    composed = segmenter.compose(segmenter.infer(Frame(0, 0.0, bgr)), style,
-                                 mask_options.refine,
-                                 in_place=outputs.options.view != "side-by-side")
+    frame = Frame(0, 0.0, bgr)
+    in_place = view != "side-by-side"
+    if mask_options.tile:
+        watch = _band_watch(bgr.shape[0], stop, on_progress, start)
+        try:
+            composed = segmenter.compose_tiled(frame, style, in_place, f"image {source}", watch)
+        except _Stopped:  # nothing written: the output, if one existed, is untouched
+            return JobReport(None, 0, True, time.perf_counter() - start, 0, 0)
+    else:
+        composed = segmenter.compose(segmenter.infer(frame), style, mask_options.refine,
+                                     in_place=in_place)
     picture = outputs.picture(composed)
     write_image(output, picture)
     outputs.record(composed)

@@ -111,6 +111,7 @@ class EvalResult:
     fps: float | None  # pictures per second of model time, the first (warm-up) left out
     worst: tuple[WorstPicture, ...]
     interrupted: bool = False
+    tile: bool = False  # segmented in tiles at full detail (core/masks/tiles.py)
 
 
 class Validator:
@@ -119,19 +120,24 @@ class Validator:
     def __init__(self, segmenter: Segmenter, dataset: LabelledDataset,
                  mapping: Mapping[str, tuple[str, ...]] | None = None, refine: bool = False,
                  tolerance: float = 2.0, min_pixels: int = 1,
-                 keep_worst: int = KEEP_WORST) -> None:
+                 keep_worst: int = KEEP_WORST, tile: bool = False) -> None:
         self.segmenter = segmenter
         self.dataset = dataset
         self.mapping = map_classes(dataset.classes, dataset.background, segmenter.spec, mapping)
-        self.refine = refine
+        self.refine = refine and not tile  # a tiled model sees every pixel already
         self.tolerance = tolerance
         self.min_pixels = min_pixels
         self.keep_worst = keep_worst
+        self.tile = tile
 
     def predict(self, image: np.ndarray, index: int = 0) -> np.ndarray:
         """The model's labels for one BGR picture, in dataset class ids."""
-        result = self.segmenter.infer(Frame(index, 0.0, image))
-        return self.mapping.apply(mask_labels(result, self.refine).cpu().numpy())
+        if self.tile:
+            labels = self.segmenter.tile_labels(self.segmenter.upload(image),
+                                                f"picture {index}")
+        else:
+            labels = mask_labels(self.segmenter.infer(Frame(index, 0.0, image)), self.refine)
+        return self.mapping.apply(labels.cpu().numpy())
 
     def run(self, progress: Progress | None = None,
             stop: threading.Event | None = None) -> EvalResult:
@@ -158,7 +164,7 @@ class Validator:
             self.mapping, acc.scores(), sum(times),
             len(timed) / sum(timed) if timed and sum(timed) > 0 else None,
             tuple(w for _, _, w in sorted(worst, key=lambda e: (-e[0], -e[1]))),
-            interrupted=len(times) < total)
+            interrupted=len(times) < total, tile=self.tile)
 
     def _keep(self, heap: list, index: int, score: float | None, sample, prediction) -> None:
         """Keeps the ``keep_worst`` lowest-scoring pictures (a max-heap on the score)."""

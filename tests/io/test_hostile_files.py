@@ -59,7 +59,7 @@ def test_a_header_bomb_is_refused_before_decoding(tmp_path, capfd, size, message
 
 def test_a_decoders_own_assertion_becomes_the_corrupt_line(tmp_path, monkeypatch):
     """A header Pillow cannot parse reaches OpenCV, whose limit is an assertion (cv2.error)."""
-    monkeypatch.setattr(images, "read_header", lambda data, what: None)
+    monkeypatch.setattr(images, "read_header", lambda data, what, limit: None)
     path = png_header(tmp_path / "bomb.png", 100_000, 100_000)
     with pytest.raises(InputError, match=r"cannot decode image .*bomb.png: not a supported "
                                          r"picture or corrupt"):

@@ -47,11 +47,14 @@ GREY = (0.114, 0.587, 0.299)  # BGR weights (Rec. 601 luma)
 
 @dataclass(frozen=True)
 class MaskOptions:
-    """How masks are cleaned up: temporal ``smoothing`` strength (0 = off) and whether the
-    upsampled probabilities are refined against the frame's own edges."""
+    """How masks are made and cleaned up: temporal ``smoothing`` strength (0 = off), whether
+    the upsampled probabilities are refined against the frame's own edges, and whether a
+    still is segmented in tiles at full detail (``tile``: core/masks/tiles.py; refinement
+    then does not apply)."""
 
     smoothing: float = DEFAULT_SMOOTHING
     refine: bool = True
+    tile: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.smoothing <= 1.0:
