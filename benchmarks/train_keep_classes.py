@@ -13,6 +13,11 @@ test fifth is held out as in ``train_magnetic_tile.py``. The script prints:
 
     python benchmarks/train_keep_classes.py --epochs 3 [--out DIR] [--seed 0] [--every 10]
 
+``--task clip`` trains on frames of the sample clip itself instead (a quick task where the
+pictures are the base's kind): every other of 64 frames at short side ``--size`` with a
+magenta bar drawn on it as the new class ``scratch``, the frames between with new bars to
+measure on.
+
 (``--only plain`` and ``--only keep`` train the two at once in two processes, one thread each;
 the same command without ``--only`` then measures the two model files it finds in ``--out``.)
 """
@@ -25,6 +30,7 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -35,12 +41,15 @@ from livesegment.core.metrics import ScoreAccumulator
 from livesegment.core.models.model_file import read_model_file
 from livesegment.core.segmenter import Segmenter, mask_labels
 from livesegment.io.datasets import open_dataset
+from livesegment.io.datasets.records import Sample
 from livesegment.io.sample import sample_clip
-from livesegment.pipeline.training import TrainConfig, Trainer, TrainingData
+from livesegment.pipeline.training import TrainConfig, Trainer, TrainingData, replace_config
+from livesegment.pipeline.training.checkpoints import read_checkpoint
 from livesegment.pipeline.training.validate import HeldBack
 from livesegment.pipeline.validate import Validator
 
 RUNS = ("plain", "keep")
+CLIP_FRAMES = 300  # the sample clip's
 
 
 def defect_iou(model: Path, test: TrainingData) -> dict:
@@ -71,6 +80,26 @@ def footage_agreement(model: Path, base: str, every: int) -> dict:
             "base_pixels": {c: n for c, n in zip(s.classes[:kept], s.true_pixels) if n}}
 
 
+def clip_task(size: int, count: int = 64, seed: int = 0) -> tuple[TrainingData, list, list]:
+    """(pictures, train ids, test ids) of the clip task: frames with a magenta bar each."""
+    wanted = set(np.linspace(0, CLIP_FRAMES - 1, count).astype(int).tolist())
+    frames = [f for i, f in enumerate(read_frames(sample_clip())) if i in wanted]
+    rng = np.random.default_rng(seed)
+    samples = []
+    for k, frame in enumerate(frames):
+        h, w = frame.shape[:2]
+        image = cv2.resize(frame, (round(w * size / h), size), interpolation=cv2.INTER_AREA)
+        labels = np.zeros(image.shape[:2], np.uint8)
+        x0, y0 = (int(v) for v in rng.integers(0, image.shape[1::-1]))
+        x1, y1 = (int(v) for v in rng.integers(0, image.shape[1::-1]))
+        cv2.line(labels, (x0, y0), (x1, y1), 1, int(rng.integers(3, 8)))
+        image[labels == 1] = (200, 0, 200)
+        samples.append(Sample(f"frame{k:03d}.png", image, labels, ("background", "scratch")))
+    data = TrainingData.from_samples(samples, colours=((0, 0, 0), (200, 0, 200)),
+                                     source="sample-clip")
+    return data, list(range(0, count, 2)), list(range(1, count, 2))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=3)
@@ -81,18 +110,33 @@ def main() -> None:
     p.add_argument("--only", choices=RUNS, help="train this run only (two processes can "
                    "train both at once into one --out; a run without --only then measures)")
     p.add_argument("--out", type=Path)
+    p.add_argument("--task", choices=("tile", "clip"), default="tile")
+    p.add_argument("--size", type=int, default=160, help="the clip task's frame short side")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--keep-lr", type=float, help="the keep run's learning rate (default: "
+                   "the trainer's)")
+    p.add_argument("--keep-head", type=float, help="... and its classifier's multiple")
+    p.add_argument("--distill", type=float, help="the keep run's distill_weight (0: the "
+                   "base's hard labels alone)")
     args = p.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="train-keep-"))
     out.mkdir(parents=True, exist_ok=True)
-    dataset = open_dataset(DATA)
-    whole = TrainingData.from_samples(dataset, colours=dataset.colours,
-                                      background=dataset.background, source=str(DATA))
-    rest, test = held_out(whole, 0.2)
+    if args.task == "clip":
+        whole, rest, test = clip_task(args.size)
+    else:
+        dataset = open_dataset(DATA)
+        whole = TrainingData.from_samples(dataset, colours=dataset.colours,
+                                          background=dataset.background, source=str(DATA))
+        rest, test = held_out(whole, 0.2)
     for name in [args.only] if args.only else RUNS:
         if not (out / f"{name}.pt").exists():  # a model already there is measured, not redone
             config = TrainConfig(epochs=args.epochs, seed=args.seed, threads=args.threads,
-                                 patience=None, keep_classes=name == "keep")
+                                 patience=None, keep_classes=name == "keep", batch=args.batch,
+                                 size=args.size if args.task == "clip" else None)
             config = replace(config, augment=replace(config.augment, crop=args.crop))
+            if name == "keep":
+                config = replace_config(config, lr=args.keep_lr, head_lr_scale=args.keep_head,
+                                        distill_weight=args.distill)
             Trainer(subset(whole, rest), out / f"{name}.pt", config).run()
     if args.only:
         return
@@ -102,6 +146,9 @@ def main() -> None:
         card, _ = read_model_file(out / f"{name}.pt")
         report[name] = {k: card.training.get(k) for k in ("epochs", "seed", "steps",
                                                           "best_step", "seconds")}
+        config = read_checkpoint(out / f"{name}-run" / "last.pt")[2]["config"]
+        report[name]["config"] = {k: config.get(k) for k in ("lr", "head_lr_scale",
+                                                             "distill_weight", "temperature")}
         report[name]["val_miou"] = card.validation.get("miou")
         report[name]["test"] = defect_iou(out / f"{name}.pt", subset(whole, test))
     report["keep"]["footage"] = footage_agreement(out / "keep.pt", card.base, args.every)

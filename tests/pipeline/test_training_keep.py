@@ -14,7 +14,9 @@ from livesegment.core.models.zoo import VOC_CLASSES, get_spec, load_model
 from livesegment.errors import InputError
 from livesegment.io.datasets.records import IGNORE
 from livesegment.pipeline.training import TrainConfig, Trainer, TrainingData
-from livesegment.pipeline.training.keep import hold_norm_statistics, merge_classes
+from livesegment.pipeline.training.keep import (
+    BaseTeacher, hold_norm_statistics, merge_classes,
+)
 from livesegment.pipeline.training.losses import dice_loss
 from livesegment.pipeline.training.network import finetune_network
 from livesegment.pipeline.training.transforms import AugmentSettings
@@ -133,3 +135,40 @@ def test_held_norms_use_and_keep_the_running_statistics_in_training():
     assert torch.equal(trained, net.eval()(x))
     net.train()(x).sum().backward()
     assert net[1].weight.grad is not None  # scale and shift still learn
+
+
+@pytest.mark.parametrize(("teacher", "student", "target", "temperature", "want"), [
+    # p = (1/2, 1/2) against q = (1/3, 1/3) (+ 1/3 on the new class): KL = ln 1.5
+    ([0.0, 0.0], [0.0, 0.0, 0.0], [0], 1.0, np.log(1.5)),
+    # the same at temperature 2, scaled by 2 ** 2
+    ([0.0, 0.0], [0.0, 0.0, 0.0], [0], 2.0, 4 * np.log(1.5)),
+    # the student as the teacher, nothing on the new class: nothing to learn
+    ([2.0, -1.0], [2.0, -1.0, -80.0], [1], 1.0, 0.0),
+    # a dormant class rising (p = 1/2, 1/2 against q = e^3/(e^3+1), 1/(e^3+1)) is pulled down
+    ([0.0, 0.0], [3.0, 0.0, -80.0], [0], 1.0,
+     0.5 * np.log(0.5 * (np.e ** 3 + 1) / np.e ** 3) + 0.5 * np.log(0.5 * (np.e ** 3 + 1))),
+    # pixels of the new class (2) and ignored ones hold nothing
+    ([0.0, 0.0], [0.0, 0.0, 0.0], [2], 1.0, 0.0),
+    ([0.0, 0.0], [0.0, 0.0, 0.0], [IGNORE], 1.0, 0.0),
+])
+def test_the_base_teacher_scores_the_kl_divergence_where_the_targets_are_the_bases(
+        teacher, student, target, temperature, want):
+    base = BaseTeacher(VOC, kept=2, temperature=temperature)
+    base.model = lambda _x: torch.tensor(teacher).view(1, 2, 1, 1)
+    logits = torch.tensor(student).view(1, 3, 1, 1)
+    got = base.loss(logits, torch.zeros(1, 3, 2, 2), torch.tensor([[target]], dtype=torch.uint8))
+    assert got.item() == pytest.approx(want, abs=1e-5)
+
+
+def test_the_base_teacher_is_the_frozen_base_and_agrees_with_the_first_step():
+    table = _table(("background", "scratch"))
+    model, _ = finetune_network(VOC, len(table.classes), table.rows(), seed=0)
+    hold_norm_statistics(model)
+    teacher = BaseTeacher(VOC, table.kept)
+    assert not any(p.requires_grad for p in teacher.model.parameters())
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    target = torch.zeros(2, 64, 64, dtype=torch.uint8)
+    start = teacher.loss(model.train()(x), x, target)
+    with torch.no_grad():
+        classifier(model).bias[3] += 15.0  # one base class (bird) starts to win
+    assert start.item() < 0.05 < teacher.loss(model(x), x, target).item()

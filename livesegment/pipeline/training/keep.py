@@ -9,6 +9,12 @@ says one of the user's classes, that class. The targets are made before augmenta
 are zoomed, cropped and turned exactly as the mask would be. The network's batch norms keep
 the base's statistics throughout (:func:`hold_norm_statistics`).
 
+Hard labels alone forget: on pictures of another kind (grey tiles) they name two or three of
+the base's classes, and nothing holds the other rows of the classifier, one of which soon wins
+everywhere (measured: a third of a tile's pixels became ``bird``). So the frozen base also runs
+on every training batch, and its probabilities over all its classes are soft targets where the
+targets are the base's (:class:`BaseTeacher`, "Learning without Forgetting", Li & Hoiem 2016).
+
 A user's class named like one of the base's (``person`` beside espnetv2-voc) is that class,
 not a second one: two classes for the same pixels would compete, and the user's masks are the
 better judge of what they show. The user's background is the base's background.
@@ -21,6 +27,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from livesegment.core.compose.palette import voc_palette
@@ -153,3 +160,34 @@ def hold_norm_statistics(model: nn.Module) -> None:
 
 def _use_running_statistics(module: nn.Module, _inputs: object) -> None:
     module.training = False
+
+
+class BaseTeacher:
+    """The frozen base network, run on each training batch as the trained one sees it: its
+    probabilities over its own classes at ``temperature`` are the soft targets wherever the
+    targets are the base's classes, so every one of them is held, not only those the pictures'
+    labels name. The new classes' share there is pulled to 0 (the base gives them none)."""
+
+    def __init__(self, base: ModelSpec, kept: int, temperature: float = 1.0) -> None:
+        self.model = load_model(base).eval()
+        for parameter in self.model.parameters():
+            parameter.requires_grad_(False)
+        self.kept, self.temperature = kept, temperature
+
+    def loss(self, logits: torch.Tensor, x: torch.Tensor, target: torch.Tensor
+             ) -> torch.Tensor:
+        """The mean KL divergence from the base's class probabilities to the trained
+        network's (all its classes) over the pixels whose target is a base class, scaled by
+        the temperature squared as usual; 0 where there are none."""
+        with torch.no_grad():
+            teacher = self.model(x)
+        t = self.temperature
+        held = F.interpolate(target.unsqueeze(1).float(), logits.shape[2:], mode="nearest")
+        held = held.squeeze(1) < self.kept
+        if teacher.shape[2:] != logits.shape[2:]:
+            teacher = F.interpolate(teacher, logits.shape[2:], mode="bilinear",
+                                    align_corners=False)
+        soft = F.log_softmax(teacher / t, 1)
+        ours = F.log_softmax(logits / t, 1)[:, : self.kept]
+        kl = (soft.exp() * (soft - ours)).sum(1)
+        return (kl * held).sum() / held.sum().clamp(min=1) * t * t

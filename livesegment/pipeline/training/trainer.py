@@ -30,7 +30,9 @@ from livesegment.pipeline.training.checkpoints import read_checkpoint, save_mode
 from livesegment.pipeline.training.data import (
     TrainingData, batch_ids, make_batch, steps_per_epoch,
 )
-from livesegment.pipeline.training.keep import hold_norm_statistics, keep_base_classes
+from livesegment.pipeline.training.keep import (
+    BaseTeacher, hold_norm_statistics, keep_base_classes,
+)
 from livesegment.pipeline.training.losses import class_weights, segmentation_loss
 from livesegment.pipeline.training.network import finetune_network
 from livesegment.pipeline.training.schedule import Plan, epoch_plan, lr_factor, time_plan
@@ -63,6 +65,8 @@ class TrainConfig:
     dice_weight: float = 1.0
     weight_power: float = 0.5
     keep_classes: bool = False      # the base's classes stay beside the user's (keep.py)
+    distill_weight: float = 1.0     # keep runs: the base's soft targets' share of the loss
+    temperature: float = 1.0        # ... and their softmax temperature
     augment: AugmentSettings = field(default_factory=AugmentSettings)
 
     def to_dict(self) -> dict[str, Any]:
@@ -135,11 +139,14 @@ class Trainer:
         weights = class_weights(freq, cfg.weight_power)
         self.rarity = np.where(freq > 0, 1 / np.sqrt(np.maximum(freq, 1e-12)), 0.0)
         rows, self.dice_skip = {data.background: self.base.background}, (data.background,)
+        self.teacher: BaseTeacher | None = None
         if cfg.keep_classes:  # weights and crops as the user's classes alone would have them
             self.data, table = keep_base_classes(data, self.base, self.size, cfg.threads)
             weights = table.per_class(weights, weights[data.background])
             self.rarity = table.per_class(self.rarity, 0.0)
             rows, self.dice_skip = table.rows(), table.base_only
+            if cfg.distill_weight:
+                self.teacher = BaseTeacher(self.base, table.kept, cfg.temperature)
         self.weights = torch.from_numpy(weights)
         self.model, self.projection = finetune_network(self.base, len(self.data.classes),
                                                        rows, cfg.seed)
@@ -286,8 +293,10 @@ class Trainer:
         factor = lr_factor(self.step, total)
         for group in self.optimizer.param_groups:
             group["lr"] = group["peak_lr"] * factor
-        loss = segmentation_loss(self.model(x), y, self.weights, cfg.dice_weight,
-                                 self.dice_skip)
+        logits = self.model(x)
+        loss = segmentation_loss(logits, y, self.weights, cfg.dice_weight, self.dice_skip)
+        if self.teacher is not None:
+            loss = loss + cfg.distill_weight * self.teacher.loss(logits, x, y)
         if not torch.isfinite(loss):
             raise LivesegmentError(
                 f"the training loss became {loss.item()} at step {self.step}; the best model "
