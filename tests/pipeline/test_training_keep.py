@@ -15,7 +15,7 @@ from livesegment.errors import InputError
 from livesegment.io.datasets.records import IGNORE
 from livesegment.pipeline.training import TrainConfig, Trainer, TrainingData
 from livesegment.pipeline.training.keep import (
-    BaseTeacher, hold_norm_statistics, merge_classes,
+    BaseTeacher, hold_norm_statistics, merge_classes, start_below_background,
 )
 from livesegment.pipeline.training.losses import dice_loss
 from livesegment.pipeline.training.network import finetune_network
@@ -48,7 +48,7 @@ def test_the_result_has_the_base_classes_then_the_new_ones(classes, background, 
     assert {u: int(table.lookup[u]) for u in lookup} == lookup
     assert table.lookup[IGNORE] == IGNORE
     assert table.new_ids == tuple(range(21, len(want)))
-    assert table.rows() == {i: i for i in range(21)}
+    assert table.rows() == {i: i for i in range(21)} | dict.fromkeys(table.new_ids, 0)
     assert set(range(len(want))) - set(table.base_only) == labelled
 
 
@@ -97,13 +97,16 @@ def test_dice_leaves_out_every_skipped_class_and_is_zero_with_none_left():
 def test_the_kept_classes_start_as_the_base_itself():
     table = _table(("background", "scratch"))
     model, _ = finetune_network(VOC, len(table.classes), table.rows(), seed=0)
+    start_below_background(model, table)
     base = load_model(VOC)
     x = torch.randn(1, 3, 96, 128, generator=torch.Generator().manual_seed(1))
     with torch.inference_mode():
         ours, theirs = model.eval()(x), base(x)
     assert ours.shape[1] == 22
     assert torch.allclose(ours[:, :21], theirs, atol=1e-5)
-    assert classifier(model).weight[21].abs().max() < 0.1  # the new row: small and random
+    # the new class: the background's logit less ln 2, so the labels are the base's
+    assert torch.allclose(ours[:, 21], theirs[:, 0] - np.log(2), atol=1e-5)
+    assert torch.equal(ours.argmax(1), theirs.argmax(1))
 
 
 def test_a_keep_classes_run_resumes_bit_for_bit(tmp_path):
@@ -168,7 +171,9 @@ def test_the_base_teacher_is_the_frozen_base_and_agrees_with_the_first_step():
     assert not any(p.requires_grad for p in teacher.model.parameters())
     x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(2))
     target = torch.zeros(2, 64, 64, dtype=torch.uint8)
+    with torch.no_grad():
+        classifier(model).bias[21] = -80.0  # the new class out of the way: the base itself
     start = teacher.loss(model.train()(x), x, target)
     with torch.no_grad():
         classifier(model).bias[3] += 15.0  # one base class (bird) starts to win
-    assert start.item() < 0.05 < teacher.loss(model(x), x, target).item()
+    assert start.item() < 1e-5 and teacher.loss(model(x), x, target).item() > 0.05

@@ -23,6 +23,7 @@ better judge of what they show. The user's background is the base's background.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -31,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from livesegment.core.compose.palette import voc_palette
+from livesegment.core.models.espnetv2 import classifier
 from livesegment.core.frames import Frame
 from livesegment.core.models.zoo import ModelSpec, load_model
 from livesegment.core.segmenter import Segmenter, mask_labels
@@ -66,8 +68,9 @@ class KeptClasses:
         return tuple(i for i in range(len(self.classes)) if i not in users)
 
     def rows(self) -> dict[int, int]:
-        """The classifier rows that start as the base's own: every kept class."""
-        return {i: i for i in range(self.kept)}
+        """The classifier rows that start as the base's own: every kept class, and each new
+        class as the base's background (then lowered by :func:`start_below_background`)."""
+        return {i: i for i in range(self.kept)} | dict.fromkeys(self.new_ids, self.background)
 
     def targets(self, user: np.ndarray, base: np.ndarray) -> np.ndarray:
         """Training labels: the user's classes where the mask has one, the base's label where
@@ -146,6 +149,16 @@ def keep_base_classes(data: TrainingData, base: ModelSpec, size: int,
     merged = TrainingData.from_samples(samples, table.classes, table.colours, table.background,
                                        data.source)
     return merged, table
+
+
+def start_below_background(model: nn.Module, table: KeptClasses) -> None:
+    """Each new class's row starts as the background's, ``ln(1 + new classes)`` lower (as in
+    Cermelli et al. 2020, "Modeling the Background"): the first step's labels are the base's,
+    and a new class is one push from winning where it is. Started small and random instead,
+    a new class's logit sat about 9 below the background's on its own pixels and rose by
+    0.01 a step (Adam moves each weight by about the learning rate): 60 steps learnt nothing."""
+    with torch.no_grad():
+        classifier(model).bias[list(table.new_ids)] -= math.log(1 + len(table.new_ids))
 
 
 def hold_norm_statistics(model: nn.Module) -> None:

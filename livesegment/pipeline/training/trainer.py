@@ -31,7 +31,7 @@ from livesegment.pipeline.training.data import (
     TrainingData, batch_ids, make_batch, steps_per_epoch,
 )
 from livesegment.pipeline.training.keep import (
-    BaseTeacher, hold_norm_statistics, keep_base_classes,
+    BaseTeacher, hold_norm_statistics, keep_base_classes, start_below_background,
 )
 from livesegment.pipeline.training.losses import class_weights, segmentation_loss
 from livesegment.pipeline.training.network import finetune_network
@@ -151,6 +151,7 @@ class Trainer:
         self.model, self.projection = finetune_network(self.base, len(self.data.classes),
                                                        rows, cfg.seed)
         if cfg.keep_classes:
+            start_below_background(self.model, table)
             hold_norm_statistics(self.model)
         self.model.train()
         head = list(classifier(self.model).parameters())
