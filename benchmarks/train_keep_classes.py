@@ -114,8 +114,9 @@ def main() -> None:
     p.add_argument("--size", type=int, default=160, help="the clip task's frame short side")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--keep-lr", type=float, help="the keep run's learning rate (default: "
-                   "the trainer's)")
+                   "the trainer's; its new classes learn at it x --keep-head)")
     p.add_argument("--keep-head", type=float, help="... and its classifier's multiple")
+    p.add_argument("--kept-lr", type=float, help="the keep run's rate for the base's weights")
     p.add_argument("--distill", type=float, help="the keep run's distill_weight (0: the "
                    "base's hard labels alone)")
     args = p.parse_args()
@@ -136,7 +137,7 @@ def main() -> None:
             config = replace(config, augment=replace(config.augment, crop=args.crop))
             if name == "keep":
                 config = replace_config(config, lr=args.keep_lr, head_lr_scale=args.keep_head,
-                                        distill_weight=args.distill)
+                                        distill_weight=args.distill, kept_lr=args.kept_lr)
             Trainer(subset(whole, rest), out / f"{name}.pt", config).run()
     if args.only:
         return
@@ -148,7 +149,8 @@ def main() -> None:
                                                           "best_step", "seconds")}
         config = read_checkpoint(out / f"{name}-run" / "last.pt")[2]["config"]
         report[name]["config"] = {k: config.get(k) for k in ("lr", "head_lr_scale",
-                                                             "distill_weight", "temperature")}
+                                                             "distill_weight", "temperature",
+                                                             "kept_lr")}
         report[name]["val_miou"] = card.validation.get("miou")
         report[name]["test"] = defect_iou(out / f"{name}.pt", subset(whole, test))
     report["keep"]["footage"] = footage_agreement(out / "keep.pt", card.base, args.every)

@@ -15,7 +15,7 @@ from livesegment.errors import InputError
 from livesegment.io.datasets.records import IGNORE
 from livesegment.pipeline.training import TrainConfig, Trainer, TrainingData
 from livesegment.pipeline.training.keep import (
-    BaseTeacher, hold_norm_statistics, merge_classes, start_below_background,
+    BaseTeacher, hold_norm_statistics, merge_classes, slow_kept_rows, start_below_background,
 )
 from livesegment.pipeline.training.losses import dice_loss
 from livesegment.pipeline.training.network import finetune_network
@@ -177,3 +177,23 @@ def test_the_base_teacher_is_the_frozen_base_and_agrees_with_the_first_step():
     with torch.no_grad():
         classifier(model).bias[3] += 15.0  # one base class (bird) starts to win
     assert start.item() < 1e-5 and teacher.loss(model(x), x, target).item() > 0.05
+
+
+@pytest.mark.parametrize("share", [0.0, 0.04, 1.0])
+def test_the_kept_rows_take_their_share_of_each_step_and_the_new_rows_all_of_it(share):
+    table = _table(("background", "scratch"))
+    steps = {}
+    for hooked in (False, True):
+        model, _ = finetune_network(VOC, len(table.classes), table.rows(), seed=0)
+        head = classifier(model)
+        optimizer = torch.optim.AdamW(head.parameters(), lr=0.1)
+        if hooked:
+            slow_kept_rows(optimizer, model, table, share)
+        before = head.weight.detach().clone()
+        x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+        model(x)[:, [3, 21]].sum().backward()
+        optimizer.step()
+        steps[hooked] = head.weight.detach() - before
+    assert steps[False][:21].abs().max() > 0.01
+    assert torch.allclose(steps[True][:21], share * steps[False][:21], atol=1e-6)
+    assert torch.equal(steps[True][21], steps[False][21])

@@ -161,6 +161,29 @@ def start_below_background(model: nn.Module, table: KeptClasses) -> None:
         classifier(model).bias[list(table.new_ids)] -= math.log(1 + len(table.new_ids))
 
 
+def slow_kept_rows(optimizer: torch.optim.Optimizer, model: nn.Module, table: KeptClasses,
+                   share: float) -> None:
+    """Each step of ``optimizer`` moves the classifier's kept rows by ``share`` of what it
+    moves the new ones: the new classes need the head's high rate to be learnt in a few
+    dozen steps (at the body's rate their logits hardly moved), and the base's rows at that
+    rate were lost in the warm-up (person IoU 0 after 3 steps). Adam makes each weight's step
+    about its rate whatever the gradient's size, so the steps are scaled, not the gradients."""
+    head = classifier(model)
+    kept = list(range(table.kept))
+    before: list[torch.Tensor] = []
+
+    def remember(_optimizer: object, _args: object, _kwargs: object) -> None:
+        before[:] = [p[kept].detach().clone() for p in (head.weight, head.bias)]
+
+    def scale(_optimizer: object, _args: object, _kwargs: object) -> None:
+        with torch.no_grad():
+            for p, old in zip((head.weight, head.bias), before):
+                p[kept] = old + share * (p[kept] - old)
+
+    optimizer.register_step_pre_hook(remember)
+    optimizer.register_step_post_hook(scale)
+
+
 def hold_norm_statistics(model: nn.Module) -> None:
     """Every batch norm of ``model`` normalises with its running statistics (the base's),
     in training too, and never updates them. Pictures of another kind (grey tiles) would

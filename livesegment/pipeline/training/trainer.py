@@ -31,7 +31,8 @@ from livesegment.pipeline.training.data import (
     TrainingData, batch_ids, make_batch, steps_per_epoch,
 )
 from livesegment.pipeline.training.keep import (
-    BaseTeacher, hold_norm_statistics, keep_base_classes, start_below_background,
+    BaseTeacher, hold_norm_statistics, keep_base_classes, slow_kept_rows,
+    start_below_background,
 )
 from livesegment.pipeline.training.losses import class_weights, segmentation_loss
 from livesegment.pipeline.training.network import finetune_network
@@ -67,6 +68,7 @@ class TrainConfig:
     keep_classes: bool = False      # the base's classes stay beside the user's (keep.py)
     distill_weight: float = 1.0     # keep runs: the base's soft targets' share of the loss
     temperature: float = 1.0        # ... and their softmax temperature
+    kept_lr: float = 2e-4           # keep runs: the rate of all the base's weights
     augment: AugmentSettings = field(default_factory=AugmentSettings)
 
     def to_dict(self) -> dict[str, Any]:
@@ -157,9 +159,12 @@ class Trainer:
         head = list(classifier(self.model).parameters())
         rest = [p for p in self.model.parameters() if all(p is not h for h in head)]
         self.optimizer = torch.optim.AdamW(
-            [{"params": rest, "peak_lr": cfg.lr},
+            [{"params": rest, "peak_lr": cfg.kept_lr if cfg.keep_classes else cfg.lr},
              {"params": head, "peak_lr": cfg.lr * cfg.head_lr_scale}],
             lr=cfg.lr, weight_decay=cfg.weight_decay)
+        if cfg.keep_classes:  # the new rows learn at the head's rate, the base's at kept_lr
+            slow_kept_rows(self.optimizer, self.model, table,
+                           cfg.kept_lr / (cfg.lr * cfg.head_lr_scale))
         self.per_epoch = steps_per_epoch(len(self.split.train), cfg.batch)
         self.step, self.stale, self.elapsed_before = 0, 0, 0.0
         self.history: list[dict[str, Any]] = []
