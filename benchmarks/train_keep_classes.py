@@ -5,8 +5,9 @@ Both runs train on the same magnetic-tile pictures with the same seed and the sa
 epochs (epochs, not a time budget, so the machine's load cannot change what is learnt); the
 test fifth is held out as in ``train_magnetic_tile.py``. The script prints:
 
-- each model's IoU of the defect classes on the held-out pictures (the same Validator path as
-  ``eval``; the kept model's VOC classes count as background there, as ``eval`` maps them);
+- each model's IoU of the defect classes on the held-out pictures (each run's last weights,
+  :func:`measured`; the same Validator path as ``eval``; the kept model's VOC classes count
+  as background there, as ``eval`` maps them);
 - the kept model's agreement with espnetv2-voc on frames of the bundled sample clip (people at
   a table): pixel agreement, and the IoU of each VOC class with espnetv2-voc's own labels as
   the truth, both models at the trained model's inference size.
@@ -152,14 +153,21 @@ def main() -> None:
                                                              "distill_weight", "temperature",
                                                              "kept_lr")}
         report[name]["val_miou"] = card.validation.get("miou")
-        report[name]["test"] = defect_iou(out / f"{name}.pt", subset(whole, test))
-    report["keep"]["footage"] = footage_agreement(out / "keep.pt", card.base, args.every)
+        report[name]["test"] = defect_iou(measured(out, name), subset(whole, test))
+    report["keep"]["footage"] = footage_agreement(measured(out, "keep"), card.base, args.every)
     new = [c for c in whole.classes if c != whole.classes[whole.background]]
     report["new_class_iou_gap"] = {c: _gap(report, c) for c in new}
     report["defect_miou_gap"] = (report["keep"]["test"]["defect_miou"]
                                  - report["plain"]["test"]["defect_miou"])
     print(json.dumps(report, indent=1, default=str))
     (out / "report.json").write_text(json.dumps(report, indent=1, default=str))
+
+
+def measured(out: Path, name: str) -> Path:
+    """The run's last weights (its ``last.pt`` loads as a model): a keep run's validation mIoU
+    averages the base's classes with the new ones, and its best validation can be a step
+    before the new class was learnt (measured: step 3 of 60)."""
+    return out / f"{name}-run" / "last.pt"
 
 
 def _gap(report: dict, name: str) -> float | None:
