@@ -68,7 +68,7 @@ class TrainConfig:
     keep_classes: bool = False      # the base's classes stay beside the user's (keep.py)
     distill_weight: float = 1.0     # keep runs: the base's soft targets' share of the loss
     temperature: float = 1.0        # ... and their softmax temperature
-    kept_lr: float = 2e-4           # keep runs: the rate of all the base's weights
+    kept_lr: float = 5e-4           # keep runs: the rate of all the base's weights
     augment: AugmentSettings = field(default_factory=AugmentSettings)
 
     def to_dict(self) -> dict[str, Any]:
