@@ -197,3 +197,17 @@ def test_the_kept_rows_take_their_share_of_each_step_and_the_new_rows_all_of_it(
     assert steps[False][:21].abs().max() > 0.01
     assert torch.allclose(steps[True][:21], share * steps[False][:21], atol=1e-6)
     assert torch.equal(steps[True][21], steps[False][21])
+
+
+@pytest.mark.parametrize(("classes", "iou", "want"), [
+    # the new class alone: the base's classes (background included) do not count
+    (("background", "scratch"), {"background": 0.99, "person": 0.9, "bird": 0.0,
+                                 "scratch": 0.25}, 0.25),
+    # a base class the user named counts beside the new one; classes not seen are left out
+    (("background", "scratch", "person"), {"person": 0.5, "scratch": 0.25, "dent": None},
+     0.375),
+    (("background", "scratch"), {"background": 0.99, "scratch": None}, None),
+])
+def test_a_keep_run_is_judged_by_the_classes_the_user_labelled(classes, iou, want):
+    got = _table(classes).users_miou(iou)
+    assert got == (None if want is None else pytest.approx(want))

@@ -67,6 +67,15 @@ class KeptClasses:
                  if i != self.user_background and self.lookup[i] != IGNORE}
         return tuple(i for i in range(len(self.classes)) if i not in users)
 
+    def users_miou(self, iou: dict[str, float | None]) -> float | None:
+        """The mean IoU of the classes the user labelled (validation's ``iou`` by name): what
+        a keep run's best model is chosen by. The mean over every class averaged 20-odd base
+        classes with the new ones, and chose step 3 of 60, before the new class was learnt."""
+        users = [iou.get(self.classes[i]) for i in range(len(self.classes))
+                 if i not in self.base_only]
+        seen = [v for v in users if v is not None]
+        return float(np.mean(seen)) if seen else None
+
     def rows(self) -> dict[int, int]:
         """The classifier rows that start as the base's own: every kept class, and each new
         class as the base's background (then lowered by :func:`start_below_background`)."""

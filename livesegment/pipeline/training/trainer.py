@@ -31,7 +31,7 @@ from livesegment.pipeline.training.data import (
     TrainingData, batch_ids, make_batch, steps_per_epoch,
 )
 from livesegment.pipeline.training.keep import (
-    BaseTeacher, hold_norm_statistics, keep_base_classes, slow_kept_rows,
+    BaseTeacher, KeptClasses, hold_norm_statistics, keep_base_classes, slow_kept_rows,
     start_below_background,
 )
 from livesegment.pipeline.training.losses import class_weights, segmentation_loss
@@ -142,8 +142,10 @@ class Trainer:
         self.rarity = np.where(freq > 0, 1 / np.sqrt(np.maximum(freq, 1e-12)), 0.0)
         rows, self.dice_skip = {data.background: self.base.background}, (data.background,)
         self.teacher: BaseTeacher | None = None
+        self.table: KeptClasses | None = None
         if cfg.keep_classes:  # weights and crops as the user's classes alone would have them
             self.data, table = keep_base_classes(data, self.base, self.size, cfg.threads)
+            self.table = table
             weights = table.per_class(weights, weights[data.background])
             self.rarity = table.per_class(self.rarity, 0.0)
             rows, self.dice_skip = table.rows(), table.base_only
@@ -365,7 +367,9 @@ class Trainer:
             shown, matrix = {}, []
         self._spent("validation", start)
         saving = self.clock()
-        miou = shown.get("miou")
+        miou = shown.get("miou")  # a keep run's: of the user's classes (keep.py)
+        if self.table is not None and shown:
+            miou = self.table.users_miou(shown["iou"])
         self.history.append(report.row(self.step, self.step / self.per_epoch, self.elapsed(),
                                        self.optimizer.param_groups[0]["lr"], loss, shown))
         improved = self.best["miou"] is None or (miou is not None
