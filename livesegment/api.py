@@ -180,20 +180,24 @@ def process_file(source: PathLike, output: PathLike, model: Segmenter | None = N
 def train(data: PathLike, output: PathLike, *, classes: Iterable[str] | None = None,
           val: PathLike | float | None = None, time: str | float | None = None,
           epochs: int | None = None, seed: int = 0, patience: int | None = 10,
-          size: int | None = None, base: str = DEFAULT_TRAIN_BASE, resume: bool = False,
-          on_progress: Callable[[TrainProgress], None] | None = None) -> TrainResult:
+          size: int | None = None, base: str = DEFAULT_TRAIN_BASE, keep_classes: bool = False,
+          resume: bool = False, on_progress: Callable[[TrainProgress], None] | None = None
+          ) -> TrainResult:
     """Fine-tunes ``base`` on the labelled pictures in folder ``data`` (any format ``train``
     reads) and writes the best model to ``output``, as ``livesegment train`` does; then
     ``load_model(output)`` uses it. ``val``: a share of the pictures to validate on (default
     0.2, stratified, fixed by ``seed``) or a second labelled folder. ``time``: a budget such
-    as ``"10m"`` the run plans for; ``resume`` continues a stopped run of ``output``."""
+    as ``"10m"`` the run plans for; ``keep_classes`` keeps the base's classes beside the
+    user's (its own labels are the targets where the masks say background); ``resume``
+    continues a stopped run of ``output``."""
     from livesegment.pipeline.training import Trainer, TrainConfig, replace_config
     from livesegment.pipeline.training.data import open_training_data
     from livesegment.pipeline.training.schedule import parse_duration
 
     share = val if isinstance(val, (int, float)) else None
     training = open_training_data(data, classes, None if share is not None else val)
-    config = replace_config(TrainConfig(base=base, seed=seed, patience=patience),
+    config = replace_config(TrainConfig(base=base, seed=seed, patience=patience,
+                                        keep_classes=keep_classes),
                             time_s=None if time is None else parse_duration(time),
                             epochs=epochs, size=size, val_share=share)
     return Trainer(training, Path(output), config, on_progress=on_progress,

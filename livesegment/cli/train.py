@@ -16,6 +16,7 @@ examples:
   livesegment train parts/ -o parts.pt --time 10m  # planned for 10 minutes
   livesegment train parts/ -o parts.pt --resume    # continue a stopped run
   livesegment train cells/ -o cells.pt --classes background,membrane --epochs 40
+  livesegment train parts/ -o parts.pt --keep-classes  # person, car, ... + yours
   livesegment process line.mp4 -o checked.mp4 --model parts.pt
 
 DATA: image + mask folders (images/ + masks/: class-id, palette or 0/255
@@ -71,6 +72,10 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
     t.add_argument("--base", default=DEFAULT_TRAIN_BASE, metavar="MODEL",
                    help=f"model to start from (default {DEFAULT_TRAIN_BASE}; a model file "
                    "works)")
+    t.add_argument("--keep-classes", action="store_true",
+                   help="keep the base model's classes beside yours (espnetv2-voc's 21 + "
+                   "yours): where your masks say background, the base's own labels are the "
+                   "targets, so 'person' still works beside 'scratch'")
     t.add_argument("--batch", type=positive_int, help="pictures per step (default 8)")
     t.add_argument("--threads", type=positive_int, metavar="N",
                    help="torch threads (default: measured; one wins on a busy CPU)")
@@ -92,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
     data = open_training_data(args.data, classes, folder,
                               on_report=None if args.quiet else _print_report)
     config = replace_config(TrainConfig(base=args.base, seed=args.seed,
-                                        patience=args.patience or None),
+                                        patience=args.patience or None,
+                                        keep_classes=args.keep_classes),
                             time_s=args.time, epochs=args.epochs, size=args.size,
                             batch=args.batch, threads=args.threads,
                             val_share=None if folder else args.val)

@@ -119,3 +119,18 @@ def test_ctrl_c_keeps_the_best_model_and_resume_finishes_the_run(dataset, tmp_pa
     assert main(["train", str(dataset), "-o", str(out), "--resume", "--quiet"]) == 0
     state = torch.load(out.with_name("m-run") / "last.pt", weights_only=True)
     assert state["training_state"]["step"] == 12  # 4 epochs of 3 steps, as first asked
+
+
+def test_keep_classes_writes_the_base_classes_then_the_new_ones(dataset, tmp_path, capsys):
+    from livesegment.core.models.zoo import VOC_CLASSES
+
+    out = tmp_path / "kept.pt"
+    assert main(["train", str(dataset), "-o", str(out), "--epochs", "1", "--keep-classes",
+                 "--quiet", *FAST]) == 0
+    spec = get_spec(str(out))
+    assert spec.categories == VOC_CLASSES + CLASSES[1:] and spec.background == 0
+    assert main(["models", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "23 classes, fine-tuned from espnetv2-voc, its 21 classes kept" in text
+    assert "kept_classes: the 21 of espnetv2-voc, learnt from its own labels" in text
+    assert "iou: background" in text

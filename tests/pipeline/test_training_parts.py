@@ -154,7 +154,7 @@ def test_loss_ignores_ignored_pixels_and_upsamples_logits():
     target[0, :4] = 1
     logits = torch.zeros(1, 2, 4, 4)
     logits[0, 1, :2] = 10.0  # right where labelled, at half resolution
-    loss = segmentation_loss(logits, target, torch.ones(2), dice_weight=0.0, background=0)
+    loss = segmentation_loss(logits, target, torch.ones(2), dice_weight=0.0, dice_skip=0)
     assert loss.item() < 1e-3
 
 

@@ -7,6 +7,8 @@ its size) make the small classes count. Pixels labelled ``IGNORE`` take part in 
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -29,9 +31,11 @@ def class_weights(pixel_counts: np.ndarray, power: float = 0.5, cap: float = 10.
     return weights.astype(np.float32)
 
 
-def dice_loss(logits: torch.Tensor, target: torch.Tensor, skip: int | None = None,
+def dice_loss(logits: torch.Tensor, target: torch.Tensor, skip: int | Collection[int] = (),
               smooth: float = 1.0) -> torch.Tensor:
-    """1 - mean soft Dice over the classes (``skip``: the background, left to cross-entropy)."""
+    """1 - mean soft Dice over the classes but ``skip`` (left to cross-entropy: the
+    background, or every class a run keeps from its base); 0 when no class is left."""
+    skipped = {skip} if isinstance(skip, int) else set(skip)
     n_classes = logits.shape[1]
     valid = (target != IGNORE).unsqueeze(1)
     probs = logits.softmax(1) * valid
@@ -41,16 +45,16 @@ def dice_loss(logits: torch.Tensor, target: torch.Tensor, skip: int | None = Non
     inter = (probs * onehot).sum(dims)
     total = probs.sum(dims) + onehot.sum(dims)
     dice = (2 * inter + smooth) / (total + smooth)
-    keep = [c for c in range(n_classes) if c != skip]
-    return 1.0 - dice[keep].mean()
+    keep = [c for c in range(n_classes) if c not in skipped]
+    return 1.0 - dice[keep].mean() if keep else dice.new_zeros(())
 
 
 def segmentation_loss(logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor,
-                      dice_weight: float, background: int) -> torch.Tensor:
+                      dice_weight: float, dice_skip: int | Collection[int]) -> torch.Tensor:
     """Weighted cross-entropy + ``dice_weight`` x Dice, on logits upsampled to the labels."""
     if logits.shape[2:] != target.shape[1:]:
         logits = F.interpolate(logits, target.shape[1:], mode="bilinear", align_corners=False)
     ce = F.cross_entropy(logits, target.long(), weight=weights, ignore_index=IGNORE)
     if dice_weight == 0:
         return ce
-    return ce + dice_weight * dice_loss(logits, target, skip=background)
+    return ce + dice_weight * dice_loss(logits, target, skip=dice_skip)

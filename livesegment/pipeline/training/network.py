@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 
 from livesegment.core.models.espnetv2 import ESPNetv2, classifier
@@ -9,14 +11,16 @@ from livesegment.core.models.zoo import ModelSpec, load_model
 from livesegment.errors import InputError
 
 
-def finetune_network(base: ModelSpec, num_classes: int, background: int, seed: int
+def finetune_network(base: ModelSpec, num_classes: int, rows: Mapping[int, int], seed: int
                      ) -> tuple[ESPNetv2, int]:
     """``base``'s network and weights for ``num_classes`` classes, and its decoder width.
 
     The decoder keeps the base's width, so every weight but the last 1x1 convolution
-    transfers; that classifier starts small and random (from ``seed``), except the
-    background row, which starts as the base's own background (pictures are mostly
-    background: the first steps then learn the new classes, not what "nothing" looks like).
+    transfers; that classifier starts small and random (from ``seed``), except ``rows``
+    (new class id -> base class id), which start as the base's own. A plain fine-tune copies
+    the background (pictures are mostly background: the first steps then learn the new
+    classes, not what "nothing" looks like); keeping the base's classes copies all of them,
+    so they work from the first step.
     """
     trained = load_model(base)
     if not isinstance(trained, ESPNetv2):
@@ -34,6 +38,7 @@ def finetune_network(base: ModelSpec, num_classes: int, background: int, seed: i
     with torch.no_grad():
         new.weight.copy_(torch.randn(new.weight.shape, generator=generator) * 0.01)
         new.bias.zero_()
-        new.weight[background] = old.weight[base.background]
-        new.bias[background] = old.bias[base.background]
+        for row, base_row in rows.items():
+            new.weight[row] = old.weight[base_row]
+            new.bias[row] = old.bias[base_row]
     return model, projection

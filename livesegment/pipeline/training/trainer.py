@@ -30,6 +30,10 @@ from livesegment.pipeline.training.checkpoints import read_checkpoint, save_mode
 from livesegment.pipeline.training.data import (
     TrainingData, batch_ids, make_batch, steps_per_epoch,
 )
+from livesegment.pipeline.training.keep import (
+    BaseTeacher, KeptClasses, hold_norm_statistics, keep_base_classes, slow_kept_rows,
+    start_below_background,
+)
 from livesegment.pipeline.training.losses import class_weights, segmentation_loss
 from livesegment.pipeline.training.network import finetune_network
 from livesegment.pipeline.training.schedule import Plan, epoch_plan, lr_factor, time_plan
@@ -61,6 +65,10 @@ class TrainConfig:
     val_share: float = 0.2
     dice_weight: float = 1.0
     weight_power: float = 0.5
+    keep_classes: bool = False      # the base's classes stay beside the user's (keep.py)
+    distill_weight: float = 1.0     # keep runs: the base's soft targets' share of the loss
+    temperature: float = 1.0        # ... and their softmax temperature
+    kept_lr: float = 5e-4           # keep runs: the rate of all the base's weights
     augment: AugmentSettings = field(default_factory=AugmentSettings)
 
     def to_dict(self) -> dict[str, Any]:
@@ -130,17 +138,35 @@ class Trainer:
         if self.size % SIZE_MULTIPLE or self.size < SIZE_MULTIPLE:
             raise InputError(f"--size {self.size} must be a multiple of {SIZE_MULTIPLE}")
         freq = data.frequency(self.split.train)
-        self.weights = torch.from_numpy(class_weights(freq, cfg.weight_power))
+        weights = class_weights(freq, cfg.weight_power)
         self.rarity = np.where(freq > 0, 1 / np.sqrt(np.maximum(freq, 1e-12)), 0.0)
-        self.model, self.projection = finetune_network(self.base, len(data.classes),
-                                                       data.background, cfg.seed)
+        rows, self.dice_skip = {data.background: self.base.background}, (data.background,)
+        self.teacher: BaseTeacher | None = None
+        self.table: KeptClasses | None = None
+        if cfg.keep_classes:  # weights and crops as the user's classes alone would have them
+            self.data, table = keep_base_classes(data, self.base, self.size, cfg.threads)
+            self.table = table
+            weights = table.per_class(weights, weights[data.background])
+            self.rarity = table.per_class(self.rarity, 0.0)
+            rows, self.dice_skip = table.rows(), table.base_only
+            if cfg.distill_weight:
+                self.teacher = BaseTeacher(self.base, table.kept, cfg.temperature)
+        self.weights = torch.from_numpy(weights)
+        self.model, self.projection = finetune_network(self.base, len(self.data.classes),
+                                                       rows, cfg.seed)
+        if cfg.keep_classes:
+            start_below_background(self.model, table)
+            hold_norm_statistics(self.model)
         self.model.train()
         head = list(classifier(self.model).parameters())
         rest = [p for p in self.model.parameters() if all(p is not h for h in head)]
         self.optimizer = torch.optim.AdamW(
-            [{"params": rest, "peak_lr": cfg.lr},
+            [{"params": rest, "peak_lr": cfg.kept_lr if cfg.keep_classes else cfg.lr},
              {"params": head, "peak_lr": cfg.lr * cfg.head_lr_scale}],
             lr=cfg.lr, weight_decay=cfg.weight_decay)
+        if cfg.keep_classes:  # the new rows learn at the head's rate, the base's at kept_lr
+            slow_kept_rows(self.optimizer, self.model, table,
+                           cfg.kept_lr / (cfg.lr * cfg.head_lr_scale))
         self.per_epoch = steps_per_epoch(len(self.split.train), cfg.batch)
         self.step, self.stale, self.elapsed_before = 0, 0, 0.0
         self.history: list[dict[str, Any]] = []
@@ -275,8 +301,10 @@ class Trainer:
         factor = lr_factor(self.step, total)
         for group in self.optimizer.param_groups:
             group["lr"] = group["peak_lr"] * factor
-        loss = segmentation_loss(self.model(x), y, self.weights, cfg.dice_weight,
-                                 self.data.background)
+        logits = self.model(x)
+        loss = segmentation_loss(logits, y, self.weights, cfg.dice_weight, self.dice_skip)
+        if self.teacher is not None:
+            loss = loss + cfg.distill_weight * self.teacher.loss(logits, x, y)
         if not torch.isfinite(loss):
             raise LivesegmentError(
                 f"the training loss became {loss.item()} at step {self.step}; the best model "
@@ -339,7 +367,9 @@ class Trainer:
             shown, matrix = {}, []
         self._spent("validation", start)
         saving = self.clock()
-        miou = shown.get("miou")
+        miou = shown.get("miou")  # a keep run's: of the user's classes (keep.py)
+        if self.table is not None and shown:
+            miou = self.table.users_miou(shown["iou"])
         self.history.append(report.row(self.step, self.step / self.per_epoch, self.elapsed(),
                                        self.optimizer.param_groups[0]["lr"], loss, shown))
         improved = self.best["miou"] is None or (miou is not None
@@ -396,11 +426,16 @@ class Trainer:
             "time_s": {k: round(v, 1) for k, v in self.times.items()},
             "livesegment": __version__,
         }
+        kept = ""
+        if cfg.keep_classes:
+            training["kept_classes"] = (f"the {self.base.num_classes} of {self.base.name}, "
+                                        "learnt from its own labels on the pictures")
+            kept = f", its {self.base.num_classes} classes kept"
         if reason:
             training["ended"] = reason
         return ModelCard(
             title=f"{Path(data.source).name or 'custom'} ({len(data.classes)} classes, "
-                  f"fine-tuned from {self.base.name})",
+                  f"fine-tuned from {self.base.name}{kept})",
             architecture="espnetv2", decoder_projection=self.projection, base=self.base.name,
             classes=data.classes, colours=data.colours, background=data.background,
             mean=self.base.mean, std=self.base.std, size=self.size,
