@@ -113,7 +113,7 @@ class Selector:
                        FOCUS_LEAST * max(height, width)), max(height, width))
         boxes = [(click.x - half, click.y - half, click.x + half, click.y + half)]
         part = self._class_part(self._small_labels, at) if click.include else None
-        alike = _alike(self._small, little != click.include, at, FLOOD) if FLOOD else None
+        alike = _alike(self._small, little != click.include, at, FLOOD)
         for found in (part, alike):
             if found is not None and found.any():
                 ys, xs = np.nonzero(found)
@@ -185,12 +185,11 @@ class Selector:
         depth = _depth(base, click) if base.any() else first
         radius = max(1, round(min(SPREAD * depth, 4 * first)))
         cv2.circle(seeds, (round(click.x), round(click.y)), radius, side, -1)
-        if CORE and base.any():
+        if base.any():
             core = round(min(CORE * depth, first))
             if core > 1:
                 cv2.circle(seeds, (round(click.x), round(click.y)), core, side - 2, -1)
-        if FLOOD:
-            seeds[_alike(small, base != click.include, click, FLOOD)] = side
+        seeds[_alike(small, base != click.include, click, FLOOD)] = side
 
 
 def _alike(small: np.ndarray, allowed: np.ndarray, click: Click, tolerance: float
@@ -234,9 +233,9 @@ def _clicked_change(before: np.ndarray, after: np.ndarray, row: int, column: int
     """``after`` only where it differs from ``before`` in the connected change that holds
     (row, column): a correction fixes the wrong area it was clicked in and nothing else."""
     changed = before != after
-    _, parts = cv2.connectedComponents(changed.view(np.uint8), connectivity=8)
     if not changed[row, column]:
         return before.copy()
+    _, parts = cv2.connectedComponents(changed.view(np.uint8), connectivity=8)
     return np.where(parts == parts[row, column], after, before)
 
 

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from livesegment.core.select.grabcut import cut, resize_mask, shrink
-from livesegment.core.select.prompts import checked_picture
+from livesegment.core.select.prompts import checked_mask, checked_picture
 
 FLOW_SIDE = 480  # long side of the grey copy the flow is computed on
 CUT_SIDE = 320  # long side of the crop copy GrabCut re-cuts
@@ -86,11 +86,7 @@ def _checked(frames: Iterable[np.ndarray], first_mask: np.ndarray, start: int,
         if p.shape[:2] != (height, width):
             raise ValueError(f"frames: frame {i} is {p.shape[1]}x{p.shape[0]}, "
                              f"frame 0 is {width}x{height}")
-    mask = np.asarray(first_mask)
-    if mask.shape != (height, width):
-        raise ValueError(f"first_mask: expected shape {(height, width)} (the frames'), "
-                         f"got {mask.shape}")
-    mask = mask.astype(bool)
+    mask = checked_mask(np.asarray(first_mask), height, width, "first_mask")
     if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start < len(pictures):
         raise ValueError(f"start: expected a frame index within 0..{len(pictures) - 1}, "
                          f"got {start!r}")
