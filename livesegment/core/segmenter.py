@@ -110,8 +110,14 @@ class Segmenter:
         shape = (1, 3, *self.input_size(height, width))
         # A fused model's selfie network runs only in close-ups: its graph is built when it
         # gets hot, not before the first frame (seconds of start-up a wide scene never needs).
-        net = self.model.main if isinstance(self.model, FusedPerson) else self.model
+        net = self.main_network
         return [(net, shape)] if isinstance(net, FrozenPerShape) else []
+
+    @property
+    def main_network(self) -> nn.Module:
+        """The network every frame goes through: the model, or a fused model's ESPNetv2
+        (its selfie half runs only when a frame is a close-up)."""
+        return self.model.main if isinstance(self.model, FusedPerson) else self.model
 
     @property
     def backend(self) -> str:
@@ -215,7 +221,7 @@ class Segmenter:
         apply: the model already sees every pixel. ``what`` names the picture in errors;
         ``on_band(top, done)`` hears of each band of labels as it is written."""
         height, width = pixels.shape[:2]
-        net = self.model.main if isinstance(self.model, FusedPerson) else self.model
+        net = self.main_network
         grid = self.tile_grid(height, width)
         check_tile_band(self.spec.num_classes, grid.tile_h, width, what)
 
