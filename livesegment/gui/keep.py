@@ -15,7 +15,7 @@ from PyQt6.QtCore import QObject
 from PyQt6.QtWidgets import QLabel, QMainWindow
 
 from livesegment.core.models.zoo import ModelSpec
-from livesegment.pipeline.kept_regions import RELEASED
+from livesegment.pipeline.kept_regions import KEEPING, RELEASED
 
 HINT = "Click the picture to keep an object in front; Esc releases"
 FINDING = "finding the clicked region…"
@@ -94,5 +94,8 @@ class ClickToKeep(QObject):
                 self._said, message)
 
     def _said(self, message: str) -> None:
-        self.window.say(message)
+        win = self.window
+        if message == KEEPING and win.effects.effect_name() == "overlay":
+            message += " (an overlay has no front: it shows with a background effect)"
+        win.say(message)
         self.state.setText(self.kept_text())
