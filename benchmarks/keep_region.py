@@ -1,16 +1,17 @@
-"""What a clicked region kept in front costs in live mode, on a DAVIS sequence enlarged to 720p
-(its object stands for "the guitar": the human mask of each frame is the truth).
+"""What a clicked region kept in front costs in live mode, on DAVIS 2016 sequences enlarged to
+720p (their object stands for "the guitar": the human mask of each frame is the truth).
 
-1. The compose stage: ms per 720p frame of each effect without a kept region and with one
-   (``keep_region`` on the look plus the effect, as the live composer does each frame).
-2. The regions' own thread: ms per step and mean IoU against the human masks over the
-   following frames, for the ways of following the object: carrying the selected mask
-   (optical flow + re-cut) on the 480 px copy the live code uses or on the 720p frame, or
-   selecting afresh each frame from the first click's point (the click does not move with
-   the object). The first selection from the click is timed too.
+1. The compose stage (``--sequence``'s first frame): ms per 720p frame of each effect without
+   a kept region and with one (``keep_region`` on the look plus the effect, as the live
+   composer does each frame).
+2. The regions' own thread, on every sequence: the object clicked at its deepest point on the
+   first frame, then followed over the next ``--frames``: ms a step and mean IoU against the
+   human masks, for carrying the selected mask (optical flow + re-cut) on copies of 480, 320
+   and 240 px or on the 720p frame, or selecting afresh each frame at the first click's point
+   (the click does not move with the object). The first selection's IoU and time too.
 3. ``--live S``: the live pipeline (espnetv2-voc, blur, camera pace, the sequence looped as a
    30 fps camera), S seconds without and S seconds with the region kept: display rate,
-   paint time, capture-to-display latency, and the region thread's steps a second.
+   paint time, capture-to-display latency, the model's rate and the regions' steps a second.
 
 Rounds interleave the variants; each figure is the median over rounds. Ratios come from one
 run (a shared machine's speed drifts between runs).
@@ -47,6 +48,7 @@ from livesegment.pipeline.live import LivePipeline
 DAVIS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "davis-2016"
 SIZE = (1280, 720)
 EVERYWHERE = np.ones(SIZE[::-1], bool)  # DAVIS marks no uncertain band: every pixel counts
+SIDES = (480, 320, 240)  # long sides of the copy the regions' thread may work on
 
 
 def sequence(name: str, count: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -95,60 +97,74 @@ def compose_costs(seg: Segmenter, bgr: np.ndarray, region: np.ndarray, rounds: i
     return out
 
 
-def follow_costs(frames: list[np.ndarray], truth: list[np.ndarray], rounds: int) -> dict:
-    """Each way of following the object from the click on frame 0 over the other frames."""
-    x, y = deepest(truth[0])
-    full_shape = frames[0].shape
-    selected: dict[str, float] = {}
+def _selected(picture: np.ndarray, point: tuple[int, int], side: int
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """The selector's answer to one click, on a copy of ``picture`` whose long side is
+    ``side``: that copy and the mask on it."""
+    small, scale = shrink(picture, side)
+    selector = Selector(None)
+    selector.set_image(small)
+    return small, selector.predict([(point[0] * scale, point[1] * scale, True)])
 
-    def select_on(side: int) -> tuple[np.ndarray, np.ndarray, float]:
-        small, scale = shrink(frames[0], side)
+
+def _carried(frames: list[np.ndarray], truth: list[np.ndarray], point: tuple[int, int],
+             side: int) -> tuple[list[float], list[float]]:
+    """ms and IoU (at 720p) of each frame after the first: the click's mask carried along."""
+    small, mask = _selected(frames[0], point, side)
+    looks, times, scores = Appearance(small, mask), [], []
+    for picture, human in zip(frames[1:], truth[1:]):
         t0 = time.perf_counter()
-        selector = Selector(None)
-        selector.set_image(small)
-        mask = selector.predict([(x * scale, y * scale, True)])
-        return small, mask, time.perf_counter() - t0
+        now = shrink(picture, side)[0]
+        mask, _ = carry(small, now, mask, looks)
+        full = union_at((mask,), picture.shape[:2]) == 255
+        times.append(time.perf_counter() - t0)
+        scores.append(iou(full, human, EVERYWHERE))
+        small = now
+    return times, scores
 
-    def carried(side: int) -> tuple[list[float], list[float]]:
-        small, mask, spent = select_on(side)
-        selected[f"select from the click, {side} px copy"] = spent * 1e3
-        looks, times, scores = Appearance(small, mask), [], []
-        for picture, human in zip(frames[1:], truth[1:]):
+
+def _reselected(frames: list[np.ndarray], truth: list[np.ndarray], point: tuple[int, int],
+                side: int) -> tuple[list[float], list[float]]:
+    """The same, selecting afresh on each frame at the first click's point."""
+    times, scores = [], []
+    for picture, human in zip(frames[1:], truth[1:]):
+        t0 = time.perf_counter()
+        _, mask = _selected(picture, point, side)
+        full = union_at((mask,), picture.shape[:2]) == 255
+        times.append(time.perf_counter() - t0)
+        scores.append(iou(full, human, EVERYWHERE))
+    return times, scores
+
+
+def follow_costs(sequences: dict[str, tuple[list[np.ndarray], list[np.ndarray]]]) -> dict:
+    """Each way of following the object clicked on frame 0 (at its deepest point) over the
+    other frames of every sequence: ms a frame over all frames, IoU averaged per sequence
+    then over sequences; and the first selection's own IoU and time."""
+    ways = {f"carry, {side} px copy": (_carried, side) for side in SIDES}
+    ways["carry, 720p frame"] = (_carried, max(SIZE))
+    ways["re-select each frame at the click, 320 px copy"] = (_reselected, 320)
+    out: dict[str, dict] = {"ways": {}, "first_selection": {}}
+    for name, (way, side) in ways.items():
+        times, per_sequence = [], {}
+        for sequence_name, (frames, truth) in sequences.items():
+            spent, scores = way(frames, truth, deepest(truth[0]), side)
+            times += spent
+            per_sequence[sequence_name] = round(float(np.mean(scores)), 3)
+        out["ways"][name] = {"ms_per_frame": round(statistics.mean(times) * 1e3, 1),
+                             "mean_iou": round(float(np.mean(list(per_sequence.values()))), 3),
+                             "per_sequence": per_sequence}
+    for side in SIDES:
+        times, scores = [], {}
+        for sequence_name, (frames, truth) in sequences.items():
             t0 = time.perf_counter()
-            now = shrink(picture, side)[0]
-            mask, _ = carry(small, now, mask, looks)
-            full = union_at((mask,), full_shape[:2]) == 255
+            small, mask = _selected(frames[0], deepest(truth[0]), side)
             times.append(time.perf_counter() - t0)
-            scores.append(iou(full, human, EVERYWHERE))
-            small = now
-        return times, scores
-
-    def reselected(side: int) -> tuple[list[float], list[float]]:
-        times, scores = [], []
-        for picture, human in zip(frames[1:], truth[1:]):
-            t0 = time.perf_counter()
-            small, scale = shrink(picture, side)
-            selector = Selector(None)
-            selector.set_image(small)
-            mask = selector.predict([(x * scale, y * scale, True)])
-            full = union_at((mask,), full_shape[:2]) == 255
-            times.append(time.perf_counter() - t0)
-            scores.append(iou(full, human, EVERYWHERE))
-        return times, scores
-
-    ways = {f"carry, {WORK_SIDE} px copy (live)": lambda: carried(WORK_SIDE),
-            "carry, 720p frame": lambda: carried(max(SIZE)),
-            f"re-select each frame at the click, {WORK_SIDE} px copy": lambda: reselected(WORK_SIDE)}
-    ms: dict[str, list[float]] = {k: [] for k in ways}
-    scores: dict[str, float] = {}
-    for _ in range(rounds):
-        for name, way in ways.items():
-            times, ious = way()
-            ms[name].append(statistics.mean(times) * 1e3)
-            scores[name] = float(np.mean(ious))  # deterministic: the same every round
-    return {"click": [x, y], "first_selection_ms": {k: round(v, 1) for k, v in selected.items()},
-            "ways": {name: {"ms_per_frame": round(statistics.median(ms[name]), 1),
-                            "mean_iou": round(scores[name], 3)} for name in ways}}
+            full = union_at((mask,), frames[0].shape[:2]) == 255
+            scores[sequence_name] = round(iou(full, truth[0], EVERYWHERE), 3)
+        out["first_selection"][f"{side} px copy"] = {
+            "ms": round(statistics.mean(times) * 1e3, 1),
+            "mean_iou": round(float(np.mean(list(scores.values()))), 3), "per_sequence": scores}
+    return out
 
 
 class Looped:
@@ -199,7 +215,10 @@ def _run_live(pipe: LivePipeline, frames: list[np.ndarray], truth: list[np.ndarr
         time.sleep(0.05)
     time.sleep(1.0)
     runs["without"].append(_measure(pipe, seconds, steps))
-    shown = pipe.latest()
+    shown = None
+    while shown is None:  # the measuring took every frame shown so far: the next one
+        shown = pipe.latest()
+        time.sleep(0.01)
     pipe.kept.select(shown.frame, *deepest(truth[shown.frame.index % len(frames)]))
     deadline = time.monotonic() + 10
     while pipe.kept.count == 0 and time.monotonic() < deadline:
@@ -233,17 +252,21 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--compose-frames", type=int, default=20)
     p.add_argument("--live", type=float, default=0.0, help="seconds per live run (0: skip)")
+    p.add_argument("--live-rounds", type=int, default=3)
     args = p.parse_args()
-    frames, truth = sequence(args.sequence, args.frames)
+    names = sorted(p.name for p in (DAVIS / "JPEGImages" / "480p").iterdir())
+    sequences = {name: sequence(name, args.frames) for name in names}
+    frames, truth = sequences[args.sequence]
     seg = Segmenter.create("espnetv2-voc", "cpu")
     region = truth[0].view(np.uint8) * np.uint8(255)
     report = {"load_average_before": os.getloadavg(), "sequence": args.sequence,
-              "region_share": round(float(truth[0].mean()), 3)}
+              "region_share": round(float(truth[0].mean()), 3), "work_side": WORK_SIDE}
     parts = {"compose_720p": lambda: compose_costs(seg, frames[0], region, args.rounds,
                                                    args.compose_frames),
-             "follow": lambda: follow_costs(frames, truth, max(1, args.rounds // 2))}
+             "follow": lambda: follow_costs(sequences)}
     if args.live:
-        parts["live_720p_camera_pace_blur"] = lambda: live(seg, frames, truth, args.live, 2)
+        parts["live_720p_camera_pace_blur"] = lambda: live(seg, frames, truth, args.live,
+                                                           args.live_rounds)
     for name, part in parts.items():
         t0 = time.perf_counter()
         report[name] = part()

@@ -156,3 +156,14 @@ def test_a_click_on_the_bars_does_nothing(qtbot, win):
     qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=bar)
     assert win.statusBar().currentMessage() == "ready"
     assert PERSON in win.classes.checked() and win.pipeline.kept.count == 0
+
+
+def test_under_the_overlay_a_kept_region_says_where_it_will_show(qtbot, win):
+    win.effects.set_effect("overlay")
+    click(qtbot, win, 175, 75)
+    qtbot.waitUntil(lambda: win.statusBar().currentMessage().startswith(
+        "keeping the clicked region"), timeout=20000)
+    assert win.statusBar().currentMessage() == ("keeping the clicked region (an overlay has no "
+                                                "front: it shows with a background effect)")
+    win.effects.set_effect("blur")  # the region was kept all along
+    wait_for(qtbot, win, lambda c: untouched(c, BOX) == 1.0)

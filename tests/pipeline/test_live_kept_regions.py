@@ -66,12 +66,16 @@ def test_the_region_follows_the_object_along_the_frames():
     assert iou(kept(regions), square(150 + 42, 134)) > 0.9
 
 
-@pytest.mark.parametrize("at, released", [((200, 170), True), ((20, 20), False),
-                                          ((249, 219), True), ((251, 221), False)])
-def test_a_second_click_on_the_region_releases_it(at, released):
+@pytest.mark.parametrize("where, released", [("centre", True), ("far", False),
+                                             ("last shown pixel", True), ("next pixel", False)])
+def test_a_second_click_on_the_region_releases_it_where_it_is_shown(where, released):
     regions = KeptRegions()
     regions.select_now(frame(0), 200, 170)
-    assert regions.release_at(*at, (H, W, 3)) is released
+    row = kept(regions)[170]
+    edge = int(np.nonzero(row)[0].max())  # the region's right edge as the composer draws it
+    x = {"centre": 200, "far": 20, "last shown pixel": edge, "next pixel": edge + 1}[where]
+    assert 245 <= edge <= 252  # the square's edge (column 249), give or take the small copy
+    assert regions.release_at(x, 170, (H, W, 3)) is released
     assert (regions.region_for((H, W, 3)) is None) is released
     assert regions.count == (0 if released else 1)
 
@@ -159,6 +163,26 @@ def test_the_thread_selects_and_carries_from_offered_frames():
     finally:
         regions.stop()
     assert not regions._thread.is_alive()
+
+
+def test_the_thread_carries_at_most_its_steps_a_second():
+    """Bounded work: offered every 10 ms, it steps no more often than it was told to."""
+    regions = KeptRegions(steps_per_s=5.0)
+    steps = []
+    step = regions.step
+    regions.step = lambda f: (steps.append(time.monotonic()), step(f))
+    regions.select_now(frame(0), 200, 170)
+    regions.select(frame(1), 20, 20)  # starts the thread
+    try:
+        start = time.monotonic()
+        for i in range(2, 102):
+            regions.offer(frame(i))
+            time.sleep(0.01)
+        elapsed = time.monotonic() - start
+    finally:
+        regions.stop()
+    assert 1 <= len(steps) <= elapsed * 5.0 + 1
+    assert all(b - a >= 0.19 for a, b in zip(steps, steps[1:]))
 
 
 @pytest.mark.parametrize("masks, size, expected", [
