@@ -5,7 +5,7 @@ their own, the newest mask handed to the compose stage.
 Live must never lag the camera, so nothing here runs on the composer: it only offers each
 frame (a newest-wins slot, never waited on) and reads the newest union of the regions (one
 reference). The work is bounded: on a small copy (long side ``WORK_SIDE``), at most
-``STEPS_PER_S`` steps a second, at the model workers' lower priority. Measured on the six
+``STEPS_PER_S`` steps a second, at a priority below the model workers'. Measured on the six
 DAVIS 2016 sequences at 720p, the object clicked once on the first frame and followed over
 24 frames (benchmarks/keep_region.py, one run): carrying the mask (optical flow + a re-cut)
 on a 320 px copy took 14.6 ms a step at mean IoU 0.49 (the click's own selection: 0.51),
@@ -33,7 +33,8 @@ from livesegment.pipeline.slots import LatestFrameSlot
 from livesegment.pipeline.thread_setup import WORKER_NICE, lower_priority
 
 WORK_SIDE = 320  # long side of the copy regions are selected on and carried along
-STEPS_PER_S = 15.0  # at most this many carrying steps a second: the model needs the cores
+STEPS_PER_S = 10.0  # at most this many carrying steps a second: the model needs the cores
+NICE = WORKER_NICE + 5  # below the model workers too: the person's mask comes first
 MOST = 0.5  # a selection covering more of the frame than this is the background itself
 DOUBT = 0.25  # a step's confidence (core/select/tracking.py) below this is a doubtful one
 LOST_AFTER = 3  # ... and this many doubtful steps in a row: the object has gone
@@ -131,7 +132,7 @@ class KeptRegions:
 
     # -- the regions' thread ---------------------------------------------------------------
     def _run(self) -> None:
-        lower_priority(WORKER_NICE)  # the composer and capture come first
+        lower_priority(NICE)  # the composer, capture and model come first
         while not self._stop.is_set():
             frame = self._frames.take(timeout=0.1)
             with self._lock:
