@@ -167,3 +167,13 @@ def test_under_the_overlay_a_kept_region_says_where_it_will_show(qtbot, win):
                                                 "front: it shows with a background effect)")
     win.effects.set_effect("blur")  # the region was kept all along
     wait_for(qtbot, win, lambda c: untouched(c, BOX) == 1.0)
+
+
+def test_in_fullscreen_the_first_esc_leaves_it_and_the_next_releases(qtbot, win):
+    win.classes.set_checked(PERSON, False)
+    click(qtbot, win, 50, 95)
+    win.toggle_fullscreen()
+    qtbot.keyClick(win, Qt.Key.Key_Escape)
+    assert not win.isFullScreen() and PERSON in win.classes.checked()
+    qtbot.keyClick(win, Qt.Key.Key_Escape)
+    assert PERSON not in win.classes.checked()
