@@ -1,0 +1,187 @@
+"""A labelling sitting: the store, one editing sheet per picture, and one worker thread that
+runs every step in order and saves after each.
+
+Why one worker: the selector is not thread-safe and its ``set_image`` takes a while on a
+720p picture, and steps must land in the order the user made them (a click answered late
+must not overtake the stroke after it). So every step, fast or slow, goes through one
+queue; the window only paints what comes back. Steps the user makes go before background
+writes (masks carried through a video), so a click never waits behind a long carry.
+
+After every step the picture's class ids (when they changed) and its draft (the object
+being drawn) are saved, so a crash or a closed window loses at most the step in flight.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import numpy as np
+from PyQt6.QtCore import QObject, pyqtSignal
+
+from livesegment.core.select.editing import Predict, Sheet, begin, start_from
+from livesegment.errors import describe
+
+USER, BACKGROUND = 0, 1  # queue priorities: the user's steps first
+PICTURES_KEPT = 6  # decoded pictures kept for stepping back and forth
+
+
+class Prompted(Protocol):
+    """What the sitting needs of a selector (``livesegment.Selector``)."""
+
+    def set_image(self, bgr: np.ndarray) -> None: ...
+    def predict(self, clicks: Any, box: Any = None, previous: Any = None) -> np.ndarray: ...
+
+
+Step = Callable[[Sheet, Predict], Sheet]
+
+
+class Sitting(QObject):
+    """Steps in, sheets out. ``opened(key)`` once a picture and its sheet are ready,
+    ``changed(key, ms)`` after a step (ms: how long the step took on the worker),
+    ``busy(text)`` while slow work runs ("" when done), ``failed(text)`` on any error: the
+    sheet stays as it was and the window lives on."""
+
+    opened = pyqtSignal(str)
+    changed = pyqtSignal(str, float)
+    busy = pyqtSignal(str)
+    failed = pyqtSignal(str)
+
+    def __init__(self, store: Any, make_selector: Callable[[], Prompted],
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self._make_selector = make_selector
+        self._selector: Prompted | None = None
+        self._selector_key: str | None = None
+        self.wanted: str | None = None  # the picture the window shows
+        self._sheets: dict[str, Sheet] = {}
+        self._saved: dict[str, np.ndarray] = {}  # the labels array last written per picture
+        self._pictures: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._order = itertools.count()
+        self._jobs: queue.PriorityQueue = queue.PriorityQueue()
+        self._thread = threading.Thread(target=self._work, name="livesegment-labelling",
+                                        daemon=True)
+        self._thread.start()
+
+    # -- asked from the GUI thread -------------------------------------------------------
+    def sheet(self, key: str) -> Sheet | None:
+        return self._sheets.get(key)
+
+    def picture(self, key: str) -> np.ndarray | None:
+        return self._pictures.get(key)
+
+    def show(self, key: str) -> None:
+        """The window moved to ``key``: load it, then get the selector ready for it."""
+        self.wanted = key
+        self._put(USER, lambda: self._open(key))
+        self._put(USER, lambda: self._prepare(key, only_if_wanted=True))
+
+    def step(self, key: str, step: Step, class_id: int, selector: bool = False,
+             priority: int = USER) -> None:
+        """``step(sheet, predict)`` on the worker, then saved; ``selector``: it clicks."""
+        self._put(priority, lambda: self._apply(key, step, class_id, selector))
+
+    def forget(self) -> None:
+        """Drops every sheet (the classes were renumbered): each is read again from disk."""
+        self._put(USER, lambda: (self._sheets.clear(), self._saved.clear()))
+
+    def call(self, work: Callable[[], None]) -> None:
+        """``work()`` on the worker, after the steps queued before it."""
+        self._put(USER, work)
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        self._put(-1, None)
+        self._thread.join(timeout_s)
+
+    def _put(self, priority: int, job: Callable[[], None] | None) -> None:
+        self._jobs.put((priority, next(self._order), job))
+
+    # -- on the worker ----------------------------------------------------------------------
+    def _work(self) -> None:
+        while True:
+            _, _, job = self._jobs.get()
+            if job is None:
+                return
+            try:
+                job()
+            except Exception as exc:  # noqa: BLE001 - shown, and the sitting goes on
+                self.busy.emit("")
+                self.failed.emit(describe(exc))
+
+    def _open(self, key: str) -> None:
+        if key != self.wanted:
+            return  # the user has moved on
+        self._picture(key)
+        self._sheet(key)
+        self.opened.emit(key)
+
+    def _picture(self, key: str) -> np.ndarray:
+        if key not in self._pictures:
+            self._pictures[key] = self.store.picture(key)
+            while len(self._pictures) > PICTURES_KEPT:
+                self._pictures.popitem(last=False)
+        self._pictures.move_to_end(key)
+        return self._pictures[key]
+
+    def _sheet(self, key: str) -> Sheet:
+        """The picture's sheet: from memory, else its saved labels and draft."""
+        if key not in self._sheets:
+            labels = self.store.labels(key)
+            shape = labels.shape if labels is not None else self._picture(key).shape[:2]
+            sheet = begin(labels, *shape)
+            draft = self.store.draft(key)
+            if draft is not None and np.asarray(draft[0]).any():
+                sheet = start_from(sheet, np.asarray(draft[0], bool))
+            self._sheets[key] = sheet
+            self._saved[key] = sheet.now.labels
+        return self._sheets[key]
+
+    def _prepare(self, key: str, only_if_wanted: bool = False) -> None:
+        """The selector made (once) and given the picture (once per picture)."""
+        if (only_if_wanted and key != self.wanted) or key == self._selector_key:
+            return
+        if self._selector is None:
+            self.busy.emit("Loading the selector…")
+            self._selector = self._make_selector()
+        self.busy.emit("Preparing the picture…")
+        self._selector_key = None
+        self._selector.set_image(self._picture(key))
+        self._selector_key = key
+        self.busy.emit("")
+
+    def _apply(self, key: str, step: Step, class_id: int, selector: bool) -> None:
+        started = time.perf_counter()
+        predict: Predict = _no_selector
+        if selector:
+            self._prepare(key)
+            predict = self._selector.predict  # type: ignore[union-attr]
+        sheet = self._sheet(key)
+        new = step(sheet, predict)
+        if new is sheet:
+            return
+        self._sheets[key] = new
+        self.changed.emit(key, (time.perf_counter() - started) * 1e3)
+        try:
+            self._save(key, new, class_id)
+        except Exception as exc:  # noqa: BLE001 - the next step tries again
+            self.failed.emit(f"not saved ({key}): {describe(exc)}")
+
+    def _save(self, key: str, sheet: Sheet, class_id: int) -> None:
+        """The class ids when they changed (a click changes only the draft), and the
+        draft: what is being drawn, or None once it is accepted or dropped."""
+        now = sheet.now
+        if now.labels is not self._saved.get(key):
+            self.store.save_labels(key, np.array(now.labels))
+            self._saved[key] = now.labels
+        drawn = np.array(now.mask) if now.drawing else None
+        self.store.save_draft(key, drawn, now.taken or class_id)
+
+
+def _no_selector(*_args: object) -> np.ndarray:
+    raise RuntimeError("this step does not use the selector")

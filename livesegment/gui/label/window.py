@@ -1,0 +1,473 @@
+"""The labelling window: pictures or a video's frames, clicked, boxed and brushed into
+labelled objects of the user's classes, saved after every step.
+
+The window is wiring: the canvas says what the mouse did, the editing model
+(core/select/editing.py) says what it means, the sitting (sitting.py) runs it on its worker
+and saves it, and the window paints what comes back. Nothing here blocks: opening a folder,
+preparing a picture for the selector, a model's prediction, carrying a mask through a video
+and training all run on other threads; every failure is a message in the status bar.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtGui import QAction, QKeySequence
+from PyQt6.QtWidgets import (QDockWidget, QDoubleSpinBox, QFileDialog, QFormLayout,
+                             QInputDialog, QLabel, QMainWindow, QVBoxLayout, QWidget)
+
+from livesegment.core.select.editing import (accept, click, drag_box, drop, paint, redo,
+                                             start_from, take, undo)
+from livesegment.gui.background import BackgroundWork
+from livesegment.gui.label.canvas import Canvas, Tool, palette_of
+from livesegment.gui.label.classes import ClassEditor, ClassEntry
+from livesegment.gui.label.sitting import Prompted, Sitting
+from livesegment.gui.label.timeline import Mark, Timeline
+from livesegment.io.datasets.labelstore import LabelClass, LabelStore
+
+BRUSH_STEP = 1.25  # [ and ] grow and shrink the brush by this factor
+
+SelectorFactory = Callable[[], Prompted]
+Segment = Callable[[str, np.ndarray, "str | None"], np.ndarray]
+
+
+def default_selector(model: str | None) -> SelectorFactory:
+    """The selector guided by ``model``'s classes (colour alone where it cannot load)."""
+    def make() -> Prompted:
+        from livesegment.core.select import Selector
+
+        try:
+            return Selector(model) if model else Selector()
+        except Exception:  # noqa: BLE001 - no weights for it: clicks still work on colour
+            return Selector(None)
+    return make
+
+
+def default_segment(name: str, bgr: np.ndarray, class_name: str | None) -> np.ndarray:
+    """A model's mask of ``class_name`` (or of all it finds) on ``bgr``, on the CPU."""
+    from livesegment.core.segmenter import Segmenter
+    from livesegment.core.select.editing import predicted_mask
+
+    return predicted_mask(Segmenter.create(name, "cpu"), bgr, class_name)
+
+
+class LabelWindow(QMainWindow):
+    """``store``: the label folder to work on (None: the user opens one). Factories and
+    questions are attributes and arguments so tests can replace them."""
+
+    model_ready = pyqtSignal(str)  # a trained model the user chose as the live model
+
+    def __init__(self, store: LabelStore | None = None, *, model: str | None = None,
+                 make_selector: SelectorFactory | None = None,
+                 segment: Segment = default_segment) -> None:
+        super().__init__()
+        self.setWindowTitle("livesegment: label")
+        self.model = model
+        self._make_selector = make_selector or default_selector(model)
+        self._segment = segment
+        self.background = BackgroundWork(self)
+        self.store: LabelStore | None = None
+        self.sitting: Sitting | None = None
+        self.keys: list[str] = []
+        self.index = 0
+        self.last_answer_ms = 0.0  # from the last click to its mask on screen
+        self.last_step_ms = 0.0  # the step's own work on the sitting's worker
+        self._clicked_at: float | None = None
+        self.ask_model: Callable[[], str | None] = self._ask_model
+        self.ask_folder: Callable[[str], str | None] = self._ask_folder
+        self._build()
+        if store is not None:
+            self.set_store(store)
+
+    # -- construction -----------------------------------------------------------------------
+    def _build(self) -> None:
+        self.canvas = Canvas()
+        self.timeline = Timeline()
+        middle = QWidget()
+        layout = QVBoxLayout(middle)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.canvas, 1)
+        layout.addWidget(self.timeline)
+        self.setCentralWidget(middle)
+        self.class_editor = ClassEditor()
+        self.brush_size = QDoubleSpinBox()
+        self.brush_size.setRange(1, 200)
+        self.brush_size.setValue(self.canvas.brush_radius)
+        self.brush_size.valueChanged.connect(self._brush_changed)
+        self.tool_label = QLabel()
+        panel = QWidget()
+        form = QFormLayout(panel)
+        form.addRow(self.class_editor)
+        form.addRow("Tool", self.tool_label)
+        form.addRow("Brush radius", self.brush_size)
+        dock = QDockWidget("Classes and tools", self)
+        dock.setObjectName("label-tools")
+        dock.setWidget(panel)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.busy = QLabel("")
+        self.statusBar().addPermanentWidget(self.busy)
+        self._add_actions()
+        self.set_tool(Tool.CLICK)
+        self.canvas.clicked.connect(self.click)
+        self.canvas.boxed.connect(self.box)
+        self.canvas.stroked.connect(self.stroke)
+        self.canvas.picked.connect(self.pick)
+        self.timeline.moved.connect(self.go)
+        self.class_editor.edited.connect(self.edit_classes)
+        self.class_editor.removed.connect(self.remove_class)
+        self.class_editor.error.connect(self.show_error)
+        self.resize(1280, 800)
+
+    def _add_actions(self) -> None:
+        file_menu, edit_menu, tools_menu, go_menu = (self.menuBar().addMenu(t) for t in (
+            "&File", "&Edit", "&Tools", "&Go"))
+        entries = [
+            (file_menu, "Open &pictures…", "Ctrl+O", self.choose_pictures),
+            (file_menu, "Open &video…", "Ctrl+Shift+O", self.choose_video),
+            (file_menu, "&Segment with model…", "Ctrl+M", self.choose_segment),
+            (file_menu, "&Close", "Ctrl+W", self.close),
+            (edit_menu, "&Undo", "Ctrl+Z", self.undo),
+            (edit_menu, "&Redo", ("Ctrl+Shift+Z", "Ctrl+Y"), self.redo),
+            (edit_menu, "&Accept object", ("Return", "Enter"), self.accept),
+            (edit_menu, "&Drop object", "Esc", self.drop),
+            (tools_menu, "&Clicks and boxes", "C", lambda: self.set_tool(Tool.CLICK)),
+            (tools_menu, "&Brush", "B", lambda: self.toggle_tool(Tool.BRUSH)),
+            (tools_menu, "&Eraser", "E", lambda: self.toggle_tool(Tool.ERASER)),
+            (tools_menu, "Larger brush", "]", lambda: self.scale_brush(BRUSH_STEP)),
+            (tools_menu, "Smaller brush", "[", lambda: self.scale_brush(1 / BRUSH_STEP)),
+            (go_menu, "&Next picture", ("Right", "PgDown", "D"), lambda: self.go(self.index + 1)),
+            (go_menu, "&Previous picture", ("Left", "PgUp", "A"),
+             lambda: self.go(self.index - 1)),
+            (go_menu, "&First", "Home", lambda: self.go(0)),
+            (go_menu, "&Last", "End", lambda: self.go(len(self.keys) - 1)),
+            (go_menu, "Next to &look at", "N", self.next_to_look_at),
+        ]
+        self.actions_by_name: dict[str, QAction] = {}
+        for menu, text, keys, slot in entries:
+            action = QAction(text, self)
+            keys = (keys,) if isinstance(keys, str) else keys
+            action.setShortcuts([QKeySequence(k) for k in keys])
+            action.triggered.connect(slot)
+            menu.addAction(action)
+            self.addAction(action)
+            self.actions_by_name[text.replace("&", "").rstrip("…")] = action
+        for n in range(1, 10):  # number keys choose the class
+            action = QAction(f"Class {n}", self)
+            action.setShortcut(QKeySequence(str(n)))
+            action.triggered.connect(lambda _=False, n=n: self.class_editor.select(n))
+            self.addAction(action)
+
+    # -- the label folder -------------------------------------------------------------------
+    def set_store(self, store: LabelStore) -> None:
+        """Works on ``store`` from now on; continues where an earlier sitting stopped (the
+        picture with a draft, else the first one nobody labelled)."""
+        if self.sitting is not None:
+            self.sitting.close()
+        self.store = store
+        self.sitting = Sitting(store, self._make_selector, self)
+        self.sitting.opened.connect(self._opened)
+        self.sitting.changed.connect(self._changed)
+        self.sitting.busy.connect(self._busy)
+        self.sitting.failed.connect(self.show_error)
+        self.keys = store.keys()
+        self.setWindowTitle(f"livesegment: label {store.folder}")
+        self._show_classes()
+        self.timeline.set_count(len(self.keys))
+        self._refresh_marks()
+        self.index = -1
+        self.go(self._where_to_continue())
+
+    def _where_to_continue(self) -> int:
+        for i, key in enumerate(self.keys):
+            if self.store.draft(key) is not None:  # type: ignore[union-attr]
+                return i
+        done = set(self.store.labelled())  # type: ignore[union-attr]
+        return next((i for i, k in enumerate(self.keys) if k not in done), 0)
+
+    def _show_classes(self, keep: int | None = None) -> None:
+        classes = [ClassEntry(c.name, tuple(c.colour)) for c in self.store.classes]
+        self.class_editor.set_classes(classes, keep)
+        self._palette = palette_of([c.colour for c in classes])
+
+    def _refresh_marks(self) -> None:
+        marks: dict[int, Mark] = {}
+        threshold = self.look_threshold()
+        for i, key in enumerate(self.keys):
+            status = self.store.status(key)
+            if status is not None:
+                marks[i] = (Mark.LABELLED if status.human else Mark.CARRIED
+                            if status.confidence >= threshold else Mark.LOOK)
+        self.timeline.set_marks(marks)
+
+    @staticmethod
+    def look_threshold() -> float:
+        from livesegment.core.select.tracking import THRESHOLD
+
+        return THRESHOLD
+
+    @property
+    def key(self) -> str | None:
+        return self.keys[self.index] if 0 <= self.index < len(self.keys) else None
+
+    def go(self, index: int) -> None:
+        """Shows picture ``index`` (clamped); its sheet and selector are readied on the worker."""
+        if not self.keys:
+            return
+        index = min(max(index, 0), len(self.keys) - 1)
+        if index == self.index:
+            return
+        self.index = index
+        self.timeline.set_index(index)
+        self.canvas.show_picture(None, f"Loading {self.key}…")
+        self.sitting.show(self.key)  # type: ignore[union-attr]
+
+    def next_to_look_at(self) -> None:
+        marks = self.timeline.marks()
+        later = [i for i, m in sorted(marks.items()) if m is Mark.LOOK and i > self.index]
+        looks = later or [i for i, m in sorted(marks.items()) if m is Mark.LOOK]
+        if looks:
+            self.go(looks[0])
+        else:
+            self.say("No frame needs a look")
+
+    def _opened(self, key: str) -> None:
+        if key != self.key:
+            return
+        self.canvas.show_picture(self.sitting.picture(key))  # type: ignore[union-attr]
+        self._paint_sheet()
+
+    def _paint_sheet(self) -> None:
+        sheet = self.sitting.sheet(self.key) if self.sitting and self.key else None
+        self.canvas.show_moment(sheet.now if sheet else None, self._palette)
+
+    def _changed(self, key: str, step_ms: float) -> None:
+        self.last_step_ms = step_ms
+        if key == self.key:
+            self._paint_sheet()
+            if self._clicked_at is not None:
+                self.last_answer_ms = (time.perf_counter() - self._clicked_at) * 1e3
+                self._clicked_at = None
+                self.say(f"Mask in {self.last_answer_ms:.0f} ms", 3000)
+        self._mark(key)
+
+    def _mark(self, key: str) -> None:
+        status = self.store.status(key) if self.store else None
+        marks = self.timeline.marks()
+        i = self.keys.index(key)
+        if status is None:
+            marks.pop(i, None)
+        else:
+            marks[i] = (Mark.LABELLED if status.human else Mark.CARRIED
+                        if status.confidence >= self.look_threshold() else Mark.LOOK)
+        self.timeline.set_marks(marks)
+
+    # -- steps ------------------------------------------------------------------------------
+    def _step(self, step: Callable, selector: bool = False) -> None:
+        if self.sitting is None or self.key is None:
+            return
+        self.sitting.step(self.key, step, self.class_editor.class_id(), selector)
+
+    def click(self, x: float, y: float, include: bool) -> None:
+        self._clicked_at = time.perf_counter()
+        self._step(lambda s, p: click(s, p, x, y, include), selector=True)
+
+    def box(self, box: tuple[float, float, float, float]) -> None:
+        self._clicked_at = time.perf_counter()
+        self._step(lambda s, p: drag_box(s, p, box), selector=True)
+
+    def stroke(self, points: list, radius: float, add: bool) -> None:
+        self._step(lambda s, _p: paint(s, points, radius, add))
+
+    def pick(self, x: float, y: float) -> None:
+        self._step(lambda s, _p: take(s, x, y))
+
+    def undo(self) -> None:
+        self._step(lambda s, _p: undo(s))
+
+    def redo(self) -> None:
+        self._step(lambda s, _p: redo(s))
+
+    def drop(self) -> None:
+        self._step(lambda s, _p: drop(s))
+
+    def accept(self) -> None:
+        """Enter: the object into the selected class (a class must exist first)."""
+        class_id = self.class_editor.class_id()
+        if class_id == 0:
+            self.show_error("add a class first (Add, in the class list), then press Enter")
+            return
+        self._step(lambda s, _p: accept(s, class_id))
+        self.accepted(self.key, class_id)
+
+    def accepted(self, key: str | None, class_id: int) -> None:
+        """After an accept: a video's carrying starts here (carrying.py hooks in)."""
+
+    # -- tools ------------------------------------------------------------------------------
+    def set_tool(self, tool: Tool) -> None:
+        self.canvas.tool = tool
+        self.tool_label.setText({Tool.CLICK: "clicks and boxes (C)", Tool.BRUSH: "brush (B)",
+                                 Tool.ERASER: "eraser (E)"}[tool])
+        self.canvas.update()
+
+    def toggle_tool(self, tool: Tool) -> None:
+        """B and E switch their tool on, and back to clicks when it is on already."""
+        self.set_tool(Tool.CLICK if self.canvas.tool is tool else tool)
+
+    def scale_brush(self, factor: float) -> None:
+        self.brush_size.setValue(self.brush_size.value() * factor)
+
+    def _brush_changed(self, value: float) -> None:
+        self.canvas.brush_radius = value
+        self.canvas.update()
+
+    # -- classes ----------------------------------------------------------------------------
+    def edit_classes(self, classes: tuple[ClassEntry, ...]) -> None:
+        """Add, rename or recolour: saved at once; a refusal leaves the list as it was."""
+        keep = self.class_editor.class_id()
+        if len(classes) > len(self.class_editor.classes()):
+            keep = len(classes) - 1  # a new class is the one the user wants to label next
+        chosen = [LabelClass(c.name, tuple(c.colour)) for c in classes]
+        self._on_worker(lambda: self.store.set_classes(chosen),  # type: ignore[union-attr]
+                        lambda _: self._classes_saved(keep))
+
+    def remove_class(self, class_id: int) -> None:
+        """Removes a class no pixel has (the store refuses otherwise); later ids move down,
+        so every sheet is read again from disk."""
+        self._on_worker(lambda: self.store.remove_class(class_id),  # type: ignore[union-attr]
+                        lambda _: self._classes_saved(max(1, class_id - 1), reload=True))
+        self.sitting.forget()  # type: ignore[union-attr] - queued after the removal
+
+    def _classes_saved(self, keep: int, reload: bool = False) -> None:
+        self._show_classes(keep)
+        if reload and self.key:
+            self.sitting.show(self.key)  # type: ignore[union-attr]
+        self._paint_sheet()
+        self.say("Classes saved", 3000)
+
+    def _on_worker(self, work: Callable[[], Any], then: Callable[[Any], None]) -> None:
+        """``work`` after the steps queued so far, ``then(result)`` back here; a failure
+        shows its message and puts the class list back as saved."""
+        if self.sitting is None:
+            return
+        answer = self.background.answer
+
+        def run() -> None:
+            try:
+                result = work()
+            except Exception as exc:  # noqa: BLE001 - shown; the store is as it was
+                from livesegment.errors import describe
+
+                answer(self._refused, describe(exc))
+                return
+            answer(then, result)
+        self.sitting.call(run)
+
+    def _refused(self, message: str) -> None:
+        self.show_error(message)
+        if self.store is not None:
+            self._show_classes()
+
+    # -- a model's answer as the start ----------------------------------------------------
+    def choose_segment(self) -> None:
+        name = self.ask_model()
+        if name:
+            self.segment_with(name)
+
+    def segment_with(self, name: str) -> None:
+        """Segments the shown picture with model ``name`` (background thread); its mask of
+        the selected class (or of all it finds) becomes the object to correct."""
+        key = self.key
+        bgr = self.sitting.picture(key) if self.sitting and key else None
+        if bgr is None:
+            self.show_error("open a picture first")
+            return
+        class_name = self.class_editor.classes()[self.class_editor.class_id()].name \
+            if self.class_editor.class_id() else None
+        self._busy(f"Segmenting with {name}…")
+        self.background.run(lambda: self._segment(name, bgr, class_name),
+                            lambda mask: self._segmented(key, mask, name),
+                            lambda why: (self._busy(""),
+                                         self.show_error(f"cannot segment with {name}: {why}")))
+
+    def _segmented(self, key: str, mask: np.ndarray, name: str) -> None:
+        self._busy("")
+        if not np.asarray(mask).any():
+            self.say(f"{name} found nothing here", 5000)
+            return
+        self.sitting.step(key, lambda s, _p: start_from(s, mask),  # type: ignore[union-attr]
+                          self.class_editor.class_id())
+
+    def _ask_model(self) -> str | None:
+        from livesegment.core.models.catalog import MODEL_NAMES
+
+        choices = list(MODEL_NAMES) + ["A model file (.pt)…"]
+        current = choices.index(self.model) if self.model in choices else 0
+        name, ok = QInputDialog.getItem(self, "Segment with model", "Model:", choices, current,
+                                        False)
+        if not ok:
+            return None
+        if name == choices[-1]:
+            path, _ = QFileDialog.getOpenFileName(self, "Model file", "", "Models (*.pt)")
+            return path or None
+        return name
+
+    # -- opening pictures or a video --------------------------------------------------------
+    def choose_pictures(self) -> None:
+        source = QFileDialog.getExistingDirectory(self, "Folder of pictures (or a label folder)")
+        if source:
+            self.open_source(source)
+
+    def choose_video(self) -> None:
+        source, _ = QFileDialog.getOpenFileName(
+            self, "Video to label", "", "Videos (*.mp4 *.mkv *.mov *.avi *.webm *.m4v *.gif)")
+        if source:
+            self.open_source(source)
+
+    def open_source(self, source: str, output: str | None = None) -> None:
+        """A label folder is opened as it is; pictures or a video get a new label folder
+        (asked for), made on a background thread."""
+        from livesegment.io.datasets.labelfiles import is_label_folder
+
+        if is_label_folder(Path(source)):
+            self._open_store(lambda: LabelStore.open(source))
+            return
+        output = output or self.ask_folder(str(default_output(Path(source))))
+        if output:
+            self._open_store(lambda: LabelStore.create(output, source))
+
+    def _open_store(self, make: Callable[[], LabelStore]) -> None:
+        self._busy("Opening…")
+        self.background.run(make, lambda store: (self._busy(""), self.set_store(store)),
+                            lambda why: (self._busy(""), self.show_error(why)))
+
+    def _ask_folder(self, suggestion: str) -> str | None:
+        path, _ = QFileDialog.getSaveFileName(self, "Label folder to create", suggestion, "")
+        return path or None
+
+    # -- messages and lifetime -------------------------------------------------------------
+    def say(self, message: str, ms: int = 8000) -> None:
+        self.statusBar().showMessage(message, ms)
+
+    def show_error(self, message: str) -> None:
+        self.statusBar().showMessage(f"Error: {message}")
+
+    def _busy(self, text: str) -> None:
+        self.busy.setText(text)
+        self.canvas.set_message(text)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if self.sitting is not None:
+            self.sitting.close()
+        self.background.join(2.0)
+        super().closeEvent(event)
+
+
+def default_output(source: Path) -> Path:
+    """Where a new label folder goes: beside the source, named after it."""
+    return source.parent / f"{source.stem if source.is_file() else source.name}-labels"
