@@ -17,13 +17,8 @@ from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import (QColorDialog, QHBoxLayout, QInputDialog, QListWidget,
                              QListWidgetItem, QPushButton, QVBoxLayout, QWidget)
 
+from livesegment.gui.label import free_colour
 from livesegment.gui.widgets import swatch
-
-# Colours a new class gets, the first one no class has: far apart from each other and from
-# the highlight of the object being drawn.
-NEW_COLOURS = ((230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180),
-               (70, 240, 240), (240, 50, 230), (210, 245, 60), (0, 128, 128), (170, 110, 40))
-
 
 @dataclass(frozen=True)
 class ClassEntry:
@@ -100,7 +95,8 @@ class ClassEditor(QWidget):
     def add(self) -> None:
         name = self._new_name("Add class", "")
         if name is not None:
-            self.edited.emit(self._classes + (ClassEntry(name, self._free_colour()),))
+            self.edited.emit(self._classes + (ClassEntry(name, free_colour(
+                [c.colour for c in self._classes])),))
 
     def rename(self) -> None:
         k = self.class_id()
@@ -122,17 +118,6 @@ class ClassEditor(QWidget):
         k = self.class_id()
         if k != 0:
             self.removed.emit(k)
-
-    def _free_colour(self) -> tuple[int, int, int]:
-        """A colour no class has (the store refuses two classes of one colour)."""
-        taken = {c.colour for c in self._classes}
-        free = [c for c in NEW_COLOURS if c not in taken]
-        if free:
-            return free[0]
-        n = len(self._classes)
-        while (colour := ((n * 97) % 256, (n * 57 + 80) % 256, (n * 151 + 160) % 256)) in taken:
-            n += 1
-        return colour
 
     def _emit_with(self, k: int, entry: ClassEntry) -> None:
         self.edited.emit(self._classes[:k] + (entry,) + self._classes[k + 1:])

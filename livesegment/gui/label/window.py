@@ -24,6 +24,7 @@ from PyQt6.QtWidgets import (QDockWidget, QDoubleSpinBox, QFileDialog, QFormLayo
 from livesegment.core.select.editing import (accept, click, drag_box, drop, paint, redo,
                                              start_from, take, undo)
 from livesegment.gui.background import BackgroundWork
+from livesegment.gui.label import default_output
 from livesegment.gui.label.canvas import Canvas, Tool, palette_of
 from livesegment.gui.label.classes import ClassEditor, ClassEntry
 from livesegment.gui.label.sitting import Prompted, Sitting
@@ -466,8 +467,3 @@ class LabelWindow(QMainWindow):
             self.sitting.close()
         self.background.join(2.0)
         super().closeEvent(event)
-
-
-def default_output(source: Path) -> Path:
-    """Where a new label folder goes: beside the source, named after it."""
-    return source.parent / f"{source.stem if source.is_file() else source.name}-labels"
