@@ -43,12 +43,14 @@ Step = Callable[[Sheet, Predict], Sheet]
 
 class Sitting(QObject):
     """Steps in, sheets out. ``opened(key)`` once a picture and its sheet are ready,
-    ``changed(key, ms)`` after a step (ms: how long the step took on the worker),
+    ``changed(key, ms)`` after a step (ms: how long the step took on the worker), painted
+    before it is saved, then ``saved(key)``,
     ``busy(text)`` while slow work runs ("" when done), ``failed(text)`` on any error: the
     sheet stays as it was and the window lives on."""
 
     opened = pyqtSignal(str)
     changed = pyqtSignal(str, float)
+    saved = pyqtSignal(str)
     busy = pyqtSignal(str)
     failed = pyqtSignal(str)
 
@@ -95,6 +97,10 @@ class Sitting(QObject):
         """``work()`` on the worker, after the steps queued before it."""
         self._put(USER, work)
 
+    def idle(self) -> bool:
+        """Nothing queued and nothing running (what a test waits for)."""
+        return self._jobs.unfinished_tasks == 0
+
     def close(self, timeout_s: float = 5.0) -> None:
         self._put(-1, None)
         self._thread.join(timeout_s)
@@ -113,6 +119,8 @@ class Sitting(QObject):
             except Exception as exc:  # noqa: BLE001 - shown, and the sitting goes on
                 self.busy.emit("")
                 self.failed.emit(describe(exc))
+            finally:
+                self._jobs.task_done()
 
     def _open(self, key: str) -> None:
         if key != self.wanted:
@@ -169,6 +177,7 @@ class Sitting(QObject):
         self.changed.emit(key, (time.perf_counter() - started) * 1e3)
         try:
             self._save(key, new, class_id)
+            self.saved.emit(key)
         except Exception as exc:  # noqa: BLE001 - the next step tries again
             self.failed.emit(f"not saved ({key}): {describe(exc)}")
 

@@ -174,6 +174,7 @@ class LabelWindow(QMainWindow):
         self.sitting = Sitting(store, self._make_selector, self)
         self.sitting.opened.connect(self._opened)
         self.sitting.changed.connect(self._changed)
+        self.sitting.saved.connect(self._mark)
         self.sitting.busy.connect(self._busy)
         self.sitting.failed.connect(self.show_error)
         self.keys = store.keys()
@@ -255,7 +256,6 @@ class LabelWindow(QMainWindow):
                 self.last_answer_ms = (time.perf_counter() - self._clicked_at) * 1e3
                 self._clicked_at = None
                 self.say(f"Mask in {self.last_answer_ms:.0f} ms", 3000)
-        self._mark(key)
 
     def _mark(self, key: str) -> None:
         status = self.store.status(key) if self.store else None
