@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
-import numpy as np
 from PyQt6.QtCore import QPoint, Qt
 
 from livesegment.core.select import Selector

@@ -190,7 +190,7 @@ def test_segment_with_a_model_starts_from_its_mask(qtbot, tmp_path):
         return mask((50, 30, 80, 90))
 
     window = open_window(qtbot, make_store(tmp_path), segment=segment)
-    window.ask_model = lambda: "espnetv2-voc"
+    window.ask_model = lambda parent, current: "espnetv2-voc"
     window.actions_by_name["Segment with model"].trigger()
     qtbot.waitUntil(lambda: now(window).mask.any(), timeout=10000)
     settle(qtbot, window)

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from livesegment.core.select.editing import Predict, Sheet, begin, start_from
+from livesegment.core.select.editing import Predict, Sheet, begin, start_from, with_labels
 from livesegment.errors import describe
 
 USER, BACKGROUND = 0, 1  # queue priorities: the user's steps first
@@ -39,6 +39,18 @@ class Prompted(Protocol):
 
 
 Step = Callable[[Sheet, Predict], Sheet]
+
+
+def default_selector(model: str | None) -> Callable[[], Prompted]:
+    """The selector guided by ``model``'s classes (colour alone where it cannot load)."""
+    def make() -> Prompted:
+        from livesegment.core.select import Selector
+
+        try:
+            return Selector(model) if model else Selector()
+        except Exception:  # noqa: BLE001 - no weights for it: clicks still work on colour
+            return Selector(None)
+    return make
 
 
 class Sitting(QObject):
@@ -64,6 +76,7 @@ class Sitting(QObject):
         self.wanted: str | None = None  # the picture the window shows
         self._sheets: dict[str, Sheet] = {}
         self._saved: dict[str, np.ndarray] = {}  # the labels array last written per picture
+        self._accepted: dict[str, float] = {}  # when the user's labels were last written
         self._pictures: OrderedDict[str, np.ndarray] = OrderedDict()
         self._order = itertools.count()
         self._jobs: queue.PriorityQueue = queue.PriorityQueue()
@@ -88,6 +101,12 @@ class Sitting(QObject):
              priority: int = USER) -> None:
         """``step(sheet, predict)`` on the worker, then saved; ``selector``: it clicks."""
         self._put(priority, lambda: self._apply(key, step, class_id, selector))
+
+    def receive(self, key: str, labels: np.ndarray, started: float) -> None:
+        """Labels carried to ``key`` by a run that began at ``started`` (time.monotonic):
+        a sheet in memory takes them as one step; one the user accepted on since then keeps
+        the user's labels (and writes them back over the carried ones)."""
+        self._put(BACKGROUND, lambda: self._receive(key, labels, started))
 
     def forget(self) -> None:
         """Drops every sheet (the classes were renumbered): each is read again from disk."""
@@ -181,6 +200,19 @@ class Sitting(QObject):
         except Exception as exc:  # noqa: BLE001 - the next step tries again
             self.failed.emit(f"not saved ({key}): {describe(exc)}")
 
+    def _receive(self, key: str, labels: np.ndarray, started: float) -> None:
+        sheet = self._sheets.get(key)
+        if self._accepted.get(key, -1.0) > started and sheet is not None:
+            self.store.save_labels(key, np.array(sheet.now.labels))
+            return
+        if sheet is None:
+            return  # read from the store when it is opened
+        new = with_labels(sheet, labels)
+        self._sheets[key] = new
+        self._saved[key] = new.now.labels  # the store has them already, as carried
+        self.changed.emit(key, 0.0)
+        self.saved.emit(key)
+
     def _save(self, key: str, sheet: Sheet, class_id: int) -> None:
         """The class ids when they changed (a click changes only the draft), and the
         draft: what is being drawn, or None once it is accepted or dropped."""
@@ -188,6 +220,7 @@ class Sitting(QObject):
         if now.labels is not self._saved.get(key):
             self.store.save_labels(key, np.array(now.labels))
             self._saved[key] = now.labels
+            self._accepted[key] = time.monotonic()
         drawn = np.array(now.mask) if now.drawing else None
         self.store.save_draft(key, drawn, now.taken or class_id)
 

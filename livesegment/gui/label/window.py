@@ -17,36 +17,24 @@ from typing import Any
 
 import numpy as np
 from PyQt6.QtCore import Qt, pyqtSignal
-from PyQt6.QtGui import QAction, QKeySequence
-from PyQt6.QtWidgets import (QDockWidget, QDoubleSpinBox, QFileDialog, QFormLayout,
-                             QInputDialog, QLabel, QMainWindow, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (QDockWidget, QDoubleSpinBox, QFormLayout, QLabel, QMainWindow,
+                             QVBoxLayout, QWidget)
 
 from livesegment.core.select.editing import (accept, click, drag_box, drop, paint, redo,
                                              start_from, take, undo)
 from livesegment.gui.background import BackgroundWork
-from livesegment.gui.label import default_output
+from livesegment.gui.label import default_output, questions
 from livesegment.gui.label.canvas import Canvas, Tool, palette_of
+from livesegment.gui.label.carrying import Carrier
 from livesegment.gui.label.classes import ClassEditor, ClassEntry
-from livesegment.gui.label.sitting import Prompted, Sitting
+from livesegment.gui.label.keys import add_actions
+from livesegment.gui.label.sitting import Prompted, Sitting, default_selector
 from livesegment.gui.label.timeline import Mark, Timeline
+from livesegment.gui.label.training import TrainDialog
 from livesegment.io.datasets.labelstore import LabelClass, LabelStore
-
-BRUSH_STEP = 1.25  # [ and ] grow and shrink the brush by this factor
 
 SelectorFactory = Callable[[], Prompted]
 Segment = Callable[[str, np.ndarray, "str | None"], np.ndarray]
-
-
-def default_selector(model: str | None) -> SelectorFactory:
-    """The selector guided by ``model``'s classes (colour alone where it cannot load)."""
-    def make() -> Prompted:
-        from livesegment.core.select import Selector
-
-        try:
-            return Selector(model) if model else Selector()
-        except Exception:  # noqa: BLE001 - no weights for it: clicks still work on colour
-            return Selector(None)
-    return make
 
 
 def default_segment(name: str, bgr: np.ndarray, class_name: str | None) -> np.ndarray:
@@ -79,8 +67,13 @@ class LabelWindow(QMainWindow):
         self.last_answer_ms = 0.0  # from the last click to its mask on screen
         self.last_step_ms = 0.0  # the step's own work on the sitting's worker
         self._clicked_at: float | None = None
-        self.ask_model: Callable[[], str | None] = self._ask_model
-        self.ask_folder: Callable[[str], str | None] = self._ask_folder
+        self.ask_model, self.ask_new_folder = questions.ask_model, questions.ask_new_folder
+        self.ask_pictures, self.ask_video = questions.ask_pictures, questions.ask_video
+        self.ask_training = questions.ask_training
+        self.carrier = Carrier(self)
+        self.carrier.frame.connect(self._carried)
+        self.carrier.ended.connect(self._carry_ended)
+        self.training: TrainDialog | None = None
         self._build()
         if store is not None:
             self.set_store(store)
@@ -113,7 +106,7 @@ class LabelWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.busy = QLabel("")
         self.statusBar().addPermanentWidget(self.busy)
-        self._add_actions()
+        self.actions_by_name = add_actions(self)
         self.set_tool(Tool.CLICK)
         self.canvas.clicked.connect(self.click)
         self.canvas.boxed.connect(self.box)
@@ -124,45 +117,6 @@ class LabelWindow(QMainWindow):
         self.class_editor.removed.connect(self.remove_class)
         self.class_editor.error.connect(self.show_error)
         self.resize(1280, 800)
-
-    def _add_actions(self) -> None:
-        file_menu, edit_menu, tools_menu, go_menu = (self.menuBar().addMenu(t) for t in (
-            "&File", "&Edit", "&Tools", "&Go"))
-        entries = [
-            (file_menu, "Open &pictures…", "Ctrl+O", self.choose_pictures),
-            (file_menu, "Open &video…", "Ctrl+Shift+O", self.choose_video),
-            (file_menu, "&Segment with model…", "Ctrl+M", self.choose_segment),
-            (file_menu, "&Close", "Ctrl+W", self.close),
-            (edit_menu, "&Undo", "Ctrl+Z", self.undo),
-            (edit_menu, "&Redo", ("Ctrl+Shift+Z", "Ctrl+Y"), self.redo),
-            (edit_menu, "&Accept object", ("Return", "Enter"), self.accept),
-            (edit_menu, "&Drop object", "Esc", self.drop),
-            (tools_menu, "&Clicks and boxes", "C", lambda: self.set_tool(Tool.CLICK)),
-            (tools_menu, "&Brush", "B", lambda: self.toggle_tool(Tool.BRUSH)),
-            (tools_menu, "&Eraser", "E", lambda: self.toggle_tool(Tool.ERASER)),
-            (tools_menu, "Larger brush", "]", lambda: self.scale_brush(BRUSH_STEP)),
-            (tools_menu, "Smaller brush", "[", lambda: self.scale_brush(1 / BRUSH_STEP)),
-            (go_menu, "&Next picture", ("Right", "PgDown", "D"), lambda: self.go(self.index + 1)),
-            (go_menu, "&Previous picture", ("Left", "PgUp", "A"),
-             lambda: self.go(self.index - 1)),
-            (go_menu, "&First", "Home", lambda: self.go(0)),
-            (go_menu, "&Last", "End", lambda: self.go(len(self.keys) - 1)),
-            (go_menu, "Next to &look at", "N", self.next_to_look_at),
-        ]
-        self.actions_by_name: dict[str, QAction] = {}
-        for menu, text, keys, slot in entries:
-            action = QAction(text, self)
-            keys = (keys,) if isinstance(keys, str) else keys
-            action.setShortcuts([QKeySequence(k) for k in keys])
-            action.triggered.connect(slot)
-            menu.addAction(action)
-            self.addAction(action)
-            self.actions_by_name[text.replace("&", "").rstrip("…")] = action
-        for n in range(1, 10):  # number keys choose the class
-            action = QAction(f"Class {n}", self)
-            action.setShortcut(QKeySequence(str(n)))
-            action.triggered.connect(lambda _=False, n=n: self.class_editor.select(n))
-            self.addAction(action)
 
     # -- the label folder -------------------------------------------------------------------
     def set_store(self, store: LabelStore) -> None:
@@ -307,7 +261,28 @@ class LabelWindow(QMainWindow):
         self.accepted(self.key, class_id)
 
     def accepted(self, key: str | None, class_id: int) -> None:
-        """After an accept: a video's carrying starts here (carrying.py hooks in)."""
+        """After an accept on a video's frame, once it is saved: its labels are carried
+        through the other frames in the background (a newer accept re-seeds)."""
+        store = self.store
+        if store is None or key is None or not store.is_video():
+            return
+        answer = self.background.answer
+        self.sitting.call(lambda: answer(self.carrier.carry_from, store, key))  # type: ignore
+
+    def _carried(self, carried: Any, started: float) -> None:
+        """A frame the carrying wrote: its sheet (if open) takes the labels, the timeline
+        its mark."""
+        if self.sitting is None or carried.key not in self.keys:
+            return
+        self.sitting.receive(carried.key, carried.labels, started)
+        marks = self.timeline.marks()
+        marks[carried.index] = Mark.LOOK if carried.needs_look else Mark.CARRIED
+        self.timeline.set_marks(marks)
+        self.busy.setText(f"Carrying… frame {carried.index + 1}")
+
+    def _carry_ended(self, text: str, failed: bool) -> None:
+        self.busy.setText("")
+        self.show_error(text) if failed else self.say(text)
 
     # -- tools ------------------------------------------------------------------------------
     def set_tool(self, tool: Tool) -> None:
@@ -376,7 +351,7 @@ class LabelWindow(QMainWindow):
 
     # -- a model's answer as the start ----------------------------------------------------
     def choose_segment(self) -> None:
-        name = self.ask_model()
+        name = self.ask_model(self, self.model)
         if name:
             self.segment_with(name)
 
@@ -404,29 +379,14 @@ class LabelWindow(QMainWindow):
         self.sitting.step(key, lambda s, _p: start_from(s, mask),  # type: ignore[union-attr]
                           self.class_editor.class_id())
 
-    def _ask_model(self) -> str | None:
-        from livesegment.core.models.catalog import MODEL_NAMES
-
-        choices = list(MODEL_NAMES) + ["A model file (.pt)…"]
-        current = choices.index(self.model) if self.model in choices else 0
-        name, ok = QInputDialog.getItem(self, "Segment with model", "Model:", choices, current,
-                                        False)
-        if not ok:
-            return None
-        if name == choices[-1]:
-            path, _ = QFileDialog.getOpenFileName(self, "Model file", "", "Models (*.pt)")
-            return path or None
-        return name
-
     # -- opening pictures or a video --------------------------------------------------------
     def choose_pictures(self) -> None:
-        source = QFileDialog.getExistingDirectory(self, "Folder of pictures (or a label folder)")
+        source = self.ask_pictures(self)
         if source:
             self.open_source(source)
 
     def choose_video(self) -> None:
-        source, _ = QFileDialog.getOpenFileName(
-            self, "Video to label", "", "Videos (*.mp4 *.mkv *.mov *.avi *.webm *.m4v *.gif)")
+        source = self.ask_video(self)
         if source:
             self.open_source(source)
 
@@ -438,7 +398,7 @@ class LabelWindow(QMainWindow):
         if is_label_folder(Path(source)):
             self._open_store(lambda: LabelStore.open(source))
             return
-        output = output or self.ask_folder(str(default_output(Path(source))))
+        output = output or self.ask_new_folder(self, str(default_output(Path(source))))
         if output:
             self._open_store(lambda: LabelStore.create(output, source))
 
@@ -447,9 +407,39 @@ class LabelWindow(QMainWindow):
         self.background.run(make, lambda store: (self._busy(""), self.set_store(store)),
                             lambda why: (self._busy(""), self.show_error(why)))
 
-    def _ask_folder(self, suggestion: str) -> str | None:
-        path, _ = QFileDialog.getSaveFileName(self, "Label folder to create", suggestion, "")
-        return path or None
+    # -- training ---------------------------------------------------------------------------
+    def choose_training(self) -> None:
+        if self.store is None or not self.store.labelled():
+            self.show_error("label a few pictures first (Enter accepts an object)")
+            return
+        from livesegment.pipeline.labelling import default_model_path
+
+        answer = self.ask_training(self, default_model_path(self.store))
+        if answer is not None:
+            self.train(*answer)
+
+    def train(self, output: Path, minutes: float, overwrite: bool = False,
+              config: Any = None) -> TrainDialog | None:
+        """Trains on the saved labels in the background; the dialog shows how it goes and
+        offers the result as the live model (``model_ready``)."""
+        if self.training is not None and self.training.running:
+            self.training.show()
+            return self.training
+        if config is None:
+            from livesegment.pipeline.training.trainer import TrainConfig
+
+            config = TrainConfig(base=self.model or TrainConfig.base, time_s=minutes * 60)
+        try:
+            self.training = TrainDialog(self.store, output, self, config=config,
+                                        overwrite=overwrite)
+        except Exception as exc:  # noqa: BLE001 - a thread that would not start
+            from livesegment.errors import describe
+
+            self.show_error(f"cannot train: {describe(exc)}")
+            return None
+        self.training.use_model.connect(self.model_ready)
+        self.training.show()
+        return self.training
 
     # -- messages and lifetime -------------------------------------------------------------
     def say(self, message: str, ms: int = 8000) -> None:
@@ -463,6 +453,10 @@ class LabelWindow(QMainWindow):
         self.canvas.set_message(text)
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self.carrier.cancel(wait_s=5.0)
+        if self.training is not None and self.training.running:
+            self.training.run.cancel()
+            self.training.run.wait(10.0)
         if self.sitting is not None:
             self.sitting.close()
         self.background.join(2.0)
