@@ -16,21 +16,10 @@ from livesegment.pipeline.training.transforms import AugmentSettings
 from tests.conftest import make_clip
 from tests.gui.labelling import click_at, key, now, open_window, settle
 from tests.pipeline.synthetic import synthetic_set
+from tests.pipeline.test_labelling import H, W, iou, square
 
-H, W, SIDE, FRAMES = 96, 128, 32, 8
+FRAMES = 8  # fewer than the pipeline's own tests: the window's part is what is tested here
 CLASSES = (LabelClass("background", (0, 0, 0)), LabelClass("box", (230, 40, 40)))
-
-
-def square(index: int) -> np.ndarray:
-    """Where conftest's synthetic_frame draws the red square on frame ``index``."""
-    out = np.zeros((H, W), bool)
-    x = (index * 4) % (W - SIDE)
-    out[H // 4: H // 4 + SIDE, x: x + SIDE] = True
-    return out
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    return np.count_nonzero(a & b) / np.count_nonzero(a | b)
 
 
 @pytest.fixture
