@@ -195,6 +195,16 @@ def test_the_draft_comes_back_exactly_and_goes_when_dropped(store):
     assert store.draft("p2.png") is not None
     store.save_draft("p2.png", None, 1)
     assert store.draft("p2.png") is None
+    with pytest.raises(ValueError, match="class 3 is not one"):
+        store.save_draft("p2.png", mask, 3)
+
+
+def test_the_class_of_the_object_being_drawn_is_kept_in_step(store):
+    store.save_draft("p0.png", ring() == 1, 2)
+    with pytest.raises(InputError, match="the object being drawn on p0.png is class 'dog'"):
+        store.set_classes(CLASSES[:2])
+    store.remove_class(1)  # the draft's class moves down with the dog
+    assert store.draft("p0.png")[1] == 1 and store.classes[1].name == "dog"
 
 
 def test_a_video_becomes_png_frames(tmp_path):
@@ -225,6 +235,30 @@ def test_what_is_not_a_picture_or_video_is_one_line(tmp_path, make, message):
     with pytest.raises(InputError) as error:
         LabelStore.create(tmp_path / "labels", make(tmp_path))
     assert message in str(error.value) and "\n" not in str(error.value)
+    assert not (tmp_path / "labels").exists()  # a failed start leaves nothing behind
+
+
+def test_an_unfinished_folder_is_completed_when_created_again(tmp_path):
+    source = pictures(tmp_path / "pics", count=2)
+    store = LabelStore.create(tmp_path / "labels", source, CLASSES)
+    state = store.folder / ".livesegment" / "label.json"
+    doc = json.loads(state.read_text())
+    state.write_text(json.dumps({**doc, "complete": False}))  # killed while copying
+    (store.folder / "images" / "p1.png").unlink()
+    (store.folder / "images" / "junk.png").write_bytes(b"half")
+    with pytest.raises(InputError, match="unfinished label folder"):
+        LabelStore.open(store.folder)
+    again = LabelStore.create(store.folder, source, CLASSES)
+    assert again.keys() == ["p0.png", "p1.png"]
+
+
+def test_pictures_are_in_the_order_a_file_browser_shows(tmp_path):
+    source = tmp_path / "pics"
+    source.mkdir()
+    for name in ("img10.png", "img2.png", "IMG1.png"):
+        cv2.imwrite(str(source / name), np.zeros((4, 4, 3), np.uint8))
+    store = LabelStore.create(tmp_path / "labels", source)
+    assert store.keys() == ["IMG1.png", "img2.png", "img10.png"]
 
 
 def test_pictures_whose_masks_would_share_a_name_are_renamed(tmp_path):
