@@ -96,6 +96,7 @@ def test_coco_copy_decodes_to_the_exact_masks_holes_included(store):
     # any COCO reader (ours, here given the file alone) gets the same class ids back
     coco = open_dataset(store.folder / "annotations.json")
     assert coco.format == "COCO" and coco.classes == ("background", "cat", "dog")
+    assert coco.colours == ((0, 0, 0), (200, 30, 30), (20, 180, 40))
     assert [np.array_equal(s.labels, store.labels(Path(s.name).name)) for s in coco] == [
         True, True]
 
@@ -312,3 +313,17 @@ def test_a_killed_sitting_reopens_whole(store):
     coco = open_dataset(store.folder / "annotations.json")
     for sample in coco:  # the COCO copy agrees with the masks after the kill
         assert np.array_equal(sample.labels, again.labels(Path(sample.name).name))
+
+
+@pytest.mark.parametrize(("value", "rgb"), [
+    ("#c81e1e", (200, 30, 30)), ([20, 180, 40], (20, 180, 40)), ("#zzzzzz", None),
+    ("red", None), ([1, 2], None), ([1, 2, 300], None), (None, None),
+])
+def test_coco_category_colours_are_read_where_stated(value, rgb):
+    from livesegment.io.datasets.coco import category_colours, parse_colour
+
+    assert parse_colour(value) == rgb
+    doc = {"categories": [{"id": 1, "name": "cat", "color": value},
+                          {"id": 2, "name": "dog", "color": "#000080"}]}
+    colours = category_colours([(Path("a.json"), doc)], {1: 1, 2: 2}, 3)
+    assert colours == (None if rgb is None else ((0, 0, 0), rgb, (0, 0, 128)))
