@@ -176,6 +176,15 @@ def test_removing_an_unused_class_moves_the_later_ids_down(store):
     assert np.array_equal(open_dataset(store.folder)[0].labels, expected)
 
 
+def test_carried_labels_never_replace_a_persons(store):
+    assert store.save_labels("p0.png", ring(), confidence=0.4)
+    assert store.status("p0.png") == FrameStatus(False, 0.4)
+    assert store.save_labels("p0.png", ring())  # a person accepts: it is theirs now
+    assert not store.save_labels("p0.png", np.zeros_like(ring()), confidence=0.9)
+    assert np.array_equal(store.labels("p0.png"), ring())
+    assert store.status("p0.png") == FrameStatus(True, 1.0)
+
+
 def test_labels_of_the_wrong_shape_or_class_are_refused(store):
     with pytest.raises(ValueError, match="expected"):
         store.save_labels("p0.png", np.zeros((5, 5), np.uint8))

@@ -234,16 +234,21 @@ class LabelStore:
         return None if entry is None else FrameStatus(entry["human"], entry["confidence"])
 
     def save_labels(self, key: str, labels: np.ndarray, *,
-                    confidence: float | None = None) -> None:
+                    confidence: float | None = None) -> bool:
         """A picture's class ids, accepted by a person (``confidence`` None) or carried
-        there with ``confidence``; the mask is replaced whole, then the state and COCO."""
-        labels = self._checked_labels(self._known(key), labels)
+        there with ``confidence``; the mask is replaced whole, then the state and COCO.
+        Carried labels never replace a person's: False (nothing written) where the picture
+        was accepted meanwhile, even by another thread."""
         with self._lock:
-            self._write_labels(key, labels)
+            labels = self._checked_labels(self._known(key), labels)
             human = confidence is None
+            if not human and self._frames.get(key, {}).get("human"):
+                return False
+            self._write_labels(key, labels)
             self._frames[key] = {"human": human, "confidence": 1.0 if human else
                                  float(confidence)}
             self._write_index()
+            return True
 
     def forget_labels(self, key: str) -> None:
         """Back to "not labelled yet" (the reader skips the picture again)."""
