@@ -139,7 +139,8 @@ def carry_labels(store: LabelStore, start: str, *,
                     break
                 after = store.picture(keys[index])
                 labels, confidence = carried(before, after, masks, looks, refine)
-                store.save_labels(keys[index], labels, confidence=confidence)
+                if not store.save_labels(keys[index], labels, confidence=confidence):
+                    break  # a person accepted this frame while it was being carried
                 done.append(index)
                 low = confidence < threshold
                 if low:

@@ -96,6 +96,7 @@ def test_coco_copy_decodes_to_the_exact_masks_holes_included(store):
     # any COCO reader (ours, here given the file alone) gets the same class ids back
     coco = open_dataset(store.folder / "annotations.json")
     assert coco.format == "COCO" and coco.classes == ("background", "cat", "dog")
+    assert coco.colours == ((0, 0, 0), (200, 30, 30), (20, 180, 40))
     assert [np.array_equal(s.labels, store.labels(Path(s.name).name)) for s in coco] == [
         True, True]
 
@@ -175,6 +176,15 @@ def test_removing_an_unused_class_moves_the_later_ids_down(store):
     assert np.array_equal(open_dataset(store.folder)[0].labels, expected)
 
 
+def test_carried_labels_never_replace_a_persons(store):
+    assert store.save_labels("p0.png", ring(), confidence=0.4)
+    assert store.status("p0.png") == FrameStatus(False, 0.4)
+    assert store.save_labels("p0.png", ring())  # a person accepts: it is theirs now
+    assert not store.save_labels("p0.png", np.zeros_like(ring()), confidence=0.9)
+    assert np.array_equal(store.labels("p0.png"), ring())
+    assert store.status("p0.png") == FrameStatus(True, 1.0)
+
+
 def test_labels_of_the_wrong_shape_or_class_are_refused(store):
     with pytest.raises(ValueError, match="expected"):
         store.save_labels("p0.png", np.zeros((5, 5), np.uint8))
@@ -195,6 +205,16 @@ def test_the_draft_comes_back_exactly_and_goes_when_dropped(store):
     assert store.draft("p2.png") is not None
     store.save_draft("p2.png", None, 1)
     assert store.draft("p2.png") is None
+    with pytest.raises(ValueError, match="class 3 is not one"):
+        store.save_draft("p2.png", mask, 3)
+
+
+def test_the_class_of_the_object_being_drawn_is_kept_in_step(store):
+    store.save_draft("p0.png", ring() == 1, 2)
+    with pytest.raises(InputError, match="the object being drawn on p0.png is class 'dog'"):
+        store.set_classes(CLASSES[:2])
+    store.remove_class(1)  # the draft's class moves down with the dog
+    assert store.draft("p0.png")[1] == 1 and store.classes[1].name == "dog"
 
 
 def test_a_video_becomes_png_frames(tmp_path):
@@ -225,6 +245,30 @@ def test_what_is_not_a_picture_or_video_is_one_line(tmp_path, make, message):
     with pytest.raises(InputError) as error:
         LabelStore.create(tmp_path / "labels", make(tmp_path))
     assert message in str(error.value) and "\n" not in str(error.value)
+    assert not (tmp_path / "labels").exists()  # a failed start leaves nothing behind
+
+
+def test_an_unfinished_folder_is_completed_when_created_again(tmp_path):
+    source = pictures(tmp_path / "pics", count=2)
+    store = LabelStore.create(tmp_path / "labels", source, CLASSES)
+    state = store.folder / ".livesegment" / "label.json"
+    doc = json.loads(state.read_text())
+    state.write_text(json.dumps({**doc, "complete": False}))  # killed while copying
+    (store.folder / "images" / "p1.png").unlink()
+    (store.folder / "images" / "junk.png").write_bytes(b"half")
+    with pytest.raises(InputError, match="unfinished label folder"):
+        LabelStore.open(store.folder)
+    again = LabelStore.create(store.folder, source, CLASSES)
+    assert again.keys() == ["p0.png", "p1.png"]
+
+
+def test_pictures_are_in_the_order_a_file_browser_shows(tmp_path):
+    source = tmp_path / "pics"
+    source.mkdir()
+    for name in ("img10.png", "img2.png", "IMG1.png"):
+        cv2.imwrite(str(source / name), np.zeros((4, 4, 3), np.uint8))
+    store = LabelStore.create(tmp_path / "labels", source)
+    assert store.keys() == ["IMG1.png", "img2.png", "img10.png"]
 
 
 def test_pictures_whose_masks_would_share_a_name_are_renamed(tmp_path):
@@ -278,3 +322,17 @@ def test_a_killed_sitting_reopens_whole(store):
     coco = open_dataset(store.folder / "annotations.json")
     for sample in coco:  # the COCO copy agrees with the masks after the kill
         assert np.array_equal(sample.labels, again.labels(Path(sample.name).name))
+
+
+@pytest.mark.parametrize(("value", "rgb"), [
+    ("#c81e1e", (200, 30, 30)), ([20, 180, 40], (20, 180, 40)), ("#zzzzzz", None),
+    ("red", None), ([1, 2], None), ([1, 2, 300], None), (None, None),
+])
+def test_coco_category_colours_are_read_where_stated(value, rgb):
+    from livesegment.io.datasets.coco import category_colours, parse_colour
+
+    assert parse_colour(value) == rgb
+    doc = {"categories": [{"id": 1, "name": "cat", "color": value},
+                          {"id": 2, "name": "dog", "color": "#000080"}]}
+    colours = category_colours([(Path("a.json"), doc)], {1: 1, 2: 2}, 3)
+    assert colours == (None if rgb is None else ((0, 0, 0), rgb, (0, 0, 128)))

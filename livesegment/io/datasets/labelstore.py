@@ -20,6 +20,8 @@ Layout (the reader's image + mask format, see folders.py)::
 from __future__ import annotations
 
 import io
+import re
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -79,9 +81,9 @@ class LabelStore:
         self._dirty = False
         names, colours = files.read_classes(folder)
         self._classes = tuple(LabelClass(n, tuple(c)) for n, c in zip(names, colours))
-        self._keys = sorted(p.name for p in (folder / "images").iterdir()
-                            if p.suffix.lower() in IMAGE_SUFFIXES and not
-                            p.name.startswith("."))
+        self._keys = sorted((p.name for p in (folder / "images").iterdir()
+                             if p.suffix.lower() in IMAGE_SUFFIXES and not
+                             p.name.startswith(".")), key=natural)
         self._pending: set[str] = set()
         self._coded = self._read_coco()
         self._frames = self._checked_frames()
@@ -102,30 +104,25 @@ class LabelStore:
         if folder.exists() and not folder.is_dir():
             raise OutputError(f"{folder} exists and is not a folder; choose a new folder")
         if files.is_label_folder(folder):
-            state = files.read_json(files.state_path(folder))
-            if state.get("complete"):
+            if files.read_json(files.state_path(folder)).get("complete"):
                 return cls.open(folder)
         elif folder.is_dir() and any(folder.iterdir()):
             raise OutputError(f"{folder} already holds files that are not a livesegment label "
                               "folder; choose a new or empty folder")
         pictures, video = plan_sources(sources)
+        chosen = checked_classes(as_classes(classes))
         state = {"format": files.FORMAT, "version": VERSION, "complete": False,
                  "video": video.name if video else None,
                  "sources": [str(p) for p in ([video] if video else pictures)], "frames": {}}
+        made = not folder.exists()
         try:
-            for sub in ("images", "masks", files.STATE_DIR):
-                (folder / sub).mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"cannot create label folder {folder}: {exc.strerror}") from None
-        files.write_json(folder, files.state_path(folder), state)
-        chosen = checked_classes(as_classes(classes))
-        files.write_classes(folder, *split_classes(chosen))
-        if video is not None:
-            extract_frames(video, folder, every, progress)
-        else:
-            copy_pictures(pictures, folder, progress)
-        state["complete"] = True
-        files.write_json(folder, files.state_path(folder), state)
+            fill(folder, state, chosen, pictures, video, every, progress)
+        except BaseException:
+            # all of it is ours (the folder was new, empty, or our unfinished one)
+            shutil.rmtree(folder, ignore_errors=True)
+            if not made:
+                folder.mkdir(exist_ok=True)
+            raise
         store = cls(folder, state)
         store._write_coco()
         return store
@@ -175,6 +172,9 @@ class LabelStore:
                 labels = self.labels(key)
                 if labels.max() > class_id:
                     self._write_labels(key, shift[labels])
+            drawn = self._draft_record()
+            if drawn is not None and drawn[2] > class_id:
+                self._write_draft(drawn[0], drawn[1], drawn[2] - 1)
             self._classes = self._classes[:class_id] + self._classes[class_id + 1:]
             files.write_classes(self.folder, *split_classes(self._classes))
             self._write_index(force=True)
@@ -187,6 +187,10 @@ class LabelStore:
         return tuple(int(c) for c in counts[: len(self._classes)])
 
     def _refuse_removing(self, ids: Sequence[int]) -> None:
+        drawn = self._draft_record()
+        if drawn is not None and drawn[2] in ids:
+            raise InputError(f"the object being drawn on {drawn[0]} is class "
+                             f"'{self._classes[drawn[2]].name}'; accept or drop it first")
         for key in self.labelled():
             present = set(np.unique(self.labels(key)).tolist()) & set(ids)
             if present:
@@ -230,16 +234,21 @@ class LabelStore:
         return None if entry is None else FrameStatus(entry["human"], entry["confidence"])
 
     def save_labels(self, key: str, labels: np.ndarray, *,
-                    confidence: float | None = None) -> None:
+                    confidence: float | None = None) -> bool:
         """A picture's class ids, accepted by a person (``confidence`` None) or carried
-        there with ``confidence``; the mask is replaced whole, then the state and COCO."""
-        labels = self._checked_labels(self._known(key), labels)
+        there with ``confidence``; the mask is replaced whole, then the state and COCO.
+        Carried labels never replace a person's: False (nothing written) where the picture
+        was accepted meanwhile, even by another thread."""
         with self._lock:
-            self._write_labels(key, labels)
+            labels = self._checked_labels(self._known(key), labels)
             human = confidence is None
+            if not human and self._frames.get(key, {}).get("human"):
+                return False
+            self._write_labels(key, labels)
             self._frames[key] = {"human": human, "confidence": 1.0 if human else
                                  float(confidence)}
             self._write_index()
+            return True
 
     def forget_labels(self, key: str) -> None:
         """Back to "not labelled yet" (the reader skips the picture again)."""
@@ -270,31 +279,42 @@ class LabelStore:
     def save_draft(self, key: str, mask: np.ndarray | None, class_id: int) -> None:
         """The object being drawn on ``key`` (HxW bool) and its class, replaced at each
         stroke so a crash loses at most the last one; None drops the draft of ``key``."""
-        path = self.folder / files.STATE_DIR / files.DRAFT_FILE
         with self._lock:
             if mask is None:
                 if self.draft(key) is not None:
-                    path.unlink(missing_ok=True)
+                    self._draft_path().unlink(missing_ok=True)
                 return
             mask = np.asarray(mask)
             if mask.dtype != np.bool_ or mask.shape != self.size(self._known(key)):
                 raise ValueError(f"draft: expected a {self.size(key)} bool mask, got "
                                  f"{mask.dtype} {mask.shape}")
-            buffer = io.BytesIO()
-            np.savez_compressed(buffer, key=np.array(key), class_id=np.array(int(class_id)),
-                                shape=np.array(mask.shape), bits=np.packbits(mask))
-            files.write_bytes(self.folder, path, buffer.getvalue())
+            if not 0 <= class_id < len(self._classes):
+                raise ValueError(f"draft: class {class_id} is not one of the "
+                                 f"{len(self._classes)} classes")
+            self._write_draft(key, mask, class_id)
 
     def draft(self, key: str) -> tuple[np.ndarray, int] | None:
         """The draft left on ``key`` (mask, class id), or None."""
-        path = self.folder / files.STATE_DIR / files.DRAFT_FILE
+        drawn = self._draft_record()
+        return None if drawn is None or drawn[0] != key else (drawn[1], drawn[2])
+
+    def _draft_path(self) -> Path:
+        return self.folder / files.STATE_DIR / files.DRAFT_FILE
+
+    def _write_draft(self, key: str, mask: np.ndarray, class_id: int) -> None:
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, key=np.array(key), class_id=np.array(int(class_id)),
+                            shape=np.array(mask.shape), bits=np.packbits(mask))
+        files.write_bytes(self.folder, self._draft_path(), buffer.getvalue())
+
+    def _draft_record(self) -> tuple[str, np.ndarray, int] | None:
+        """(key, mask, class id) of the draft, whichever picture it is on."""
         try:
-            with np.load(path, allow_pickle=False) as saved:
-                if str(saved["key"]) != key:
-                    return None
+            with np.load(self._draft_path(), allow_pickle=False) as saved:
                 shape = tuple(int(v) for v in saved["shape"])
                 bits = np.unpackbits(saved["bits"], count=shape[0] * shape[1])
-                return bits.reshape(shape).astype(bool), int(saved["class_id"])
+                return (str(saved["key"]), bits.reshape(shape).astype(bool),
+                        int(saved["class_id"]))
         except FileNotFoundError:
             return None
 
@@ -377,6 +397,27 @@ class LabelStore:
         return {k: saved.get(k, {"human": False, "confidence": 0.0}) for k in self._coded}
 
 
+def fill(folder: Path, state: dict, classes: tuple[LabelClass, ...], pictures: list[Path],
+         video: Path | None, every: int, progress: Progress | None) -> None:
+    """Writes a new label folder: the marker first (so what follows is known to be ours),
+    the class files, the pictures or frames, then the marker says it is complete."""
+    try:
+        for sub in ("images", "masks", files.STATE_DIR):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create label folder {folder}: {exc.strerror}") from None
+    for stale in (folder / "images").iterdir():  # an unfinished earlier try's
+        stale.unlink()
+    files.write_json(folder, files.state_path(folder), state)
+    files.write_classes(folder, *split_classes(classes))
+    if video is not None:
+        extract_frames(video, folder, every, progress)
+    else:
+        copy_pictures(pictures, folder, progress)
+    state["complete"] = True
+    files.write_json(folder, files.state_path(folder), state)
+
+
 def as_classes(classes: Sequence[LabelClass | str] | None) -> tuple[LabelClass, ...]:
     """LabelClass values as given; bare names get VOC's colours by id."""
     given = list(classes) if classes is not None else ["background"]
@@ -405,6 +446,11 @@ def checked_classes(classes: tuple[LabelClass, ...]) -> tuple[LabelClass, ...]:
                              f"colour {c.colour}; give each class its own")
         seen[tuple(c.colour)] = c.name
     return tuple(LabelClass(c.name, tuple(int(v) for v in c.colour)) for c in classes)
+
+
+def natural(name: str) -> list:
+    """Sort key putting ``img2`` before ``img10``, as file browsers do."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
 
 
 def split_classes(classes: tuple[LabelClass, ...]) -> tuple[tuple[str, ...], tuple]:
