@@ -126,8 +126,9 @@ def test_enter_accepts_into_the_selected_class_and_saves(qtbot, window):
     assert iou(saved == 2, mask(SQUARE), EVERYWHERE) >= 0.95
     assert not now(window).mask.any() and store.draft("p0.png") is None
     assert store.status("p0.png").human
-    key(qtbot, window, "Ctrl+Z")  # the accept itself is undone, on disk too
-    assert not store.labels("p0.png").any() and now(window).mask.any()
+    key(qtbot, window, "Ctrl+Z")  # the accept itself is undone, on disk too: unlabelled again
+    assert store.labels("p0.png") is None and now(window).mask.any()
+    assert store.status("p0.png") is None
 
 
 def test_escape_drops_the_object(qtbot, window):

@@ -77,6 +77,7 @@ class Sitting(QObject):
         self._sheets: dict[str, Sheet] = {}
         self._saved: dict[str, np.ndarray] = {}  # the labels array last written per picture
         self._accepted: dict[str, float] = {}  # when the user's labels were last written
+        self._fresh: set[str] = set()  # pictures nobody had labelled when their sheet began
         self._pictures: OrderedDict[str, np.ndarray] = OrderedDict()
         self._order = itertools.count()
         self._jobs: queue.PriorityQueue = queue.PriorityQueue()
@@ -105,12 +106,13 @@ class Sitting(QObject):
     def receive(self, key: str, labels: np.ndarray, started: float) -> None:
         """Labels carried to ``key`` by a run that began at ``started`` (time.monotonic):
         a sheet in memory takes them as one step; one the user accepted on since then keeps
-        the user's labels (and writes them back over the carried ones)."""
+        the user's labels (the store kept them too: carried labels never replace a
+        person's)."""
         self._put(BACKGROUND, lambda: self._receive(key, labels, started))
 
     def forget(self) -> None:
         """Drops every sheet (the classes were renumbered): each is read again from disk."""
-        self._put(USER, lambda: (self._sheets.clear(), self._saved.clear()))
+        self._put(USER, lambda: (self._sheets.clear(), self._saved.clear(), self._fresh.clear()))
 
     def call(self, work: Callable[[], None]) -> None:
         """``work()`` on the worker, after the steps queued before it."""
@@ -160,6 +162,8 @@ class Sitting(QObject):
         """The picture's sheet: from memory, else its saved labels and draft."""
         if key not in self._sheets:
             labels = self.store.labels(key)
+            if labels is None:
+                self._fresh.add(key)
             shape = labels.shape if labels is not None else self._picture(key).shape[:2]
             sheet = begin(labels, *shape)
             draft = self.store.draft(key)
@@ -202,11 +206,8 @@ class Sitting(QObject):
 
     def _receive(self, key: str, labels: np.ndarray, started: float) -> None:
         sheet = self._sheets.get(key)
-        if self._accepted.get(key, -1.0) > started and sheet is not None:
-            self.store.save_labels(key, np.array(sheet.now.labels))
-            return
-        if sheet is None:
-            return  # read from the store when it is opened
+        if sheet is None or self._accepted.get(key, -1.0) > started:
+            return  # read from the store when opened; or the user's labels are newer
         new = with_labels(sheet, labels)
         self._sheets[key] = new
         self._saved[key] = new.now.labels  # the store has them already, as carried
@@ -218,7 +219,10 @@ class Sitting(QObject):
         draft: what is being drawn, or None once it is accepted or dropped."""
         now = sheet.now
         if now.labels is not self._saved.get(key):
-            self.store.save_labels(key, np.array(now.labels))
+            if key in self._fresh and not now.labels.any():
+                self.store.forget_labels(key)  # undone back to nothing: not labelled again
+            else:
+                self.store.save_labels(key, np.array(now.labels))
             self._saved[key] = now.labels
             self._accepted[key] = time.monotonic()
         drawn = np.array(now.mask) if now.drawing else None
