@@ -178,3 +178,14 @@ def test_opening_pictures_makes_a_new_label_folder_and_shows_it(qtbot, window, t
     qtbot.waitUntil(lambda: window.canvas.composed() is not None
                     and window.sitting.sheet(window.key) is not None)
     assert window.keys == ["p0.png", "p1.png", "p2.png"]
+
+
+def test_a_selector_model_that_cannot_load_falls_back_to_colour_and_says_so(qtbot, tmp_path):
+    from livesegment.gui.label.sitting import default_selector
+
+    said = []
+    make = default_selector(str(tmp_path / "missing.pt"), said.append)
+    window = open_window(qtbot, make_store(tmp_path), make_selector=make)
+    click_at(qtbot, window, 80, 60)
+    assert said and "missing.pt" in said[0] and "colour alone" in said[0]
+    assert iou(now(window).mask, mask(SQUARE), EVERYWHERE) >= 0.95

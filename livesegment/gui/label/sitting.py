@@ -41,14 +41,17 @@ class Prompted(Protocol):
 Step = Callable[[Sheet, Predict], Sheet]
 
 
-def default_selector(model: str | None) -> Callable[[], Prompted]:
-    """The selector guided by ``model``'s classes (colour alone where it cannot load)."""
+def default_selector(model: str | None, said: Callable[[str], None]) -> Callable[[], Prompted]:
+    """The selector guided by ``model``'s classes; where that model cannot load, colour
+    alone (clicks still work), and ``said`` tells the user why."""
     def make() -> Prompted:
         from livesegment.core.select import Selector
 
         try:
             return Selector(model) if model else Selector()
-        except Exception:  # noqa: BLE001 - no weights for it: clicks still work on colour
+        except Exception as exc:  # noqa: BLE001 - no weights for it: clicks work on colour
+            said(f"the selector's model did not load ({describe(exc)}); clicks use colour "
+                 "alone")
             return Selector(None)
     return make
 

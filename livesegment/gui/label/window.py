@@ -57,9 +57,10 @@ class LabelWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("livesegment: label")
         self.model = model
-        self._make_selector = make_selector or default_selector(model)
         self._segment = segment
         self.background = BackgroundWork(self)
+        self._make_selector = make_selector or default_selector(
+            model, lambda why: self.background.answer(self.show_error, why))
         self.store: LabelStore | None = None
         self.sitting: Sitting | None = None
         self.keys: list[str] = []
