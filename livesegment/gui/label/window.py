@@ -123,8 +123,10 @@ class LabelWindow(QMainWindow):
     def set_store(self, store: LabelStore) -> None:
         """Works on ``store`` from now on; continues where an earlier sitting stopped (the
         picture with a draft, else the first one nobody labelled)."""
+        self.carrier.cancel(wait_s=5.0)  # the earlier folder's carrying, if any
         if self.sitting is not None:
             self.sitting.close()
+            self.sitting.deleteLater()
         self.store = store
         self.sitting = Sitting(store, self._make_selector, self)
         self.sitting.opened.connect(self._opened)
@@ -153,20 +155,19 @@ class LabelWindow(QMainWindow):
         self._palette = palette_of([c.colour for c in classes])
 
     def _refresh_marks(self) -> None:
-        marks: dict[int, Mark] = {}
-        threshold = self.look_threshold()
-        for i, key in enumerate(self.keys):
-            status = self.store.status(key)
-            if status is not None:
-                marks[i] = (Mark.LABELLED if status.human else Mark.CARRIED
-                            if status.confidence >= threshold else Mark.LOOK)
-        self.timeline.set_marks(marks)
+        marks = {i: self._mark_of(key) for i, key in enumerate(self.keys)}
+        self.timeline.set_marks({i: m for i, m in marks.items() if m is not None})
 
-    @staticmethod
-    def look_threshold() -> float:
+    def _mark_of(self, key: str) -> Mark | None:
+        """What the timeline shows for a picture, from who labelled it (the store knows)."""
         from livesegment.core.select.tracking import THRESHOLD
 
-        return THRESHOLD
+        status = self.store.status(key) if self.store else None
+        if status is None:
+            return None
+        if status.human:
+            return Mark.LABELLED
+        return Mark.CARRIED if status.confidence >= THRESHOLD else Mark.LOOK
 
     @property
     def key(self) -> str | None:
@@ -213,14 +214,12 @@ class LabelWindow(QMainWindow):
                 self.say(f"Mask in {self.last_answer_ms:.0f} ms", 3000)
 
     def _mark(self, key: str) -> None:
-        status = self.store.status(key) if self.store else None
-        marks = self.timeline.marks()
+        marks, mark = self.timeline.marks(), self._mark_of(key)
         i = self.keys.index(key)
-        if status is None:
+        if mark is None:
             marks.pop(i, None)
         else:
-            marks[i] = (Mark.LABELLED if status.human else Mark.CARRIED
-                        if status.confidence >= self.look_threshold() else Mark.LOOK)
+            marks[i] = mark
         self.timeline.set_marks(marks)
 
     # -- steps ------------------------------------------------------------------------------
