@@ -450,9 +450,11 @@ class MainWindow(QMainWindow):
         """The labelling window beside this one; a model trained there becomes the live one."""
         from livesegment.gui.label.window import LabelWindow
 
-        self.label_window = LabelWindow(model=self.models.model_name())
-        self.label_window.model_ready.connect(self.open_model_file)
+        if getattr(self, "label_window", None) is None or not self.label_window.isVisible():
+            self.label_window = LabelWindow(model=self.models.model_name())
+            self.label_window.model_ready.connect(self.open_model_file)
         self.label_window.show()
+        self.label_window.raise_()
 
     # -- lifetime ---------------------------------------------------------------------------
     def about(self) -> None:

@@ -217,3 +217,24 @@ def test_labels_from_outside_are_one_undoable_step():
 def test_masks_of_the_wrong_size_are_refused(call, named):
     with pytest.raises(ValueError, match=named):
         call(begin(None, 9, 9))
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("person", mask(SQUARE)),  # the model's class of that name
+    (" Person ", mask(SQUARE)),  # as a user types it
+    ("scratch", mask(SQUARE)),  # a name the model does not know: all it finds
+    (None, mask(SQUARE)),
+    ("car", np.zeros((120, 160), bool)),  # a class it knows and does not see here
+    ("background", mask(SQUARE)),  # never "the background" as an object
+])
+def test_a_models_prediction_as_the_starting_mask(name, expected):
+    from livesegment.core.select.editing import predicted_mask
+    from tests.conftest import fake_segmenter
+
+    red = picture(SQUARE, colour=(0, 0, 255))  # the stand-in model calls red "person"
+    got = predicted_mask(fake_segmenter(), red, name)
+    assert got.dtype == bool
+    if expected.any():
+        assert iou(got, expected, EVERYWHERE) >= 0.9
+    else:
+        assert not got.any()

@@ -27,3 +27,12 @@ def test_label_pictures_or_video_opens_the_labelling_window(qtbot, settings, mon
     assert "Open pictures or a video" in labelling.canvas._message
     labelling.model_ready.emit("/models/parts.pt")  # "Use as live model" in its training dialog
     assert loaded == ["/models/parts.pt"]
+
+
+def test_asking_again_brings_the_same_labelling_window_forward(qtbot, settings):
+    win = _window(qtbot, settings)
+    win.actions_by_name["Label pictures or video…"].trigger()
+    first = win.label_window
+    qtbot.addWidget(first)
+    win.actions_by_name["Label pictures or video…"].trigger()
+    assert win.label_window is first and first.isVisible()

@@ -10,6 +10,7 @@ and training all run on other threads; every failure is a message in the status 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,12 +38,21 @@ SelectorFactory = Callable[[], Prompted]
 Segment = Callable[[str, np.ndarray, "str | None"], np.ndarray]
 
 
+_LOADED: dict[str, Any] = {}  # the last model "Segment with model" loaded, kept for the next
+_USING = threading.Lock()  # a Segmenter is not thread-safe: one prediction at a time
+
+
 def default_segment(name: str, bgr: np.ndarray, class_name: str | None) -> np.ndarray:
-    """A model's mask of ``class_name`` (or of all it finds) on ``bgr``, on the CPU."""
+    """A model's mask of ``class_name`` (or of all it finds) on ``bgr``, on the CPU; the
+    model stays loaded for the next picture (loading takes seconds, predicting less)."""
     from livesegment.core.segmenter import Segmenter
     from livesegment.core.select.editing import predicted_mask
 
-    return predicted_mask(Segmenter.create(name, "cpu"), bgr, class_name)
+    with _USING:
+        if name not in _LOADED:
+            _LOADED.clear()
+            _LOADED[name] = Segmenter.create(name, "cpu")
+        return predicted_mask(_LOADED[name], bgr, class_name)
 
 
 class LabelWindow(QMainWindow):
