@@ -189,3 +189,17 @@ def test_a_selector_model_that_cannot_load_falls_back_to_colour_and_says_so(qtbo
     click_at(qtbot, window, 80, 60)
     assert said and "missing.pt" in said[0] and "colour alone" in said[0]
     assert iou(now(window).mask, mask(SQUARE), EVERYWHERE) >= 0.95
+
+
+def test_only_recent_or_unfinished_pictures_stay_in_memory(qtbot, window, monkeypatch):
+    monkeypatch.setattr("livesegment.gui.label.sitting.SHEETS_KEPT", 1)
+    click_at(qtbot, window, 80, 60)
+    key(qtbot, window, "Return")  # p0: accepted and saved
+    key(qtbot, window, "Right")
+    click_at(qtbot, window, 40, 50)  # p1: an object being drawn, not accepted
+    drawing = now(window).mask.copy()
+    key(qtbot, window, "Right")
+    assert window.sitting.sheet("p0.png") is None  # saved: its history may go
+    assert np.array_equal(window.sitting.sheet("p1.png").now.mask, drawing)  # kept
+    key(qtbot, window, "Home")
+    assert iou(now(window).labels == 1, mask(SQUARE), EVERYWHERE) >= 0.95  # read back

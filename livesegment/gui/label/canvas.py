@@ -199,7 +199,10 @@ class Canvas(QWidget):
             painter.setPen(QPen(colour, 2 * radius, Qt.PenStyle.SolidLine,
                                 Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin))
             points = [self.to_widget(x, y) for x, y in self._stroke]
-            painter.drawPolyline(points) if len(points) > 1 else painter.drawPoint(points[0])
+            if len(points) > 1:
+                painter.drawPolyline(points)
+            else:
+                painter.drawPoint(points[0])
         elif self.tool is not Tool.CLICK and self.underMouse():
             painter.setPen(QPen(QColor(255, 255, 255), 1))
             painter.drawEllipse(self.mapFromGlobal(self.cursor().pos()).toPointF(), radius,

@@ -29,6 +29,7 @@ from livesegment.errors import describe
 
 USER, BACKGROUND = 0, 1  # queue priorities: the user's steps first
 PICTURES_KEPT = 6  # decoded pictures kept for stepping back and forth
+SHEETS_KEPT = 16  # pictures whose undo history stays in memory (a 720p one: 2 MB a step)
 
 
 class Prompted(Protocol):
@@ -77,7 +78,7 @@ class Sitting(QObject):
         self._selector: Prompted | None = None
         self._selector_key: str | None = None
         self.wanted: str | None = None  # the picture the window shows
-        self._sheets: dict[str, Sheet] = {}
+        self._sheets: OrderedDict[str, Sheet] = OrderedDict()  # the least recent first
         self._saved: dict[str, np.ndarray] = {}  # the labels array last written per picture
         self._accepted: dict[str, float] = {}  # when the user's labels were last written
         self._fresh: set[str] = set()  # pictures nobody had labelled when their sheet began
@@ -151,7 +152,20 @@ class Sitting(QObject):
             return  # the user has moved on
         self._picture(key)
         self._sheet(key)
+        self._sheets.move_to_end(key)
+        self._evict()
         self.opened.emit(key)
+
+    def _evict(self) -> None:
+        """Sheets beyond SHEETS_KEPT, least recent first, that hold nothing unsaved go: their
+        labels are on disk, and only their undo history is lost (a video of a few hundred
+        frames would otherwise hold a map and a mask per frame visited)."""
+        for old in list(self._sheets)[:-SHEETS_KEPT]:
+            sheet = self._sheets[old]
+            if not sheet.now.drawing and sheet.now.labels is self._saved.get(old):
+                del self._sheets[old]
+                self._saved.pop(old, None)
+                self._fresh.discard(old)
 
     def _picture(self, key: str) -> np.ndarray:
         if key not in self._pictures:
