@@ -153,3 +153,10 @@ def test_training_into_an_existing_file_without_consent_fails_with_a_message(qtb
 def test_training_with_nothing_labelled_is_refused(qtbot, video):
     video.actions_by_name["Train on these labels"].trigger()
     assert "label a few pictures first" in video.statusBar().currentMessage()
+
+
+def test_enter_with_nothing_drawn_carries_nothing(qtbot, video):
+    key(qtbot, video, "Return")
+    settle(qtbot, video)
+    assert video.carrier.run is None and not video.store.labelled()
+    assert "Error" not in video.statusBar().currentMessage()

@@ -267,17 +267,25 @@ class LabelWindow(QMainWindow):
         if class_id == 0:
             self.show_error("add a class first (Add, in the class list), then press Enter")
             return
-        self._step(lambda s, _p: accept(s, class_id))
-        self.accepted(self.key, class_id)
+        done: list[bool] = []
 
-    def accepted(self, key: str | None, class_id: int) -> None:
-        """After an accept on a video's frame, once it is saved: its labels are carried
-        through the other frames in the background (a newer accept re-seeds)."""
+        def step(sheet: Any, _predict: Any) -> Any:
+            after = accept(sheet, class_id)
+            done.append(after is not sheet)
+            return after
+        self._step(step)
+        self.accepted(self.key, done)
+
+    def accepted(self, key: str | None, done: list[bool]) -> None:
+        """After an accept on a video's frame, once it is saved (``done`` says whether
+        there was anything to accept): its labels are carried through the other frames in
+        the background (a newer accept re-seeds)."""
         store = self.store
         if store is None or key is None or not store.is_video():
             return
         answer = self.background.answer
-        self.sitting.call(lambda: answer(self.carrier.carry_from, store, key))  # type: ignore
+        self.sitting.call(lambda: any(done) and answer(  # type: ignore[union-attr]
+            self.carrier.carry_from, store, key))
 
     def _carried(self, carried: Any, started: float) -> None:
         """A frame the carrying wrote: its sheet (if open) takes the labels, the timeline
