@@ -21,8 +21,10 @@ from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (QDockWidget, QDoubleSpinBox, QFormLayout, QLabel, QMainWindow,
                              QVBoxLayout, QWidget)
 
-from livesegment.core.select.editing import (accept, click, drag_box, drop, paint, redo,
-                                             start_from, take, undo)
+from livesegment.core.segmenter import Segmenter
+from livesegment.core.select.editing import (accept, click, drag_box, drop, paint,
+                                             predicted_mask, redo, start_from, take, undo)
+from livesegment.errors import describe
 from livesegment.gui.background import BackgroundWork
 from livesegment.gui.label import default_output, questions
 from livesegment.gui.label.canvas import Canvas, Tool, palette_of
@@ -37,17 +39,13 @@ from livesegment.io.datasets.labelstore import LabelClass, LabelStore
 SelectorFactory = Callable[[], Prompted]
 Segment = Callable[[str, np.ndarray, "str | None"], np.ndarray]
 
-
-_LOADED: dict[str, Any] = {}  # the last model "Segment with model" loaded, kept for the next
+_LOADED: dict[str, Segmenter] = {}  # the last model "Segment with model" loaded, kept for the next
 _USING = threading.Lock()  # a Segmenter is not thread-safe: one prediction at a time
 
 
 def default_segment(name: str, bgr: np.ndarray, class_name: str | None) -> np.ndarray:
     """A model's mask of ``class_name`` (or of all it finds) on ``bgr``, on the CPU; the
     model stays loaded for the next picture (loading takes seconds, predicting less)."""
-    from livesegment.core.segmenter import Segmenter
-    from livesegment.core.select.editing import predicted_mask
-
     with _USING:
         if name not in _LOADED:
             _LOADED.clear()
@@ -300,7 +298,10 @@ class LabelWindow(QMainWindow):
 
     def _carry_ended(self, text: str, failed: bool) -> None:
         self.busy.setText("")
-        self.show_error(text) if failed else self.say(text)
+        if failed:
+            self.show_error(text)
+        else:
+            self.say(text)
 
     # -- tools ------------------------------------------------------------------------------
     def set_tool(self, tool: Tool) -> None:
@@ -355,8 +356,6 @@ class LabelWindow(QMainWindow):
             try:
                 result = work()
             except Exception as exc:  # noqa: BLE001 - shown; the store is as it was
-                from livesegment.errors import describe
-
                 answer(self._refused, describe(exc))
                 return
             answer(then, result)
@@ -451,8 +450,6 @@ class LabelWindow(QMainWindow):
             self.training = TrainDialog(self.store, output, self, config=config,
                                         overwrite=overwrite)
         except Exception as exc:  # noqa: BLE001 - a thread that would not start
-            from livesegment.errors import describe
-
             self.show_error(f"cannot train: {describe(exc)}")
             return None
         self.training.use_model.connect(self.model_ready)
