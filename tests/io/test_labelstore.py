@@ -207,6 +207,8 @@ def test_the_draft_comes_back_exactly_and_goes_when_dropped(store):
     assert store.draft("p2.png") is None
     with pytest.raises(ValueError, match="class 3 is not one"):
         store.save_draft("p2.png", mask, 3)
+    (store.folder / ".livesegment" / "draft.npz").write_bytes(b"PK\3\4 broken")
+    assert LabelStore.open(store.folder).draft("p2.png") is None
 
 
 def test_the_class_of_the_object_being_drawn_is_kept_in_step(store):

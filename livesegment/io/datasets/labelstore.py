@@ -24,6 +24,7 @@ import re
 import shutil
 import threading
 import time
+import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -317,6 +318,8 @@ class LabelStore:
                         int(saved["class_id"]))
         except FileNotFoundError:
             return None
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            return None  # not ours whole (copied in by hand): a draft is only a convenience
 
     # -- inside -----------------------------------------------------------------------------
     def _known(self, key: str) -> str:
