@@ -1,4 +1,4 @@
-"""Command line: ``livesegment process|models|bench|live|gui|eval|train|export``, a module
+"""Command line: ``livesegment process|models|bench|live|gui|eval|train|export|label``, a module
 per command.
 
 User errors print one line, ``livesegment: <message>``, and exit 2; Ctrl-C exits 130 and
@@ -22,7 +22,7 @@ import textwrap
 from collections.abc import Sequence
 
 from livesegment import __version__
-from livesegment.cli import bench, export, gui, live, models, process, train
+from livesegment.cli import bench, export, gui, label, live, models, process, train
 from livesegment.cli import eval as evaluate
 from livesegment.cli.allocator import keep_freed_memory
 from livesegment.cli.console import EXIT_USAGE, one_line
@@ -33,7 +33,7 @@ from livesegment.errors import LivesegmentError
 
 # In the order ``--help`` lists them.
 COMMANDS = {"process": process, "models": models, "bench": bench, "live": live, "gui": gui,
-            "eval": evaluate, "train": train, "export": export}
+            "eval": evaluate, "train": train, "export": export, "label": label}
 
 MAIN_EXAMPLES = """\
 examples:
@@ -44,6 +44,7 @@ examples:
   livesegment models espnetv2-voc            # a model's classes and their ids
   livesegment gui                            # the live window
   livesegment eval mediapipe-selfie photos/  # its figures on labelled pictures
+  livesegment label walk.mp4 --classes guitar  # click your own classes
   livesegment train parts/ -o parts.pt --time 10m   # learn your own classes
 
 {models}

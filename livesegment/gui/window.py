@@ -13,7 +13,6 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-import torch
 from PyQt6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (
@@ -21,13 +20,13 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from livesegment import __version__
 from livesegment.core.compose.effects import Effect, is_transparent
 from livesegment.core.compose.overlay import OverlayStyle
 from livesegment.core.segmenter import Segmenter
 from livesegment.core.models.zoo import get_spec
 from livesegment.core.masks.smoothing import MaskOptions
 from livesegment.errors import LivesegmentError
+from livesegment.gui.about import about_text
 from livesegment.gui.background import BackgroundWork
 from livesegment.gui.capture import CaptureControls
 from livesegment.gui.export import ExportController
@@ -144,6 +143,7 @@ class MainWindow(QMainWindow):
             (file_menu, "&Open video…", "Ctrl+O", self.choose_video),
             (file_menu, "Open &model…", "Ctrl+M", self.choose_model_file),
             (file_menu, "&Export annotated video…", "Ctrl+E", self.choose_export),
+            (file_menu, "&Label pictures or video…", "Ctrl+L", self.open_labelling),
             (file_menu, "&Snapshot", "S", self.snapshot),
             (file_menu, "&Record", "R", lambda: self.capture.record_button.toggle()),
             (file_menu, "&Quit", "Ctrl+Q", self.close),
@@ -450,6 +450,16 @@ class MainWindow(QMainWindow):
         self.last_export = report
         self.open_source(str(report.output))
 
+    def open_labelling(self) -> None:
+        """The labelling window beside this one; a model trained there becomes the live one."""
+        from livesegment.gui.label.window import LabelWindow
+
+        if getattr(self, "label_window", None) is None or not self.label_window.isVisible():
+            self.label_window = LabelWindow(model=self.models.model_name())
+            self.label_window.model_ready.connect(self.open_model_file)
+        self.label_window.show()
+        self.label_window.raise_()
+
     # -- lifetime ---------------------------------------------------------------------------
     def about(self) -> None:
         QMessageBox.about(self, "About livesegment", about_text(self.segmenter))
@@ -484,23 +494,3 @@ def readout_text(s: LiveStats, display_fps: float, latency_ms: float,
     return (f"display {display_fps:4.1f} fps | inference {s.inference_fps:4.1f} fps"
             f" x{s.workers} | latency {latency_ms:4.0f} ms{mask} | dropped {s.dropped}"
             f" | {s.model} on {s.device} @ {s.size_label}")
-
-
-def about_text(segmenter: Segmenter | None) -> str:
-    try:
-        import torchvision
-
-        vision = torchvision.__version__
-    except (ImportError, RuntimeError):
-        vision = "not installed"
-    cuda = torch.version.cuda or "none"
-    device = "none yet"
-    if segmenter is not None:
-        device = segmenter.device.type
-        if segmenter.device.type == "cuda":
-            device += f" ({torch.cuda.get_device_name(segmenter.device)})"
-    return (f"livesegment {__version__}\n\n"
-            f"torch {torch.__version__}, torchvision {vision}, CUDA {cuda}\n"
-            f"Device in use: {device}\n\n"
-            "Default model: ESPNetv2 (Mehta et al., CVPR 2019); weights from "
-            "sacmehta/EdgeNets, MIT licence.")

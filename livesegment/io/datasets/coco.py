@@ -73,8 +73,8 @@ def scan_coco(root: Path, classes: tuple[str, ...] | None) -> Layout | None:
         missing += lost
         if skipped:
             notes.append(f"{path.name}: {skipped} annotations with no segmentation skipped")
-    return Layout("COCO", base, tuple(items), names, None, identity_map(len(names)),
-                  tuple(missing), (), tuple(notes))
+    return Layout("COCO", base, tuple(items), names, category_colours(docs, ids, len(names)),
+                  identity_map(len(names)), tuple(missing), (), tuple(notes))
 
 
 def categories(docs: list[tuple[Path, dict]],
@@ -102,6 +102,34 @@ def categories(docs: list[tuple[Path, dict]],
              *(cats[c]["name"] for c in rest)]
     names = agree(checked_names(names, docs[0][0]), classes, docs[0][0])
     return names, ids
+
+
+def category_colours(docs: list[tuple[Path, dict]], ids: dict[int, int],
+                     count: int) -> tuple[tuple[int, int, int], ...] | None:
+    """Class colours where every class past background states one (``"color": "#rrggbb"``
+    or ``[r, g, b]``, as our label folders and some tools write); background is black unless
+    it says otherwise. None where any is missing: the model's palette then picks them."""
+    colours: dict[int, tuple[int, int, int]] = {0: (0, 0, 0)}
+    for _, doc in docs:
+        for cat in doc["categories"]:
+            rgb = parse_colour(cat.get("color"))
+            if rgb is not None and int(cat["id"]) in ids:
+                colours[ids[int(cat["id"])]] = rgb
+    if any(i not in colours for i in range(count)):
+        return None
+    return tuple(colours[i] for i in range(count))
+
+
+def parse_colour(value: object) -> tuple[int, int, int] | None:
+    if isinstance(value, str) and len(value) == 7 and value.startswith("#"):
+        try:
+            return tuple(int(value[i:i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
+        except ValueError:
+            return None
+    if isinstance(value, list) and len(value) == 3 and all(
+            isinstance(v, int) and 0 <= v <= 255 for v in value):
+        return tuple(value)  # type: ignore[return-value]
+    return None
 
 
 def image_path(file_name: str, json_path: Path, base: Path, split: str) -> Path | None:

@@ -1,6 +1,7 @@
 """One entry point for every dataset format: look at the folder, pick the reader, pre-flight.
 
-Formats are recognised by what is on disk, most specific first: a YOLO ``data.yaml``, a VOC /
+Formats are recognised by what is on disk, most specific first: a folder our label store
+wrote (its masks, not the COCO copy beside them), a YOLO ``data.yaml``, a VOC /
 CVAT ``SegmentationClass/`` export, COCO JSON, image + mask folders, then LabelMe JSON files.
 """
 
@@ -13,12 +14,14 @@ from livesegment.errors import InputError
 from livesegment.io.datasets.coco import scan_coco
 from livesegment.io.datasets.dataset import LabelledDataset, Layout
 from livesegment.io.datasets.folders import scan_pairs, scan_voc
+from livesegment.io.datasets.labelfiles import scan_label_folder
 from livesegment.io.datasets.labelme import scan_labelme
 from livesegment.io.datasets.preflight import Progress, scan
 from livesegment.io.datasets.yolo import scan_yolo
 
 Scanner = Callable[[Path, tuple[str, ...] | None], Layout | None]
-SCANNERS: tuple[Scanner, ...] = (scan_yolo, scan_voc, scan_coco, scan_pairs, scan_labelme)
+SCANNERS: tuple[Scanner, ...] = (scan_label_folder, scan_yolo, scan_voc, scan_coco, scan_pairs,
+                                 scan_labelme)
 KNOWN = ("image + mask folders (images/ + masks/), PASCAL VOC or CVAT segmentation masks, "
          "COCO JSON, YOLO-seg (data.yaml), LabelMe JSON")
 

@@ -1,0 +1,81 @@
+"""``livesegment label``: one-line errors with exit 2 before any window opens, the label folder
+it makes (or continues), and the classes it starts with."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from livesegment.cli import main
+from livesegment.io.datasets.labelstore import LabelStore
+
+
+@pytest.fixture
+def pictures(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(2):
+        cv2.imwrite(str(folder / f"p{i}.png"), np.full((24, 32, 3), 40 * i, np.uint8))
+    return folder
+
+
+@pytest.fixture
+def opened(monkeypatch):
+    """The window is replaced by a note of what it was asked to open."""
+    seen: list = []
+    monkeypatch.setattr("livesegment.gui.label.app.run_label",
+                        lambda store, model=None: seen.append((store, model)) or 0)
+    return seen
+
+
+def one_error(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("livesegment: "), err
+    assert "Traceback" not in err[0]
+    return err[0]
+
+
+def test_a_missing_input_is_one_line_and_exit_2(tmp_path, capsys, opened):
+    assert main(["label", str(tmp_path / "nowhere")]) == 2
+    assert "nowhere: no such folder or video" in one_error(capsys)
+    assert opened == [] and not (tmp_path / "nowhere-labels").exists()
+
+
+def test_an_output_folder_holding_other_files_is_refused_untouched(pictures, tmp_path, capsys,
+                                                                   opened):
+    out = tmp_path / "busy"
+    out.mkdir()
+    (out / "thesis.txt").write_text("mine")
+    assert main(["label", str(pictures), "-o", str(out)]) == 2
+    message = capsys.readouterr().err.strip().splitlines()
+    assert message[-1].startswith("livesegment: ") and str(out) in message[-1]
+    assert sorted(p.name for p in out.iterdir()) == ["thesis.txt"]
+    assert (out / "thesis.txt").read_text() == "mine" and opened == []
+
+
+def test_empty_classes_are_refused(pictures, capsys, opened):
+    assert main(["label", str(pictures), "--classes", " , "]) == 2
+    assert "--classes" in one_error(capsys)
+
+
+def test_pictures_get_a_label_folder_beside_them_with_the_classes(pictures, opened):
+    assert main(["label", str(pictures), "--classes", "scratch,dent", "--model",
+                 "espnetv2-voc"]) == 0
+    (store, model), = opened
+    assert store.folder == pictures.parent / "photos-labels"
+    assert [c.name for c in store.classes] == ["background", "scratch", "dent"]
+    assert store.keys() == ["p0.png", "p1.png"] and model == "espnetv2-voc"
+
+
+def test_a_label_folder_is_continued_and_new_classes_are_added(pictures, tmp_path, opened):
+    out = tmp_path / "labels"
+    assert main(["label", str(pictures), "-o", str(out), "--classes", "scratch"]) == 0
+    first = opened[-1][0]
+    first.save_labels("p0.png", np.ones((24, 32), np.uint8))
+    assert main(["label", str(out), "--classes", "scratch,dent"]) == 0
+    again = opened[-1][0]
+    assert [c.name for c in again.classes] == ["background", "scratch", "dent"]
+    assert len({c.colour for c in again.classes}) == 3
+    assert (again.labels("p0.png") == 1).all()
+    assert LabelStore.open(out).labelled() == ["p0.png"]
