@@ -7,10 +7,10 @@ frame (a newest-wins slot, never waited on) and reads the newest union of the re
 reference). The work is bounded: on a small copy (long side ``WORK_SIDE``), at most
 ``STEPS_PER_S`` steps a second, at a priority below the model workers'. Measured on the six
 DAVIS 2016 sequences at 720p, the object clicked once on the first frame and followed over
-24 frames (benchmarks/keep_region.py, one run): carrying the mask (optical flow + a re-cut)
-on a 320 px copy took 14.6 ms a step at mean IoU 0.49 (the click's own selection: 0.51),
-on 480 px 31 ms at 0.37, on the 720p frame 51 ms at 0.37; selecting afresh each frame at
-the click's point 132 ms at 0.38 (the point does not move with the object).
+24 frames (benchmarks/keep_region.py, one run on a loaded 2-core machine): carrying the mask
+(optical flow + a re-cut) on a 320 px copy took 22 ms a step at mean IoU 0.49 (the click's
+own selection: 0.51), on 480 px 50 ms at 0.37, on the 720p frame 74 ms at 0.37; selecting
+afresh each frame at the click's point 154 ms at 0.38 (the point does not follow the object).
 """
 
 from __future__ import annotations
