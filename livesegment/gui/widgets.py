@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 from PyQt6.QtCore import QRect, QSize, Qt, pyqtSignal
-from PyQt6.QtGui import QBrush, QColor, QIcon, QImage, QPainter, QPixmap
+from PyQt6.QtGui import QBrush, QColor, QIcon, QImage, QMouseEvent, QPainter, QPixmap
 from PyQt6.QtWidgets import QListWidget, QListWidgetItem, QSizePolicy, QWidget
 
 from livesegment.core.models.zoo import ModelSpec
@@ -21,8 +21,37 @@ def to_qimage(bgr: np.ndarray) -> QImage:
     return QImage(bgr.data, w, h, bgr.strides[0], QImage.Format.Format_BGR888)
 
 
+def picture_rect(frame_w: int, frame_h: int, view_w: int, view_h: int
+                 ) -> tuple[int, int, int, int]:
+    """(left, top, width, height) of a ``frame_w`` x ``frame_h`` picture fitted into the view,
+    keeping its aspect ratio, centred between black bars. Qt's own ``QSize.scaled`` sums in
+    whole pixels (truncating); the painting and the click mapping both use this one, so a
+    click lands on the pixel drawn under it."""
+    width = view_h * frame_w // frame_h
+    if width <= view_w:
+        height = view_h
+    else:
+        width, height = view_w, view_w * frame_h // frame_w
+    return (view_w - width) // 2, (view_h - height) // 2, width, height
+
+
+def frame_pixel(frame_w: int, frame_h: int, view_w: int, view_h: int, x: float, y: float
+                ) -> tuple[int, int] | None:
+    """The frame pixel (column, row) drawn under the view point (``x``, ``y``), or None on
+    the black bars (or off the view)."""
+    left, top, width, height = picture_rect(frame_w, frame_h, view_w, view_h)
+    if width <= 0 or height <= 0 or not (left <= x < left + width and top <= y < top + height):
+        return None
+    column = min(frame_w - 1, int((x - left) * frame_w / width))
+    row = min(frame_h - 1, int((y - top) * frame_h / height))
+    return column, row
+
+
 class VideoView(QWidget):
-    """Paints the newest frame scaled to fit, letterboxed, keeping its aspect ratio."""
+    """Paints the newest frame scaled to fit, letterboxed, keeping its aspect ratio; a left
+    click on the picture says which frame pixel it fell on (``clicked(column, row)``)."""
+
+    clicked = pyqtSignal(int, int)
 
     def __init__(self) -> None:
         super().__init__()
@@ -49,6 +78,15 @@ class VideoView(QWidget):
     def current_frame(self) -> np.ndarray | None:
         return self._frame
 
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt's name
+        if self._frame is None or event.button() != Qt.MouseButton.LeftButton:
+            return super().mousePressEvent(event)
+        h, w = self._frame.shape[:2]
+        at = frame_pixel(w, h, self.width(), self.height(), event.position().x(),
+                         event.position().y())
+        if at is not None:
+            self.clicked.emit(*at)
+
     def paintEvent(self, _event) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor(20, 20, 20))
@@ -56,9 +94,8 @@ class VideoView(QWidget):
             painter.setPen(QColor(200, 200, 200))
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self._placeholder)
             return
-        size = self._image.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
-        target = QRect((self.width() - size.width()) // 2, (self.height() - size.height()) // 2,
-                       size.width(), size.height())
+        target = QRect(*picture_rect(self._image.width(), self._image.height(), self.width(),
+                                     self.height()))
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         if self._image.hasAlphaChannel():  # transparent parts show a checkerboard
             painter.fillRect(target, QBrush(_checkerboard()))

@@ -30,6 +30,7 @@ from livesegment.gui.about import about_text
 from livesegment.gui.background import BackgroundWork
 from livesegment.gui.capture import CaptureControls
 from livesegment.gui.export import ExportController
+from livesegment.gui.keep import ClickToKeep
 from livesegment.gui.mask_controls import MaskControls
 from livesegment.gui.panels import ClassesPanel, EffectsPanel, ModelPanel, SourcePanel
 from livesegment.gui.virtualcam import VirtualCameraButton
@@ -121,6 +122,7 @@ class MainWindow(QMainWindow):
         for widget in (self.retry_button, self.export.progress, self.export.cancel_button,
                        self.busy, self.readout):
             bar.addPermanentWidget(widget)
+        self.keep = ClickToKeep(self)
         self._add_actions()
 
     def _dock(self, title: str, widget: QWidget) -> QDockWidget:
@@ -150,6 +152,7 @@ class MainWindow(QMainWindow):
             (view_menu, "&Mask only", "M", lambda: self.classes.mask_only.toggle()),
             (view_menu, "Increase opacity", "+", lambda: self.effects.step_opacity(10)),
             (view_menu, "Decrease opacity", "-", lambda: self.effects.step_opacity(-10)),
+            (view_menu, "Release &kept objects", None, lambda: self.keep.clear()),
             (help_menu, "&About", None, self.about),
         ]
         self.actions_by_name: dict[str, QAction] = {}
@@ -164,7 +167,8 @@ class MainWindow(QMainWindow):
             self.actions_by_name[text.replace("&", "")] = action
         escape = QAction("Leave fullscreen", self)
         escape.setShortcut(QKeySequence("Esc"))
-        escape.triggered.connect(lambda: self.isFullScreen() and self.toggle_fullscreen())
+        escape.triggered.connect(  # leaves fullscreen first, then releases the clicked objects
+            lambda: self.toggle_fullscreen() if self.isFullScreen() else self.keep.clear())
         self.addAction(escape)
 
     def _connect(self) -> None:

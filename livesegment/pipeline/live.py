@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from livesegment.core.models.catalog import LIVE_PACES
-from livesegment.core.compose.effects import Effect, for_model, render
+from livesegment.core.compose.effects import Effect, for_model, keep_region, render
 from livesegment.core.frames import Composed, Frame, Inference
 from livesegment.core.compose.overlay import OverlayStyle
 from livesegment.core.masks.preprocess import inference_size
@@ -36,6 +36,7 @@ from livesegment.core.segmenter import Segmenter, mask_labels
 from livesegment.core.masks.smoothing import MASKS_OFF, MaskOptions, TemporalSmoother
 from livesegment.errors import InputError, LivesegmentError, describe, first_line
 from livesegment.io.live_source import LiveSource
+from livesegment.pipeline.kept_regions import KeptRegions
 from livesegment.pipeline.pace import AutoSize, auto_sizes, live_workers, threads_per_worker
 from livesegment.pipeline.slots import InOrderSlot, LatestFrameSlot
 from livesegment.pipeline.stats import RateMeter
@@ -107,6 +108,7 @@ class LivePipeline:
         self._smoothed_for: Segmenter | None = None
         self._auto = self._auto_size(segmenter) if auto_size else None
         self.on_error, self.on_notice, self.on_end = on_error, on_notice, on_end
+        self.kept = KeptRegions(on_notice)  # clicked objects kept in front of the effect
         self.frames: LatestFrameSlot[Frame] = LatestFrameSlot()  # to the model workers
         self.camera: LatestFrameSlot[Frame] = LatestFrameSlot()  # to the composer (camera pace)
         self.inferences: InOrderSlot[Result] = InOrderSlot(lambda r: r[0].frame.captured_at)
@@ -147,6 +149,7 @@ class LivePipeline:
         """Stops the current capture (joining it) and starts reading ``source``."""
         self._stop_capture()
         self._source = source
+        self.kept.clear()  # the regions were the old picture's
         if source is None:
             return
         self._capture_stop = threading.Event()
@@ -225,6 +228,7 @@ class LivePipeline:
         for slot in (self.frames, self.camera, self.inferences):
             slot.close()
         self._stop_capture()
+        self.kept.stop()
         for thread in (*self._workers, self._composer):
             if thread.ident is not None:  # started (a failed start leaves some that never were)
                 thread.join(JOIN_TIMEOUT_S)
@@ -421,7 +425,8 @@ class LivePipeline:
             return None
         result, segmenter = taken
         result = self._smoothed(segmenter, result)
-        return segmenter.compose(result, self._style_for(segmenter), self.masks.refine)
+        return segmenter.compose(result, self._style_for(segmenter, result.frame),
+                                 self.masks.refine)
 
     def _compose_camera_frame(self) -> Composed | None:
         """The newest camera frame painted with the newest mask (taken first, if one came)."""
@@ -436,7 +441,7 @@ class LivePipeline:
         segmenter = mask.segmenter
         pixels = segmenter.upload(frame.bgr)
         with torch.inference_mode():
-            image = render(self._style_for(segmenter), pixels, mask.labels, frame.pts_s)
+            image = render(self._style_for(segmenter, frame), pixels, mask.labels, frame.pts_s)
         timings = {**mask.timings, "paint": time.perf_counter() - t0}
         return Composed(frame, image, mask.labels_np, timings,
                         mask_age_s=frame.captured_at - mask.frame.captured_at)
@@ -460,6 +465,11 @@ class LivePipeline:
         (result,) = smoother.push(result)
         return replace(result, timings={**result.timings, "smooth": time.perf_counter() - t0})
 
-    def _style_for(self, segmenter: Segmenter) -> OverlayStyle | Effect:
-        spec = segmenter.spec  # a model swap changes the classes
-        return for_model(self.style, spec.num_classes, spec.background, spec.palette)
+    def _style_for(self, segmenter: Segmenter, frame: Frame) -> OverlayStyle | Effect:
+        """The look for ``frame``: adapted to the model's classes (a swap changes them), with
+        the newest clicked regions kept in front. The frame is only offered to the regions'
+        thread, never waited on: their mask may be a frame or two older than the picture."""
+        spec = segmenter.spec
+        look = for_model(self.style, spec.num_classes, spec.background, spec.palette)
+        self.kept.offer(frame)
+        return keep_region(look, self.kept.region_for(frame.bgr.shape))

@@ -57,6 +57,12 @@ class Matte:
     the edge a linear ramp that many pixels wide, centred on it; ``threshold`` (0..1) then
     clears alpha below it and stretches the rest back to 0..255, trimming the faint outer part
     of the ramp, where a background halo would show.
+
+    ``region`` (HxW uint8, 255 = kept) is kept besides the classes: an object the model has no
+    class for, clicked in the live view. It joins before the edge is drawn, so it gets the
+    same grow, feather and threshold as the classes, and the blur leaves it out of its
+    average as it does the person. Not compared: two mattes differ by it only from frame to
+    frame, and arrays have no single truth value.
     """
 
     keep: frozenset[int]
@@ -64,6 +70,7 @@ class Matte:
     grow: int = 0
     feather: int = 0
     threshold: float = 0.0
+    region: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.feather < 0:
@@ -95,6 +102,11 @@ class Matte:
     def hard(self, labels: np.ndarray) -> np.ndarray:
         """255 on kept pixels, 0 elsewhere, after growing/shrinking the edge."""
         mask = cv2.LUT(np.ascontiguousarray(labels), self.key_table)
+        if self.region is not None:
+            if self.region.shape != mask.shape:
+                raise ValueError(f"kept region is {self.region.shape[1]}x{self.region.shape[0]}"
+                                 f", the labels {mask.shape[1]}x{mask.shape[0]}")
+            cv2.bitwise_or(mask, self.region, dst=mask)
         return move_edge(mask, self.grow) if self.grow else mask
 
     def alpha(self, labels: np.ndarray) -> np.ndarray:
@@ -360,6 +372,21 @@ def for_model(look: OverlayStyle | Effect, num_classes: int, background: int,
     fresh = Matte.for_classes(num_classes, background, None, grow=matte.grow,
                               feather=matte.feather, threshold=matte.threshold)
     return replace(look, matte=fresh)
+
+
+def keep_region(look: OverlayStyle | Effect, region: np.ndarray | None
+                ) -> OverlayStyle | Effect:
+    """``look`` with ``region`` (HxW uint8, 255 = kept) kept in front as its classes are:
+    every matte in it (a chain's too) takes the region. An overlay has no front to keep and
+    comes back unchanged, as does any look when ``region`` is None."""
+    if region is None:
+        return look
+    if isinstance(look, Chain):
+        return Chain(tuple(keep_region(e, region) for e in look.effects))
+    matte = getattr(look, "matte", None)
+    if not isinstance(matte, Matte):
+        return look
+    return replace(look, matte=replace(matte, region=region))
 
 
 def is_transparent(look: OverlayStyle | Effect) -> bool:
