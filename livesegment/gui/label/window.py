@@ -152,9 +152,9 @@ class LabelWindow(QMainWindow):
         self.go(self._where_to_continue())
 
     def _where_to_continue(self) -> int:
-        for i, key in enumerate(self.keys):
-            if self.store.draft(key) is not None:  # type: ignore[union-attr]
-                return i
+        drafted = self.store.drafted()  # type: ignore[union-attr]
+        if drafted:
+            return self.keys.index(drafted[0])
         done = set(self.store.labelled())  # type: ignore[union-attr]
         return next((i for i, k in enumerate(self.keys) if k not in done), 0)
 
