@@ -7,11 +7,19 @@ Pictures: the first N of ../shared/datasets/grabcut scaled to 1280x720, in a fre
 folder. On each, the simulated user of the click protocol (core/select/protocol.py: the next
 click at the centre of the largest wrong region) clicks up to ``--clicks`` times; each
 click's time is from the click to the window painting the answer (``last_answer_ms``), with
-the selector guided by the default model (its per-picture work, ``set_image``, timed apart as
-"prepare"). Then a brush stroke, an accept (with its save) and an undo are timed the same way.
+the selector guided by the default model; on every picture after the first the user clicks
+at once after stepping to it, and that is also timed from the step (the picture's
+preparation for the selector is in it unless it was done ahead). Then a brush stroke, an accept (with its save) and an undo are timed the same way.
 Prints medians and the worst of each, and the window's own share of a click's time (the
 time to the answer painted less the step's work on the worker: the queue, the copy, the
 blend and the paint).
+
+Two passes over the same pictures, in one run: without and with preparing ahead (the next
+picture's selector work on its own thread while this one is clicked, gui/label/ahead.py).
+With it, the user is taken to look at a picture at least as long as its successor takes to
+prepare (the simulated user waits for it before stepping), and the clicks are split by
+whether a preparation ahead was running beside them (``--nice``: that thread's priority).
+The machine's load average is printed with the figures: on a shared CPU they are inflated.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from PyQt6.QtCore import QEventLoop, QTimer  # noqa: E402
 from PyQt6.QtWidgets import QApplication  # noqa: E402
 
 from livesegment.core.select import next_click  # noqa: E402
+from livesegment.gui.label import ahead  # noqa: E402
 from livesegment.gui.label.window import LabelWindow  # noqa: E402
 from livesegment.io.datasets.labelstore import LabelStore  # noqa: E402
 
@@ -62,12 +71,76 @@ def timed(window: LabelWindow, act) -> float:
     return (time.perf_counter() - start) * 1e3
 
 
+def one_pass(pictures: Path, truths: dict, folder: Path, clicks_per_picture: int,
+             prepare_ahead: bool) -> dict[str, list[float]]:
+    """Steps through the pictures clicking as the protocol's user; times in ms by kind."""
+    store = LabelStore.create(folder, pictures, ["background", "object"])
+    window = LabelWindow()
+    window.prepare_ahead = prepare_ahead
+    window.show()
+    got: dict[str, list[float]] = {k: [] for k in (
+        "load", "step", "first", "first beside", "click", "click beside", "overhead",
+        "stroke", "accept", "undo")}
+    start = time.perf_counter()
+    window.set_store(store)
+    spin_until(lambda: window.sitting.sheet(window.key) is not None and settled(window))
+    got["load"].append((time.perf_counter() - start) * 1e3)
+    for i, key in enumerate(store.keys()):
+        truth, valid = truths[key] == 255, truths[key] != 128
+        stepped = None
+        if i:
+            spin_until(window.sitting.prepared.idle)  # the user looked long enough
+            stepped = time.perf_counter()
+            window.go(i)  # and clicks at once: the picture is new, nothing drawn on it yet
+        for n in range(clicks_per_picture):
+            drawn = window.sitting.sheet(key)
+            click = next_click(drawn.now.mask if drawn else np.zeros_like(truth), truth, valid)
+            if click is None:
+                break
+            beside = window.sitting.prepared.preparing()
+            window.click(click.x, click.y, click.include)
+            spin_until(lambda: settled(window) and window._clicked_at is None)
+            if stepped is not None and n == 0:
+                got["step"].append((time.perf_counter() - stepped) * 1e3)
+            name = ("first" if n == 0 else "click") + (" beside" if beside else "")
+            got[name].append(window.last_answer_ms)
+            if stepped is None or n:  # a click after a step also waits for the step
+                got["overhead"].append(window.last_answer_ms - window.last_step_ms)
+        got["stroke"].append(timed(window, lambda: window.stroke([(100, 100), (300, 140)], 12,
+                                                                 True)))
+        got["accept"].append(timed(window, window.accept))
+        got["undo"].append(timed(window, window.undo))
+    window.close()
+    return got
+
+
+ROWS = (("load", "first picture, selector's model loaded"),
+        ("step", "step + first click at once -> mask shown"),
+        ("first", "first click -> mask shown"),
+        ("first beside", "  the same, beside a preparation ahead"),
+        ("click", "correction click -> mask shown"),
+        ("click beside", "  the same, beside a preparation ahead"),
+        ("overhead", "  of which the window (not the selector)"),
+        ("stroke", "brush stroke -> shown + saved"),
+        ("accept", "accept -> shown + saved"),
+        ("undo", "undo -> shown + saved"))
+
+
+def figure(values: list[float]) -> str:
+    if not values:
+        return f"{'-':>22s}"
+    return f"{statistics.median(values):6.0f} ({max(values):5.0f}) n={len(values):<3d}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=SHARED / "datasets" / "grabcut")
     parser.add_argument("--pictures", type=int, default=5)
     parser.add_argument("--clicks", type=int, default=5)
+    parser.add_argument("--nice", type=int, default=ahead.NICE,
+                        help="CPU priority of the preparing thread below the window's")
     args = parser.parse_args()
+    ahead.NICE = args.nice
     app = QApplication.instance() or QApplication([])
     work = Path(tempfile.mkdtemp(prefix="label-bench-"))
     (work / "pics").mkdir()
@@ -77,44 +150,18 @@ def main() -> None:
                     cv2.resize(cv2.imread(str(path)), HD, interpolation=cv2.INTER_CUBIC))
         truth = cv2.imread(str(args.data / "masks" / f"{path.stem}.bmp"), cv2.IMREAD_GRAYSCALE)
         truths[f"{path.stem}.png"] = cv2.resize(truth, HD, interpolation=cv2.INTER_NEAREST)
-    store = LabelStore.create(work / "labels", work / "pics", ["background", "object"])
-    window = LabelWindow()
-    window.show()
-    prepare, clicks, firsts, strokes, accepts, undos = [], [], [], [], [], []
-    overhead = []  # click -> shown, less the selector's own work on the worker
-    start = time.perf_counter()
-    window.set_store(store)
-    spin_until(lambda: window.sitting.sheet(window.key) is not None and settled(window))
-    load = (time.perf_counter() - start) * 1e3  # the selector's model loaded, first picture
-    for i, key in enumerate(store.keys()):
-        if i:
-            prepare.append(timed(window, lambda: window.go(i)))
-        truth, valid = truths[key] == 255, truths[key] != 128
-        for n in range(args.clicks):
-            click = next_click(window.sitting.sheet(key).now.mask, truth, valid)
-            if click is None:
-                break
-            window.click(click.x, click.y, click.include)
-            spin_until(lambda: settled(window) and window._clicked_at is None)
-            (firsts if n == 0 else clicks).append(window.last_answer_ms)
-            overhead.append(window.last_answer_ms - window.last_step_ms)
-        strokes.append(timed(window, lambda: window.stroke([(100, 100), (300, 140)], 12, True)))
-        accepts.append(timed(window, window.accept))
-        undos.append(timed(window, window.undo))
-    window.close()
-    print(f"720p ({HD[0]}x{HD[1]}), {len(store.keys())} pictures; first picture with the "
-          f"selector's model loaded: {load:.0f} ms")
-    for name, values in (("prepare a picture (set_image)", prepare),
-                         ("first click -> mask shown", firsts),
-                         ("correction click -> mask shown", clicks),
-                         ("  of which the window (not the selector)", overhead),
-                         ("brush stroke -> shown + saved", strokes),
-                         ("accept -> shown + saved", accepts),
-                         ("undo -> shown + saved", undos)):
-        if values:
-            print(f"  {name:34s} median {statistics.median(values):6.0f} ms, "
-                  f"worst {max(values):6.0f} ms ({len(values)})")
+    before = os.getloadavg()
+    passes = {flag: one_pass(work / "pics", truths, work / f"labels-{flag}", args.clicks, flag)
+              for flag in (False, True)}
+    print(f"720p ({HD[0]}x{HD[1]}), {len(truths)} pictures, up to {args.clicks} clicks each; "
+          f"load average before {before[0]:.2f}, after {os.getloadavg()[0]:.2f} "
+          f"({os.cpu_count()} CPUs); preparing thread nice {args.nice}")
+    print(f"  {'ms: median (worst) count':42s} {'without prepare-ahead':>22s}  "
+          f"{'with prepare-ahead':>22s}")
+    for name, label in ROWS:
+        print(f"  {label:42s} {figure(passes[False][name])}  {figure(passes[True][name])}")
     app.quit()
+
 
 
 if __name__ == "__main__":

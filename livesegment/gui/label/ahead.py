@@ -47,8 +47,9 @@ class PreparedPictures:
     yet is dropped for it). ``read(key)``: the picture, BGR."""
 
     def __init__(self, read: Callable[[str], np.ndarray], kept: int = KEPT,
-                 nice: int = NICE) -> None:
-        self._read, self._kept, self._nice = read, kept, nice
+                 nice: int | None = None) -> None:
+        self._read, self._kept = read, kept
+        self._nice = NICE if nice is None else nice
         self._ready: OrderedDict[str, Ready] = OrderedDict()
         self._wish: tuple[str, Prepare] | None = None
         self._running: str | None = None
