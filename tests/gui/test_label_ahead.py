@@ -7,8 +7,8 @@ import threading
 
 import numpy as np
 
-from livesegment.core.select import Selector, iou
-from tests.gui.labelling import A, SQUARE, click_at, key, make_store, mask, now, open_window
+from livesegment.core.select import PlainGrabCut, Selector, iou
+from tests.gui.labelling import A, B, SQUARE, click_at, key, make_store, mask, now, open_window
 
 AHEAD = "livesegment-prepare-ahead"  # the preparing thread's name
 PREPARING = "Preparing the picture…"
@@ -74,3 +74,13 @@ def test_stepping_back_prepares_the_picture_before(qtbot, tmp_path):
     key(qtbot, window, "Left")
     qtbot.waitUntil(lambda: window.sitting.prepared.get("p0.png") is not None, timeout=20000)
     assert window.key == "p1.png" and selector.threads.count(AHEAD) == 1
+
+
+def test_a_selector_without_prepare_is_set_each_picture_as_before(qtbot, tmp_path):
+    window = open_window(qtbot, make_store(tmp_path), make_selector=PlainGrabCut)
+    click_at(qtbot, window, 80, 60)
+    assert iou(now(window).mask, mask(SQUARE), np.ones_like(mask(SQUARE))) >= 0.9
+    key(qtbot, window, "Right")
+    click_at(qtbot, window, 40, 50)  # p1's picture, set when shown (GrabCut takes both)
+    assert now(window).mask[mask(A)].mean() > 0.9 and not now(window).mask[~mask(A, B)].any()
+    assert window.sitting.prepared.idle() and window.sitting.prepared.get("p2.png") is None

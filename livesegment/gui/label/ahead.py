@@ -56,7 +56,6 @@ class PreparedPictures:
         self._closed = False
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
-        self.failed: BaseException | None = None  # the last preparation ahead that failed
 
     def get(self, key: str) -> Ready | None:
         """``key``'s picture if it is prepared, at once (None if not)."""
@@ -127,8 +126,8 @@ class PreparedPictures:
             try:
                 bgr = self._read(key)
                 ready = Ready(bgr, prepare(bgr))
-            except Exception as exc:  # noqa: BLE001 - the worker prepares it again, and says
-                self.failed = exc
+            except Exception:  # noqa: BLE001 - the worker prepares it again when shown, and
+                pass  # says why there if it fails again
             with self._changed:
                 if ready is not None:
                     self._keep(key, ready)

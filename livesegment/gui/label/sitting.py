@@ -21,7 +21,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
@@ -39,9 +39,17 @@ class Prompted(Protocol):
     """What the sitting needs of a selector (``livesegment.Selector``)."""
 
     def set_image(self, bgr: np.ndarray) -> None: ...
-    # and, to prepare pictures ahead (optional: without them each picture is set when shown):
-    # prepare(bgr) -> value, use(value); livesegment.Selector has both
     def predict(self, clicks: Any, box: Any = None, previous: Any = None) -> np.ndarray: ...
+
+
+@runtime_checkable
+class Preparing(Prompted, Protocol):
+    """A selector whose per-picture work is a value made on any thread (``Selector`` is
+    one): the sitting prepares the next picture ahead with it. Others get each picture set
+    when it is shown."""
+
+    def prepare(self, bgr: np.ndarray) -> Any: ...
+    def use(self, prepared: Any) -> None: ...
 
 
 Step = Callable[[Sheet, Predict], Sheet]
@@ -211,7 +219,7 @@ class Sitting(QObject):
             self._selector = self._make_selector()
         selector = self._selector
         self._selector_key = None
-        if not (hasattr(selector, "prepare") and hasattr(selector, "use")):
+        if not isinstance(selector, Preparing):
             self.busy.emit("Preparing the picture…")
             selector.set_image(self._picture(key))
         else:
