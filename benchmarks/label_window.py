@@ -9,7 +9,8 @@ click at the centre of the largest wrong region) clicks up to ``--clicks`` times
 click's time is from the click to the window painting the answer (``last_answer_ms``), with
 the selector guided by the default model; on every picture after the first the user clicks
 at once after stepping to it, and that is also timed from the step (the picture's
-preparation for the selector is in it unless it was done ahead). Then a brush stroke, an accept (with its save) and an undo are timed the same way.
+preparation for the selector is in it unless it was done ahead). Then a brush stroke, an
+accept (with its save) and an undo are timed the same way.
 Prints medians and the worst of each, and the window's own share of a click's time (the
 time to the answer painted less the step's work on the worker: the queue, the copy, the
 blend and the paint).
