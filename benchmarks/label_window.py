@@ -20,6 +20,8 @@ picture's selector work on its own thread while this one is clicked, gui/label/a
 With it, the user is taken to look at a picture at least as long as its successor takes to
 prepare (the simulated user waits for it before stepping), and the clicks are split by
 whether a preparation ahead was running beside them (``--nice``: that thread's priority).
+Last, the selector's own click work without the window, alone and beside a preparation
+that runs the whole time on another thread at nice 0 and at ``--nice``, as ratios to alone.
 The machine's load average is printed with the figures: on a shared CPU they are inflated.
 """
 
@@ -29,6 +31,7 @@ import argparse
 import os
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -133,6 +136,48 @@ def figure(values: list[float]) -> str:
     return f"{statistics.median(values):6.0f} ({max(values):5.0f}) n={len(values):<3d}"
 
 
+def beside_preparation(pictures: list[np.ndarray], truths: list[np.ndarray], clicks: int,
+                       nices: tuple[int, ...]) -> dict[str, list[float]]:
+    """The selector's own work for the protocol's clicks (no window), alone and with a
+    preparation of another picture running the whole time on a second thread at each nice
+    value: what preparing ahead costs a click. The modes take turns on each picture, so the
+    machine's load drifts alike on all."""
+    from livesegment.core.select import Selector
+
+    selector = Selector()
+    modes = ["alone", *(f"nice {n}" for n in nices)]
+    got: dict[str, list[float]] = {m: [] for m in modes}
+    for i, (bgr, truth) in enumerate(zip(pictures, truths)):
+        selector.set_image(bgr)
+        other = pictures[(i + 1) % len(pictures)]
+        for mode, nice in zip(modes, (None, *nices)):
+            stop, started = threading.Event(), threading.Event()
+
+            def prepare_on(nice: int = nice) -> None:
+                ahead.lower_priority(nice)
+                while not stop.is_set():
+                    started.set()
+                    selector.prepare(other)
+            helper = threading.Thread(target=prepare_on, daemon=True) if nice is not None \
+                else None
+            if helper:
+                helper.start()
+                started.wait()
+            mask, done = np.zeros(truth.shape, bool), []
+            for _ in range(clicks):
+                click = next_click(mask, truth == 255, truth != 128)
+                if click is None:
+                    break
+                done.append((click.x, click.y, click.include))
+                start = time.perf_counter()
+                mask = selector.predict(done, previous=mask if mask.any() else None)
+                got[mode].append((time.perf_counter() - start) * 1e3)
+            stop.set()
+            if helper:
+                helper.join()
+    return got
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=SHARED / "datasets" / "grabcut")
@@ -161,6 +206,15 @@ def main() -> None:
           f"{'with prepare-ahead':>22s}")
     for name, label in ROWS:
         print(f"  {label:42s} {figure(passes[False][name])}  {figure(passes[True][name])}")
+    pictures = [cv2.imread(str(work / "pics" / key)) for key in truths]
+    before = os.getloadavg()
+    beside = beside_preparation(pictures, list(truths.values()), args.clicks, (0, args.nice))
+    alone = statistics.median(beside["alone"])
+    print(f"the selector's click work, no window (load average before {before[0]:.2f}, after "
+          f"{os.getloadavg()[0]:.2f}):")
+    for mode, values in beside.items():
+        label = "alone" if mode == "alone" else f"beside a preparation ahead, {mode}"
+        print(f"  {label:42s} {figure(values)}  x{statistics.median(values) / alone:.2f}")
     app.quit()
 
 
