@@ -8,6 +8,7 @@ import threading
 import numpy as np
 
 from livesegment.core.select import PlainGrabCut, Selector, iou
+from livesegment.gui.label.ahead import PreparedPictures, Ready
 from tests.gui.labelling import A, B, SQUARE, click_at, key, make_store, mask, now, open_window
 
 AHEAD = "livesegment-prepare-ahead"  # the preparing thread's name
@@ -84,3 +85,26 @@ def test_a_selector_without_prepare_is_set_each_picture_as_before(qtbot, tmp_pat
     click_at(qtbot, window, 40, 50)  # p1's picture, set when shown (GrabCut takes both)
     assert now(window).mask[mask(A)].mean() > 0.9 and not now(window).mask[~mask(A, B)].any()
     assert window.sitting.prepared.idle() and window.sitting.prepared.get("p2.png") is None
+
+
+def test_the_newest_wish_wins_one_in_flight_is_waited_for_and_three_are_kept(qtbot):
+    gate, order = threading.Event(), []
+
+    def prepare(bgr: np.ndarray) -> int:
+        assert gate.wait(10)
+        order.append(int(bgr[0, 0, 0]))
+        return int(bgr[0, 0, 0])
+
+    pictures = PreparedPictures(lambda key: np.full((2, 2, 3), int(key), np.uint8))
+    pictures.ahead("1", prepare)
+    qtbot.waitUntil(lambda: pictures.preparing("1"), timeout=5000)
+    pictures.ahead("2", prepare)
+    pictures.ahead("3", prepare)  # 2 never started: dropped for 3
+    gate.set()
+    assert pictures.take("1").prepared == 1  # the one in flight, waited for
+    qtbot.waitUntil(pictures.idle, timeout=5000)
+    assert order == [1, 3] and pictures.get("2") is None and pictures.get("3").prepared == 3
+    for name in "456":
+        pictures.put(name, Ready(np.zeros((2, 2, 3), np.uint8), name))
+    assert [k for k in "13456" if pictures.get(k) is not None] == ["4", "5", "6"]
+    pictures.close()

@@ -71,6 +71,8 @@ class PreparedPictures:
         """``key``'s picture if it is prepared; one being prepared ahead is waited for (a
         second preparation beside it would only halve the speed of both)."""
         with self._changed:
+            if self._wish is not None and self._wish[0] == key:
+                self._wish = None  # not started: the caller prepares it now instead
             self._changed.wait_for(lambda: self._running != key or self._closed)
             found = self._ready.get(key)
             if found is not None:
@@ -84,9 +86,10 @@ class PreparedPictures:
 
     def ahead(self, key: str, prepare: Prepare) -> None:
         """Prepares ``key`` in the background with ``prepare`` unless it is ready or under
-        way; returns at once."""
+        way; an earlier wish not started yet is dropped either way. Returns at once."""
         with self._changed:
             if self._closed or key in self._ready or key == self._running:
+                self._wish = None
                 return
             self._wish = (key, prepare)
             if self._thread is None:
