@@ -140,8 +140,8 @@ def beside_preparation(pictures: list[np.ndarray], truths: list[np.ndarray], cli
                        nices: tuple[int, ...]) -> dict[str, list[float]]:
     """The selector's own work for the protocol's clicks (no window), alone and with a
     preparation of another picture running the whole time on a second thread at each nice
-    value: what preparing ahead costs a click. The modes take turns on each picture, so the
-    machine's load drifts alike on all."""
+    value: what preparing ahead costs a click. The modes take turns on each picture, in an
+    order rotated from picture to picture, so the machine's load drifts alike on all."""
     from livesegment.core.select import Selector
 
     selector = Selector()
@@ -150,7 +150,8 @@ def beside_preparation(pictures: list[np.ndarray], truths: list[np.ndarray], cli
     for i, (bgr, truth) in enumerate(zip(pictures, truths)):
         selector.set_image(bgr)
         other = pictures[(i + 1) % len(pictures)]
-        for mode, nice in zip(modes, (None, *nices)):
+        turns = list(zip(modes, (None, *nices)))
+        for mode, nice in turns[i % len(turns):] + turns[:i % len(turns)]:
             stop, started = threading.Event(), threading.Event()
 
             def prepare_on(nice: int = nice) -> None:
