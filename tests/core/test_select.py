@@ -3,6 +3,7 @@ a correction stays near its click, the click protocol's maths, and bad prompts."
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
@@ -160,3 +161,27 @@ def test_the_same_prompts_give_the_same_mask(selector):
                        .astype(np.uint8))
     first = selector.predict([(40, 50, True)])
     assert np.array_equal(selector.predict([(40, 50, True)]), first)
+
+
+def test_a_picture_prepared_on_another_thread_selects_as_set_image_does(selector):
+    """prepare() leaves the current picture alone; use() of it answers as set_image would."""
+    import threading
+
+    selector.set_image(picture(SQUARE_C))
+    on_a = selector.predict([(80, 60, True)])
+    done = []
+    worker = threading.Thread(target=lambda: done.append(selector.prepare(picture(A, B))))
+    worker.start()
+    worker.join()
+    assert np.array_equal(selector.predict([(80, 60, True)]), on_a)  # still the square
+    selector.use(done[0])
+    prepared = selector.predict([(40, 50, True)])
+    plain = Selector(None)
+    plain.set_image(picture(A, B))
+    assert np.array_equal(prepared, plain.predict([(40, 50, True)]))
+    assert iou(prepared, mask(A), EVERYWHERE) >= 0.95
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        done[0].scale = 2.0  # a value: handed between threads, never changed
+
+
+SQUARE_C = (50, 30, 110, 90)

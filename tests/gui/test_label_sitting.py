@@ -105,6 +105,22 @@ def test_a_reopened_folder_continues_the_sitting(qtbot, tmp_path):
     assert iou(again.store.labels("p1.png") == 1, drawing, EVERYWHERE) == 1.0
 
 
+def test_objects_left_on_several_pictures_all_come_back(qtbot, tmp_path):
+    window = open_window(qtbot, make_store(tmp_path))
+    click_at(qtbot, window, 80, 60)
+    on_p0 = now(window).mask.copy()
+    key(qtbot, window, "Right")
+    click_at(qtbot, window, 40, 50)  # p0's object is left unaccepted
+    on_p1 = now(window).mask.copy()
+    folder = window.store.folder
+    window.close()
+    again = open_window(qtbot, LabelStore.open(folder))
+    assert again.key == "p0.png"  # the first picture with an object being drawn
+    assert np.array_equal(now(again).mask, on_p0)
+    key(qtbot, again, "Right")
+    assert np.array_equal(now(again).mask, on_p1)
+
+
 def test_a_reopened_folder_without_a_draft_starts_at_the_first_unlabelled(qtbot, tmp_path):
     window = open_window(qtbot, make_store(tmp_path))
     click_at(qtbot, window, 80, 60)

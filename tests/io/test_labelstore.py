@@ -207,14 +207,48 @@ def test_the_draft_comes_back_exactly_and_goes_when_dropped(store):
     assert store.draft("p2.png") is None
     with pytest.raises(ValueError, match="class 3 is not one"):
         store.save_draft("p2.png", mask, 3)
-    (store.folder / ".livesegment" / "draft.npz").write_bytes(b"PK\3\4 broken")
+    store.save_draft("p2.png", mask, 1)
+    (store.folder / ".livesegment" / "drafts" / "p2.png.npz").write_bytes(b"PK\3\4 broken")
     assert LabelStore.open(store.folder).draft("p2.png") is None
+
+
+def test_each_picture_keeps_its_own_draft(store):
+    ring_mask, corner = ring() == 1, np.zeros((24, 32), bool)
+    corner[:5, :7] = True
+    store.save_draft("p0.png", ring_mask, 1)
+    store.save_draft("p2.png", corner, 2)  # drawing on another picture keeps p0's
+    again = LabelStore.open(store.folder)
+    assert again.drafted() == ["p0.png", "p2.png"]
+    assert np.array_equal(again.draft("p0.png")[0], ring_mask) and again.draft("p0.png")[1] == 1
+    assert np.array_equal(again.draft("p2.png")[0], corner) and again.draft("p2.png")[1] == 2
+    again.save_draft("p0.png", None, 1)
+    assert again.drafted() == ["p2.png"] and again.draft("p0.png") is None
+
+
+def test_a_first_version_folder_with_its_single_draft_still_opens(store):
+    """Folders of the first version kept one .livesegment/draft.npz for whichever picture."""
+    store.save_draft("p1.png", ring() == 1, 2)
+    drafts = store.folder / ".livesegment" / "drafts"
+    (drafts / "p1.png.npz").rename(store.folder / ".livesegment" / "draft.npz")
+    drafts.rmdir()
+    old = LabelStore.open(store.folder)
+    assert old.drafted() == ["p1.png"] and old.draft("p0.png") is None
+    assert np.array_equal(old.draft("p1.png")[0], ring() == 1) and old.draft("p1.png")[1] == 2
+    old.remove_class(1)  # its class moves down like any draft's
+    assert old.draft("p1.png")[1] == 1
+    assert not (store.folder / ".livesegment" / "draft.npz").exists()  # rewritten as p1's own
+    old.save_draft("p1.png", None, 1)
+    assert LabelStore.open(store.folder).drafted() == []
 
 
 def test_the_class_of_the_object_being_drawn_is_kept_in_step(store):
     store.save_draft("p0.png", ring() == 1, 2)
+    store.save_draft("p2.png", ring() == 1, 1)
     with pytest.raises(InputError, match="the object being drawn on p0.png is class 'dog'"):
         store.set_classes(CLASSES[:2])
+    with pytest.raises(InputError, match="the object being drawn on p2.png is class 'cat'"):
+        store.remove_class(1)
+    store.save_draft("p2.png", None, 1)
     store.remove_class(1)  # the draft's class moves down with the dog
     assert store.draft("p0.png")[1] == 1 and store.classes[1].name == "dog"
 
@@ -294,7 +328,7 @@ SITTING = textwrap.dedent("""
     step = 0
     while True:  # a user labelling fast: strokes into the draft, accepted now and then
         labels[step % 24, :] = 1 + step % 2
-        store.save_draft("p1.png", labels > 0, 1)
+        store.save_draft(f"p{1 + step % 2}.png", labels > 0, 1 + step % 2)  # two pictures
         store.save_labels(f"p{step % 3}.png", labels)
         if step == 5:
             print("saving", flush=True)
@@ -319,8 +353,9 @@ def test_a_killed_sitting_reopens_whole(store):
         labels = again.labels(Path(sample.name).name)
         assert np.array_equal(sample.labels, labels)
         assert set(np.unique(labels)) <= {0, 1, 2}
-    mask, class_id = again.draft("p1.png")
-    assert mask.any() and class_id == 1
+    for key, class_id in (("p1.png", 1), ("p2.png", 2)):  # both drafts, each whole
+        mask, drawn_id = again.draft(key)
+        assert mask.any() and drawn_id == class_id
     coco = open_dataset(store.folder / "annotations.json")
     for sample in coco:  # the COCO copy agrees with the masks after the kill
         assert np.array_equal(sample.labels, again.labels(Path(sample.name).name))

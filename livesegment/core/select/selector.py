@@ -22,7 +22,9 @@ What it combines, each measured on the GrabCut set (BENCHMARKS.md, "Click to seg
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -44,6 +46,19 @@ CORE = 0.4  # ... and this share of its depth as certainly its side
 FLOOD = 20.0  # colour tolerance (0..255 a channel) of the patch a disagreeing click is about
 
 
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """What the selector works out from a picture alone, before any click: a value, so it
+    can be computed on any thread (a window prepares the picture the user will step to next
+    while they click on this one) and handed over with :meth:`Selector.use`."""
+
+    bgr: np.ndarray  # the picture, HxWx3 uint8
+    small: np.ndarray  # shrunk to the graph cut's side
+    scale: float  # small / full size
+    labels: np.ndarray | None  # HxW class ids from the model, None without one
+    small_labels: np.ndarray | None  # the same, shrunk
+
+
 class Selector:
     """Click-to-mask on the CPU. ``model``: a model name or a loaded :class:`Segmenter` whose
     classes guide the first clicks, or None for colour alone. ``side``: long side of the
@@ -58,17 +73,30 @@ class Selector:
         self._labels: np.ndarray | None = None  # HxW class ids, or None without a model
         self._small, self._scale = np.zeros((0, 0, 3), np.uint8), 1.0  # the picture, shrunk
         self._small_labels: np.ndarray | None = None  # its labels, shrunk
+        self._model_lock = threading.Lock()
 
     def set_image(self, bgr: np.ndarray) -> None:
         """The picture to select in; the model's labels for it are computed now, once."""
-        self._bgr = checked_picture(bgr)
-        self._small, self._scale = shrink(self._bgr, self.side)
-        if self.model is not None:
-            with torch.inference_mode():
-                result = self.model.infer(Frame(0, 0.0, self._bgr))
-                self._labels = mask_labels(result, refine=True).cpu().numpy()
-            self._small_labels = cv2.resize(self._labels, self._small.shape[1::-1],
-                                            interpolation=cv2.INTER_NEAREST)
+        self.use(self.prepare(bgr))
+
+    def prepare(self, bgr: np.ndarray) -> Prepared:
+        """The work on ``bgr`` that needs no click (the model's labels: most of a second or
+        more at 720p on a CPU). Safe on any thread while :meth:`predict` runs on another;
+        preparations take turns on the model, which is not made for two at once."""
+        bgr = checked_picture(bgr)
+        small, scale = shrink(bgr, self.side)
+        if self.model is None:
+            return Prepared(bgr, small, scale, None, None)
+        with self._model_lock, torch.inference_mode():
+            result = self.model.infer(Frame(0, 0.0, bgr))
+            labels = mask_labels(result, refine=True).cpu().numpy()
+        small_labels = cv2.resize(labels, small.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+        return Prepared(bgr, small, scale, labels, small_labels)
+
+    def use(self, prepared: Prepared) -> None:
+        """Selects in ``prepared``'s picture from now on (at once: the work is done)."""
+        self._bgr, self._small, self._scale = prepared.bgr, prepared.small, prepared.scale
+        self._labels, self._small_labels = prepared.labels, prepared.small_labels
 
     def predict(self, clicks: Sequence, box: object = None,
                 previous: np.ndarray | None = None) -> np.ndarray:

@@ -6,6 +6,8 @@ Why one worker: the selector is not thread-safe and its ``set_image`` takes a wh
 must not overtake the stroke after it). So every step, fast or slow, goes through one
 queue; the window only paints what comes back. Steps the user makes go before background
 writes (masks carried through a video), so a click never waits behind a long carry.
+The selector's work on the picture the user will step to next is the exception: it runs on
+a thread of its own (ahead.py), beside the clicks, never before them.
 
 After every step the picture's class ids (when they changed) and its draft (the object
 being drawn) are saved, so a crash or a closed window loses at most the step in flight.
@@ -19,13 +21,14 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from livesegment.core.select.editing import Predict, Sheet, begin, start_from, with_labels
 from livesegment.errors import describe
+from livesegment.gui.label.ahead import PreparedPictures, Ready
 
 USER, BACKGROUND = 0, 1  # queue priorities: the user's steps first
 PICTURES_KEPT = 6  # decoded pictures kept for stepping back and forth
@@ -37,6 +40,16 @@ class Prompted(Protocol):
 
     def set_image(self, bgr: np.ndarray) -> None: ...
     def predict(self, clicks: Any, box: Any = None, previous: Any = None) -> np.ndarray: ...
+
+
+@runtime_checkable
+class Preparing(Prompted, Protocol):
+    """A selector whose per-picture work is a value made on any thread (``Selector`` is
+    one): the sitting prepares the next picture ahead with it. Others get each picture set
+    when it is shown."""
+
+    def prepare(self, bgr: np.ndarray) -> Any: ...
+    def use(self, prepared: Any) -> None: ...
 
 
 Step = Callable[[Sheet, Predict], Sheet]
@@ -71,9 +84,12 @@ class Sitting(QObject):
     failed = pyqtSignal(str)
 
     def __init__(self, store: Any, make_selector: Callable[[], Prompted],
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, *, ahead: bool = True) -> None:
         super().__init__(parent)
         self.store = store
+        self.prepared = PreparedPictures(store.picture)
+        self._ahead = ahead  # prepare the picture the user will step to next
+        self._then: str | None = None  # that picture
         self._make_selector = make_selector
         self._selector: Prompted | None = None
         self._selector_key: str | None = None
@@ -96,9 +112,10 @@ class Sitting(QObject):
     def picture(self, key: str) -> np.ndarray | None:
         return self._pictures.get(key)
 
-    def show(self, key: str) -> None:
-        """The window moved to ``key``: load it, then get the selector ready for it."""
-        self.wanted = key
+    def show(self, key: str, then: str | None = None) -> None:
+        """The window moved to ``key``: load it, then get the selector ready for it, then
+        (in the background) for ``then``, where the user will probably step next."""
+        self.wanted, self._then = key, then
         self._put(USER, lambda: self._open(key))
         self._put(USER, lambda: self._prepare(key, only_if_wanted=True))
 
@@ -127,6 +144,7 @@ class Sitting(QObject):
         return self._jobs.unfinished_tasks == 0
 
     def close(self, timeout_s: float = 5.0) -> None:
+        self.prepared.close(timeout_s)
         self._put(-1, None)
         self._thread.join(timeout_s)
 
@@ -169,7 +187,8 @@ class Sitting(QObject):
 
     def _picture(self, key: str) -> np.ndarray:
         if key not in self._pictures:
-            self._pictures[key] = self.store.picture(key)
+            ready = self.prepared.get(key)
+            self._pictures[key] = ready.bgr if ready else self.store.picture(key)
             while len(self._pictures) > PICTURES_KEPT:
                 self._pictures.popitem(last=False)
         self._pictures.move_to_end(key)
@@ -191,15 +210,31 @@ class Sitting(QObject):
         return self._sheets[key]
 
     def _prepare(self, key: str, only_if_wanted: bool = False) -> None:
-        """The selector made (once) and given the picture (once per picture)."""
+        """The selector made (once) and given the picture (once per picture): prepared
+        ahead, or now; then the next picture is prepared in the background."""
         if (only_if_wanted and key != self.wanted) or key == self._selector_key:
             return
         if self._selector is None:
             self.busy.emit("Loading the selector…")
             self._selector = self._make_selector()
-        self.busy.emit("Preparing the picture…")
+        selector = self._selector
         self._selector_key = None
-        self._selector.set_image(self._picture(key))
+        if not isinstance(selector, Preparing):
+            self.busy.emit("Preparing the picture…")
+            selector.set_image(self._picture(key))
+        else:
+            ready = self.prepared.get(key)
+            if ready is None:
+                self.busy.emit("Preparing the picture…")
+                ready = self.prepared.take(key)  # one being prepared ahead is waited for
+            if ready is None:
+                bgr = self._picture(key)
+                ready = Ready(bgr, selector.prepare(bgr))
+                self.prepared.put(key, ready)
+            selector.use(ready.prepared)
+            then = self._then
+            if self._ahead and then is not None and then != key:
+                self.prepared.ahead(then, selector.prepare)
         self._selector_key = key
         self.busy.emit("")
 

@@ -66,6 +66,7 @@ class LabelWindow(QMainWindow):
         self.setWindowTitle("livesegment: label")
         self.model = model
         self._segment = segment
+        self.prepare_ahead = True  # the next picture's selector work while this one is clicked
         self.background = BackgroundWork(self)
         self._make_selector = make_selector or default_selector(
             model, lambda why: self.background.answer(self.show_error, why))
@@ -136,7 +137,7 @@ class LabelWindow(QMainWindow):
             self.sitting.close()
             self.sitting.deleteLater()
         self.store = store
-        self.sitting = Sitting(store, self._make_selector, self)
+        self.sitting = Sitting(store, self._make_selector, self, ahead=self.prepare_ahead)
         self.sitting.opened.connect(self._opened)
         self.sitting.changed.connect(self._changed)
         self.sitting.saved.connect(self._mark)
@@ -151,9 +152,9 @@ class LabelWindow(QMainWindow):
         self.go(self._where_to_continue())
 
     def _where_to_continue(self) -> int:
-        for i, key in enumerate(self.keys):
-            if self.store.draft(key) is not None:  # type: ignore[union-attr]
-                return i
+        drafted = self.store.drafted()  # type: ignore[union-attr]
+        if drafted:
+            return self.keys.index(drafted[0])
         done = set(self.store.labelled())  # type: ignore[union-attr]
         return next((i for i, k in enumerate(self.keys) if k not in done), 0)
 
@@ -188,10 +189,13 @@ class LabelWindow(QMainWindow):
         index = min(max(index, 0), len(self.keys) - 1)
         if index == self.index:
             return
+        step = 1 if index > self.index else -1  # the way the user goes: prepared ahead
         self.index = index
         self.timeline.set_index(index)
         self.canvas.show_picture(None, f"Loading {self.key}…")
-        self.sitting.show(self.key)  # type: ignore[union-attr]
+        then = index + step
+        self.sitting.show(self.key, self.keys[then]  # type: ignore[union-attr]
+                          if 0 <= then < len(self.keys) else None)
 
     def next_to_look_at(self) -> None:
         marks = self.timeline.marks()

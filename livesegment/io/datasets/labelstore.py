@@ -12,9 +12,11 @@ Layout (the reader's image + mask format, see folders.py)::
     classes.txt        names only, for tools that read no colours
     annotations.json   the same labels as COCO, one RLE per class and picture (holes kept)
     .livesegment/      ours: label.json (marker, which frames a person accepted and which
-                       were carried, with their confidence), draft.npz (the object being
-                       drawn, so a crash loses at most the last stroke), tmp/ (writes in
-                       progress, renamed into place when whole)
+                       were carried, with their confidence), drafts/<picture>.npz (the object
+                       being drawn on each picture where one is left unaccepted, so a crash
+                       loses at most the last stroke on any of them; folders of the first
+                       version kept one draft.npz, still read), tmp/ (writes in progress,
+                       renamed into place when whole)
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from livesegment.io.datasets.labelsources import copy_pictures, extract_frames, 
 from livesegment.io.images import IMAGE_SUFFIXES, read_image
 
 VERSION = 1
+DRAFTS = "drafts"  # in .livesegment/: one file per picture that has a draft
 DEFER_S = 2.0  # within deferred(), the state and COCO files are rewritten at most this often
 
 
@@ -173,9 +176,9 @@ class LabelStore:
                 labels = self.labels(key)
                 if labels.max() > class_id:
                     self._write_labels(key, shift[labels])
-            drawn = self._draft_record()
-            if drawn is not None and drawn[2] > class_id:
-                self._write_draft(drawn[0], drawn[1], drawn[2] - 1)
+            for key, mask, drawn_id in self._draft_records():
+                if drawn_id > class_id:
+                    self._write_draft(key, mask, drawn_id - 1)
             self._classes = self._classes[:class_id] + self._classes[class_id + 1:]
             files.write_classes(self.folder, *split_classes(self._classes))
             self._write_index(force=True)
@@ -188,10 +191,10 @@ class LabelStore:
         return tuple(int(c) for c in counts[: len(self._classes)])
 
     def _refuse_removing(self, ids: Sequence[int]) -> None:
-        drawn = self._draft_record()
-        if drawn is not None and drawn[2] in ids:
-            raise InputError(f"the object being drawn on {drawn[0]} is class "
-                             f"'{self._classes[drawn[2]].name}'; accept or drop it first")
+        for key, _, drawn_id in self._draft_records():
+            if drawn_id in ids:
+                raise InputError(f"the object being drawn on {key} is class "
+                                 f"'{self._classes[drawn_id].name}'; accept or drop it first")
         for key in self.labelled():
             present = set(np.unique(self.labels(key)).tolist()) & set(ids)
             if present:
@@ -276,14 +279,16 @@ class LabelStore:
                 if not self._deferred and self._dirty:
                     self._write_index(force=True)
 
-    # -- the draft --------------------------------------------------------------------------
+    # -- drafts ---------------------------------------------------------------------------
     def save_draft(self, key: str, mask: np.ndarray | None, class_id: int) -> None:
         """The object being drawn on ``key`` (HxW bool) and its class, replaced at each
-        stroke so a crash loses at most the last one; None drops the draft of ``key``."""
+        stroke so a crash loses at most the last one; None drops the draft of ``key``. Each
+        picture has its own: drafts left on several pictures all survive a crash."""
         with self._lock:
             if mask is None:
                 if self.draft(key) is not None:
-                    self._draft_path().unlink(missing_ok=True)
+                    self._draft_path(key).unlink(missing_ok=True)
+                    self._drop_old_draft(key)
                 return
             mask = np.asarray(mask)
             if mask.dtype != np.bool_ or mask.shape != self.size(self._known(key)):
@@ -296,30 +301,44 @@ class LabelStore:
 
     def draft(self, key: str) -> tuple[np.ndarray, int] | None:
         """The draft left on ``key`` (mask, class id), or None."""
-        drawn = self._draft_record()
+        if key not in self._keys:
+            return None
+        drawn = read_draft(self._draft_path(key))
+        if drawn is None:  # a first-version folder's single draft
+            drawn = read_draft(self._old_draft_path())
         return None if drawn is None or drawn[0] != key else (drawn[1], drawn[2])
 
-    def _draft_path(self) -> Path:
+    def drafted(self) -> list[str]:
+        """The pictures that have a draft, in order."""
+        return [key for key, _, _ in self._draft_records()]
+
+    def _draft_path(self, key: str) -> Path:
+        return self.folder / files.STATE_DIR / DRAFTS / f"{key}.npz"
+
+    def _old_draft_path(self) -> Path:
         return self.folder / files.STATE_DIR / files.DRAFT_FILE
 
     def _write_draft(self, key: str, mask: np.ndarray, class_id: int) -> None:
         buffer = io.BytesIO()
         np.savez_compressed(buffer, key=np.array(key), class_id=np.array(int(class_id)),
                             shape=np.array(mask.shape), bits=np.packbits(mask))
-        files.write_bytes(self.folder, self._draft_path(), buffer.getvalue())
+        self._draft_path(key).parent.mkdir(exist_ok=True)
+        files.write_bytes(self.folder, self._draft_path(key), buffer.getvalue())
+        self._drop_old_draft(key)  # the picture's own file says it now
 
-    def _draft_record(self) -> tuple[str, np.ndarray, int] | None:
-        """(key, mask, class id) of the draft, whichever picture it is on."""
-        try:
-            with np.load(self._draft_path(), allow_pickle=False) as saved:
-                shape = tuple(int(v) for v in saved["shape"])
-                bits = np.unpackbits(saved["bits"], count=shape[0] * shape[1])
-                return (str(saved["key"]), bits.reshape(shape).astype(bool),
-                        int(saved["class_id"]))
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
-            return None  # not ours whole (copied in by hand): a draft is only a convenience
+    def _drop_old_draft(self, key: str) -> None:
+        old = read_draft(self._old_draft_path())
+        if old is not None and old[0] == key:
+            self._old_draft_path().unlink(missing_ok=True)
+
+    def _draft_records(self) -> list[tuple[str, np.ndarray, int]]:
+        """(key, mask, class id) of every draft, in the pictures' order."""
+        named = {p.name[:-4] for p in (self.folder / files.STATE_DIR / DRAFTS).glob("*.npz")}
+        old = read_draft(self._old_draft_path())
+        if old is not None:
+            named.add(old[0])
+        return [(k, *drawn) for k in self._keys
+                if k in named and (drawn := self.draft(k)) is not None]
 
     # -- inside -----------------------------------------------------------------------------
     def _known(self, key: str) -> str:
@@ -398,6 +417,20 @@ class LabelStore:
         (written just before a crash) counts as carried with confidence 0."""
         saved = self._state.get("frames", {})
         return {k: saved.get(k, {"human": False, "confidence": 0.0}) for k in self._coded}
+
+
+def read_draft(path: Path) -> tuple[str, np.ndarray, int] | None:
+    """(key, mask, class id) of a draft file; None where there is none or it is not whole
+    (copied in by hand): a draft is only a convenience."""
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            shape = tuple(int(v) for v in saved["shape"])
+            bits = np.unpackbits(saved["bits"], count=shape[0] * shape[1])
+            return str(saved["key"]), bits.reshape(shape).astype(bool), int(saved["class_id"])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return None
 
 
 def fill(folder: Path, state: dict, classes: tuple[LabelClass, ...], pictures: list[Path],
