@@ -147,10 +147,11 @@ def label_video(window: LabelWindow, footage: Footage, args: argparse.Namespace)
     clicks, accepted, click_ms, prepare_s, carry_s = {}, {}, [], [], []
     press(window, Qt.Key.Key_1)  # the user's class (the first after background)
     for index in keyframes(args.keyframes, footage.labelled):
-        began, carrying = time.perf_counter(), window.carrier.run
+        began, carrying, moved = time.perf_counter(), window.carrier.run, window.index != index
         window.timeline.slider.setValue(index)
         spin_until(lambda: window.index == index and shown(window))
-        prepare_s.append(time.perf_counter() - began)
+        if moved:  # the window's first frame was prepared before the sitting began
+            prepare_s.append(time.perf_counter() - began)
         clicks[index], accepted[index] = label_keyframe(
             window, index, footage.truths[index], args.target_iou, args.max_clicks, click_ms)
         began = time.perf_counter()
@@ -311,8 +312,8 @@ def main() -> None:
     print(f"label: {len(labelling.clicks)} keyframes {sorted(labelling.clicks)}, {clicks} "
           f"clicks ({', '.join(str(c) for c in labelling.clicks.values())}); a click's mask "
           f"on screen median {statistics.median(labelling.click_ms):.0f} ms, worst "
-          f"{max(labelling.click_ms):.0f} ms; a keyframe shown and prepared median "
-          f"{statistics.median(labelling.prepare_s):.1f} s")
+          f"{max(labelling.click_ms):.0f} ms; a keyframe shown and prepared "
+          f"{', '.join(f'{s:.1f}' for s in labelling.prepare_s)} s")
     print(f"label: accepted masks' IoU {', '.join(f'{v:.3f}' for v in labelling.accepted_iou.values())}")
     print(f"carry: {carried} frames carried, mean IoU vs human {carried_iou:.3f}, {looks} "
           f"marked for a look; carrying {sum(labelling.carry_s):.1f} s in all "
