@@ -243,7 +243,34 @@ def class_id_of(model: str, name: str) -> int:
     return names.index(name.lower())
 
 
-def main() -> None:
+@dataclass(frozen=True)
+class WindowRun:
+    """The window's part of the loop: labelling, carrying and training, timed."""
+
+    opened_s: float               # the label folder made from the video
+    ready_s: float                # ... and the window on its first frame, ready for clicks
+    labelling: Labelling
+    carried_iou: float
+    carried: int
+    looks: int
+    train_s: float
+    trained: str                  # the training dialog's last words
+
+
+@dataclass(frozen=True)
+class Use:
+    """The trained model used by the commands, with the base model beside it."""
+
+    unseen: list[float]           # IoU per held-out frame
+    seen: list[float]             # IoU per labelled frame
+    base: list[float]             # the base model's IoU per held-out frame
+    process_s: float
+    live: str                     # live's closing lines: trained, base
+    base_live: str
+    ratio: float                  # trained fps / base fps
+
+
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=SHARED / "datasets" / "davis-2016")
     parser.add_argument("--sequence", default="blackswan")
@@ -260,23 +287,15 @@ def main() -> None:
     parser.add_argument("--live-loops", type=int, default=3,
                         help="the live video: the sequence forwards and back this many times")
     parser.add_argument("--work", type=Path, default=None, help="work folder (default: temp)")
-    args = parser.parse_args()
-    work = args.work or Path(tempfile.mkdtemp(prefix="label-loop-"))
-    work.mkdir(parents=True, exist_ok=True)
-    loads = [os.getloadavg()]
-    footage = read_sequence(args.data, args.sequence, args.held_out, args.frames)
-    cut = footage.labelled
-    to_label = encode(work / f"{args.sequence}.mp4", footage.frames[:cut])
-    held = encode(work / f"{args.sequence}-held.mp4", footage.frames[cut:])
-    there_and_back = footage.frames + footage.frames[::-1]
-    live_video = encode(work / f"{args.sequence}-live.mp4", there_and_back * args.live_loops)
-    print(f"{args.sequence}: {cut} frames to label, {len(footage.frames) - cut} held out; "
-          f"work folder {work}", flush=True)
+    return parser.parse_args()
 
-    # livesegment label VIDEO -o FOLDER --classes NAME
+
+def sit(video: Path, footage: Footage, model: Path, args: argparse.Namespace) -> WindowRun:
+    """``livesegment label VIDEO -o FOLDER --classes NAME``, the clicks, the carrying, then
+    "Train on these labels…" into ``model``."""
     app = QApplication.instance() or QApplication([])
     started = time.perf_counter()
-    store = open_store(to_label, work / f"{args.sequence}-labels",
+    store = open_store(video, video.with_name(f"{video.stem}-labels"),
                        class_names(args.class_name))
     opened_s = time.perf_counter() - started
     window = LabelWindow(store)
@@ -285,52 +304,82 @@ def main() -> None:
     ready_s = time.perf_counter() - started
     labelling = label_video(window, footage, args)
     carried_iou, carried, looks = carried_scores(window, footage)
-    loads.append(os.getloadavg())
-
-    model = work / f"{args.sequence}.pt"
     train_s, trained = train_in_window(window, model, args.train_minutes)
-    loads.append(os.getloadavg())
     window.close()
     app.processEvents()
+    return WindowRun(opened_s, ready_s, labelling, carried_iou, carried, looks, train_s, trained)
 
-    swan = class_id_of(str(model), args.class_name)
-    held_truths = footage.truths[cut:]
-    unseen, process_s = process_ious(held, str(model), work / "held-masks", swan, held_truths)
-    seen, _ = process_ious(to_label, str(model), work / "seen-masks", swan,
+
+def use(model: Path, videos: dict[str, Path], footage: Footage,
+        args: argparse.Namespace, work: Path) -> Use:
+    """The commands with ``--model``: process (IoU) and live (fps), the base model beside."""
+    cut = footage.labelled
+    ours = class_id_of(str(model), args.class_name)
+    unseen, process_s = process_ious(videos["held"], str(model), work / "held-masks", ours,
+                                     footage.truths[cut:])
+    seen, _ = process_ious(videos["label"], str(model), work / "seen-masks", ours,
                            footage.truths[:cut])
     base_model, base_class = args.baseline.split(":")
-    base, _ = process_ious(held, base_model, work / "base-masks",
-                           class_id_of(base_model, base_class), held_truths)
-    live_line, fps = live_fps(live_video, str(model), work / "live.mp4")
-    base_line, base_fps = live_fps(live_video, base_model, work / "live-base.mp4")
-    loads.append(os.getloadavg())
+    base, _ = process_ious(videos["held"], base_model, work / "base-masks",
+                           class_id_of(base_model, base_class), footage.truths[cut:])
+    live, fps = live_fps(videos["live"], str(model), work / "live.mp4")
+    base_live, base_fps = live_fps(videos["live"], base_model, work / "live-base.mp4")
+    return Use(unseen, seen, base, process_s, live, base_live, fps / base_fps)
 
-    clicks = sum(labelling.clicks.values())
+
+def listed(values, form: str) -> str:
+    return ", ".join(format(v, form) for v in values)
+
+
+def report(sitting: WindowRun, used: Use, args: argparse.Namespace,
+           loads: list[tuple[float, float, float]]) -> None:
+    labelling = sitting.labelling
     print("\n== the loop, once ==")
-    print(f"label: folder made from the video in {opened_s:.1f} s, window on the first "
-          f"frame (selector loaded, picture prepared) at {ready_s:.1f} s")
-    print(f"label: {len(labelling.clicks)} keyframes {sorted(labelling.clicks)}, {clicks} "
-          f"clicks ({', '.join(str(c) for c in labelling.clicks.values())}); a click's mask "
-          f"on screen median {statistics.median(labelling.click_ms):.0f} ms, worst "
-          f"{max(labelling.click_ms):.0f} ms; a keyframe shown and prepared "
-          f"{', '.join(f'{s:.1f}' for s in labelling.prepare_s)} s")
-    print(f"label: accepted masks' IoU {', '.join(f'{v:.3f}' for v in labelling.accepted_iou.values())}")
-    print(f"carry: {carried} frames carried, mean IoU vs human {carried_iou:.3f}, {looks} "
-          f"marked for a look; carrying {sum(labelling.carry_s):.1f} s in all "
-          f"({', '.join(f'{s:.1f}' for s in labelling.carry_s)} s after each accept)")
+    print(f"label: folder made from the video in {sitting.opened_s:.1f} s, window on the first "
+          f"frame (selector loaded, picture prepared) at {sitting.ready_s:.1f} s")
+    print(f"label: {len(labelling.clicks)} keyframes {sorted(labelling.clicks)}, "
+          f"{sum(labelling.clicks.values())} clicks ({listed(labelling.clicks.values(), 'd')});"
+          f" a click's mask on screen median {statistics.median(labelling.click_ms):.0f} ms, "
+          f"worst {max(labelling.click_ms):.0f} ms; a keyframe shown and prepared "
+          f"{listed(labelling.prepare_s, '.1f')} s")
+    print(f"label: accepted masks' IoU {listed(labelling.accepted_iou.values(), '.3f')}")
+    print(f"carry: {sitting.carried} frames carried, mean IoU vs human "
+          f"{sitting.carried_iou:.3f}, {sitting.looks} marked for a look; carrying "
+          f"{sum(labelling.carry_s):.1f} s in all ({listed(labelling.carry_s, '.1f')} s after "
+          "each accept)")
     print(f"label sitting, clicks to last carried frame: {labelling.seconds:.1f} s")
-    print(f"train: {train_s:.0f} s in the window ('{args.train_minutes:g} minutes' asked): "
-          f"{trained}")
-    print(f"use: process --model on {len(unseen)} held-out frames: mean IoU "
-          f"{np.mean(unseen):.3f} (min {min(unseen):.3f}), {process_s:.1f} s for the command; "
-          f"on the {len(seen)} labelled frames {np.mean(seen):.3f}")
-    print(f"use: base {args.baseline} on the held-out frames: mean IoU {np.mean(base):.3f}")
-    print(f"live: {live_line} (the video's own pace: {RATE} fps)")
-    print(f"live: base {base_model} at its own size beside it: {base_line}; trained/base "
-          f"{fps / base_fps:.2f}x")
-    print("load average (1, 5, 15 min) at start, after labelling, after training, at end: "
-          + "; ".join("/".join(f"{v:.1f}" for v in load) for load in loads))
-    app.quit()
+    print(f"train: {sitting.train_s:.0f} s in the window ('{args.train_minutes:g} minutes' "
+          f"asked): {sitting.trained}")
+    print(f"use: process --model on {len(used.unseen)} held-out frames: mean IoU "
+          f"{np.mean(used.unseen):.3f} (min {min(used.unseen):.3f}), {used.process_s:.1f} s "
+          f"for the command; on the {len(used.seen)} labelled frames {np.mean(used.seen):.3f}")
+    print(f"use: base {args.baseline} on the held-out frames: mean IoU {np.mean(used.base):.3f}")
+    print(f"live: {used.live} (the video's own pace: {RATE} fps)")
+    print(f"live: base at its own size beside it: {used.base_live}; trained/base "
+          f"{used.ratio:.2f}x")
+    print("load average (1, 5, 15 min) at start, after training, at end: "
+          + "; ".join(listed(load, '.1f') for load in loads))
+
+
+def main() -> None:
+    args = arguments()
+    work = args.work or Path(tempfile.mkdtemp(prefix="label-loop-"))
+    work.mkdir(parents=True, exist_ok=True)
+    loads = [os.getloadavg()]
+    footage = read_sequence(args.data, args.sequence, args.held_out, args.frames)
+    cut, name = footage.labelled, args.sequence
+    there_and_back = footage.frames + footage.frames[::-1]
+    videos = {"label": encode(work / f"{name}.mp4", footage.frames[:cut]),
+              "held": encode(work / f"{name}-held.mp4", footage.frames[cut:]),
+              "live": encode(work / f"{name}-live.mp4", there_and_back * args.live_loops)}
+    print(f"{name}: {cut} frames to label, {len(footage.frames) - cut} held out; "
+          f"work folder {work}", flush=True)
+    model = work / f"{name}.pt"
+    sitting = sit(videos["label"], footage, model, args)
+    loads.append(os.getloadavg())
+    used = use(model, videos, footage, args, work)
+    loads.append(os.getloadavg())
+    report(sitting, used, args, loads)
 
 
 if __name__ == "__main__":
