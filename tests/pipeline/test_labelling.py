@@ -201,3 +201,20 @@ def test_cancelled_training_keeps_the_best_model(labelled_store, tmp_path):
         train_on_labels(labelled_store, out, config=FAST)
     with pytest.raises(OutputError, match="inside the label folder"):
         train_on_labels(labelled_store, labelled_store.folder / "m.pt", config=FAST)
+
+
+@pytest.mark.parametrize(("base", "size", "video", "want_base", "want_size"), [
+    ("espnetv2-voc", None, True, "espnetv2-voc", 256),           # live use: the base's size
+    ("espnetv2-voc", None, False, "espnetv2-voc", None),         # pictures: their own size
+    ("espnetv2-voc", 128, True, "espnetv2-voc", 128),            # a size set is kept
+    ("espnetv2-cityscapes", None, True, "espnetv2-cityscapes", 512),
+    ("espnetv2-voc-fused", None, True, "espnetv2-voc", 256),     # cannot be fine-tuned
+    ("mediapipe-selfie", None, False, "espnetv2-voc", None),
+    ("no-such-model", None, True, "espnetv2-voc", 256),
+])
+def test_a_label_folder_trains_from_a_base_that_can_learn(base, size, video, want_base,
+                                                          want_size):
+    from livesegment.pipeline.labelling import for_labels
+
+    config = for_labels(TrainConfig(base=base, size=size), video)
+    assert (config.base, config.size) == (want_base, want_size)
