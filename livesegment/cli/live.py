@@ -15,7 +15,7 @@ from livesegment.cli.options import (
 )
 from livesegment.cli.signals import StopOnSignal
 from livesegment.core.models.catalog import DEFAULT_MODEL, DEFAULT_PORTRAIT_MODEL
-from livesegment.errors import InputError
+from livesegment.errors import InputError, OutputError
 
 
 def add_parser(sub, common: argparse.ArgumentParser) -> None:
@@ -50,6 +50,8 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--on-demand", action="store_true", help="pause the model while no "
                    "program has the virtual camera open (saves CPU)")
     p.add_argument("-o", "--output", type=Path, help="also record the composed picture here")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the -o file if it exists (else it is refused)")
     p.add_argument("--duration", type=number, metavar="SECONDS", help="stop after this long")
     p.add_argument("--quiet", action="store_true", help="no status line")
 
@@ -132,7 +134,10 @@ def _check_live_sinks(args: argparse.Namespace) -> None:
         if args.output.suffix.lower() not in VIDEO_SUFFIXES:
             raise InputError(f"output {args.output} needs a video suffix "
                              f"({', '.join(sorted(VIDEO_SUFFIXES))})")
-        check_output(args.output)
+        source = Path(args.source) if args.source is not None else None
+        check_output(args.output, (source,) if source is not None and source.is_file() else ())
+        if args.output.exists() and not args.overwrite:
+            raise OutputError(f"output {args.output} exists; pass --overwrite to replace it")
     if args.virtual_camera is not None:
         from livesegment.io.virtualcam import require_pyvirtualcam
 

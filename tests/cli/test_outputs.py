@@ -394,3 +394,19 @@ def test_a_realtime_udp_stream_is_recorded_from_its_first_frame_for_its_duration
     assert 20 <= len(pictures) <= 25 and times[0] == 0.0 and times[-1] < 1.0
     assert np.allclose(np.diff(times), 0.04, atol=1e-3)  # the stream's own clock, not ours
     assert _codecs(out) == ["h264"]
+
+
+def test_live_never_replaces_a_recording_it_did_not_make(tmp_path, capsys):
+    """live -o on an existing file is refused before anything opens (the file keeps its
+    bytes), and on its own source file even with --overwrite."""
+    clip = tmp_path / "clip.mp4"
+    make_clip(clip, frames=5, size=(64, 96), rate=10)
+    kept = tmp_path / "kept.mp4"
+    kept.write_bytes(b"someone's video")
+    assert main(["live", "--source", str(clip), "-o", str(kept)]) == 2
+    err = capsys.readouterr().err
+    assert f"output {kept} exists; pass --overwrite" in err and "Traceback" not in err
+    assert kept.read_bytes() == b"someone's video"
+    before = clip.read_bytes()
+    assert main(["live", "--source", str(clip), "-o", str(clip), "--overwrite"]) == 2
+    assert "is the input file" in capsys.readouterr().err and clip.read_bytes() == before
