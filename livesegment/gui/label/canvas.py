@@ -19,7 +19,7 @@ from PyQt6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
 from livesegment.core.select.editing import Moment
-from livesegment.gui.widgets import to_qimage
+from livesegment.gui.widgets import frame_point, picture_rect, to_qimage
 
 OPACITY = 0.45  # labels over the picture
 HIGHLIGHT = (255, 230, 0)  # RGB of the object being drawn: no class's colour, easy to see
@@ -92,23 +92,18 @@ class Canvas(QWidget):
 
     # -- geometry ---------------------------------------------------------------------------
     def _target(self) -> QRect:
-        if self._image is None:
+        """Where the picture is painted: the live view's letterbox (widgets.picture_rect)."""
+        if self._bgr is None:
             return QRect()
-        size = self._image.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
-        return QRect((self.width() - size.width()) // 2, (self.height() - size.height()) // 2,
-                     size.width(), size.height())
+        height, width = self._bgr.shape[:2]
+        return QRect(*picture_rect(width, height, self.width(), self.height()))
 
     def to_picture(self, at: QPointF) -> tuple[float, float] | None:
         """Widget point -> picture (x, y), None outside the picture."""
-        target = self._target()
-        if self._bgr is None or target.width() == 0:
+        if self._bgr is None:
             return None
         height, width = self._bgr.shape[:2]
-        x = (at.x() - target.x()) * width / target.width()
-        y = (at.y() - target.y()) * height / target.height()
-        if not (0 <= x < width and 0 <= y < height):
-            return None
-        return x, y
+        return frame_point(width, height, self.width(), self.height(), at.x(), at.y())
 
     def to_widget(self, x: float, y: float) -> QPointF:
         """Picture (x, y) -> widget point (the pixel's centre)."""
