@@ -185,6 +185,20 @@ def test_carried_labels_never_replace_a_persons(store):
     assert store.status("p0.png") == FrameStatus(True, 1.0)
 
 
+def test_a_write_that_fails_is_one_line_and_leaves_the_old_file_and_no_temporary(store):
+    """A mask whose place is taken (here by a folder) cannot be swapped in: the error names
+    the file, the earlier state is still whole and nothing is left in the temp folder."""
+    state = store.folder / ".livesegment" / "label.json"
+    before = state.read_bytes()
+    (store.folder / "masks" / "p0.png").mkdir()
+    with pytest.raises(OutputError) as error:
+        store.save_labels("p0.png", ring())
+    assert str(error.value).startswith(f"cannot write {store.folder / 'masks' / 'p0.png'}: ")
+    assert "\n" not in str(error.value)
+    assert state.read_bytes() == before
+    assert list((store.folder / ".livesegment" / "tmp").iterdir()) == []
+
+
 def test_labels_of_the_wrong_shape_or_class_are_refused(store):
     with pytest.raises(ValueError, match="expected"):
         store.save_labels("p0.png", np.zeros((5, 5), np.uint8))
