@@ -13,7 +13,8 @@ from PyQt6.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QProgressBar, QP
                              QVBoxLayout, QWidget)
 
 from livesegment.errors import describe
-from livesegment.pipeline.labelling import BackgroundRun, start_training
+from livesegment.pipeline.background import BackgroundRun
+from livesegment.pipeline.labelling import start_training
 
 
 def clock(seconds: float) -> str:
