@@ -27,7 +27,7 @@ import shutil
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +38,8 @@ from livesegment.core.compose.palette import voc_palette
 from livesegment.errors import InputError, OutputError
 from livesegment.io.datasets import labelfiles as files
 from livesegment.io.datasets.dataset import header_size
-from livesegment.io.datasets.labelsources import copy_pictures, extract_frames, plan_sources
+from livesegment.io.datasets.labelsources import (Progress, copy_pictures, extract_frames,
+                                                  plan_sources)
 from livesegment.io.images import IMAGE_SUFFIXES, read_image
 
 VERSION = 1
@@ -64,7 +65,6 @@ class FrameStatus:
 
 
 Source = Path | str | Sequence[Path | str]
-Progress = Callable[[int], None]
 
 
 class LabelStore:
