@@ -63,9 +63,9 @@ def class_names(text: str | None) -> list[str] | None:
 
 def open_store(source: Path, output: Path | None, classes: list[str] | None):
     """The label folder: ``source`` itself when it is one, else made at ``output``."""
-    from livesegment.gui.label import default_output, free_colour
+    from livesegment.gui.label import default_output
     from livesegment.io.datasets.labelfiles import is_label_folder
-    from livesegment.io.datasets.labelstore import LabelClass, LabelStore
+    from livesegment.io.datasets.labelstore import LabelStore
 
     if not source.exists():
         raise InputError(f"{source}: no such folder or video")
@@ -78,9 +78,6 @@ def open_store(source: Path, output: Path | None, classes: list[str] | None):
     if classes:  # names asked for that an earlier sitting did not have yet
         have = {c.name.lower() for c in store.classes}
         extra = [n for n in classes if n.lower() not in have]
-        if extra:
-            chosen = list(store.classes)
-            for name in extra:
-                chosen.append(LabelClass(name, free_colour([c.colour for c in chosen])))
-            store.set_classes(chosen)
+        if extra:  # each gets a colour no class has yet
+            store.set_classes([*store.classes, *extra])
     return store

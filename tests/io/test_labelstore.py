@@ -143,6 +143,19 @@ def test_creating_again_continues_the_earlier_sitting(store, tmp_path):
     assert again.status("p0.png") == FrameStatus(True, 1.0)
 
 
+def test_bare_class_names_get_colours_no_other_class_has(tmp_path, store):
+    """Black for the background, then the window's own choice for an added class, passing
+    over a colour given with a class."""
+    from livesegment.core.compose.palette import NEW_COLOURS
+
+    made = LabelStore.create(tmp_path / "named", pictures(tmp_path / "more"),
+                             ["background", LabelClass("road", NEW_COLOURS[0]), "car", "bus"])
+    assert [c.colour for c in made.classes] == [(0, 0, 0), NEW_COLOURS[0], NEW_COLOURS[1],
+                                                 NEW_COLOURS[2]]
+    store.set_classes([*store.classes, "bird"])  # CLASSES: black, (200, 30, 30), (20, 180, 40)
+    assert store.classes[3] == LabelClass("bird", NEW_COLOURS[0])
+
+
 def test_renaming_keeps_ids_removing_a_used_class_is_refused(store):
     store.save_labels("p0.png", ring())
     store.set_classes([CLASSES[0], LabelClass("kitten", (1, 2, 3)), CLASSES[2]])

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from livesegment.core.compose.palette import voc_palette
+from livesegment.core.compose.palette import free_colour
 from livesegment.errors import InputError, OutputError
 from livesegment.io.datasets import labelfiles as files
 from livesegment.io.datasets.dataset import header_size
@@ -455,12 +455,17 @@ def fill(folder: Path, state: dict, classes: tuple[LabelClass, ...], pictures: l
 
 
 def as_classes(classes: Sequence[LabelClass | str] | None) -> tuple[LabelClass, ...]:
-    """LabelClass values as given; bare names get VOC's colours by id."""
+    """LabelClass values as given; a bare name gets black at id 0 (the background), else the
+    first colour no other class has, as a class added in the window does."""
     given = list(classes) if classes is not None else ["background"]
-    palette = voc_palette(max(len(given), 1))
-    return tuple(c if isinstance(c, LabelClass) else
-                 LabelClass(str(c), tuple(int(v) for v in palette[i]))
-                 for i, c in enumerate(given))
+    taken = [tuple(c.colour) for c in given if isinstance(c, LabelClass)]
+    out = []
+    for i, c in enumerate(given):
+        if not isinstance(c, LabelClass):
+            c = LabelClass(str(c), (0, 0, 0) if i == 0 else free_colour(taken))
+            taken.append(c.colour)
+        out.append(c)
+    return tuple(out)
 
 
 def checked_classes(classes: tuple[LabelClass, ...]) -> tuple[LabelClass, ...]:
