@@ -64,3 +64,34 @@ def test_a_box_dragged_onto_a_bar_ends_at_the_pictures_edge(qtbot):
     assert (x0, y0) == (80.0, 60.0)
     assert x1 == pytest.approx((332 - 67) * 160 / 266)  # the last painted column's left edge
     assert y1 == pytest.approx(150 * 120 / 200)
+
+
+def _mixed(value: int, colour: int, strength: int) -> int:
+    """The overlay formula by hand: (frame * (256 - a) + colour * a + 128) >> 8."""
+    return (value * (256 - strength) + colour * strength + 128) >> 8
+
+
+def test_labels_and_the_object_are_tinted_by_the_overlay_formula_and_nothing_else():
+    from livesegment.core.select.editing import Moment
+    from livesegment.gui.label.canvas import HIGHLIGHT, blend, palette_of
+
+    bgr = np.empty((20, 30, 3), np.uint8)
+    bgr[:] = (100, 150, 200)
+    labels = np.zeros((20, 30), np.uint8)
+    labels[2:6, 2:6] = 1
+    labels[2:6, 10:14] = 7            # an id without a class: grey
+    labels[10:14, 2:6] = 255          # not labelled: left as it is
+    drawn = np.zeros((20, 30), bool)
+    drawn[10:16, 15:25] = True
+    out = blend(bgr, Moment(labels, drawn), palette_of([(0, 0, 0), (255, 0, 40)]))
+    a = round(0.45 * 256)
+    assert tuple(out[3, 3]) == (_mixed(100, 40, a), _mixed(150, 0, a), _mixed(200, 255, a))
+    assert tuple(out[3, 11]) == tuple(_mixed(v, 128, a) for v in (100, 150, 200))
+    h = round(0.6 * 256)
+    inside = tuple(_mixed(v, c, h) for v, c in zip((100, 150, 200), HIGHLIGHT[::-1]))
+    assert tuple(out[13, 20]) == inside                          # inside, off the outline
+    assert tuple(out[10, 20]) == (255, 255, 255)                 # the outline
+    untouched = np.ones((20, 30), bool)
+    untouched[2:6, 2:6] = untouched[2:6, 10:14] = untouched[10:16, 15:25] = False
+    assert (out[untouched] == bgr[untouched]).all() and (bgr == (100, 150, 200)).all()
+    assert (blend(bgr, None, palette_of([])) == bgr).all()
