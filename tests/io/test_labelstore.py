@@ -212,6 +212,17 @@ def test_a_write_that_fails_is_one_line_and_leaves_the_old_file_and_no_temporary
     assert list((store.folder / ".livesegment" / "tmp").iterdir()) == []
 
 
+def test_a_folder_whose_masks_were_deleted_by_hand_opens_unlabelled_and_labels_again(store):
+    import shutil
+
+    store.save_labels("p0.png", ring())
+    shutil.rmtree(store.folder / "masks")
+    again = LabelStore.open(store.folder)
+    assert again.labelled() == [] and again.status("p0.png") is None
+    assert again.save_labels("p1.png", ring())
+    assert (LabelStore.open(store.folder).labels("p1.png") == ring()).all()
+
+
 def test_labels_of_the_wrong_shape_or_class_are_refused(store):
     with pytest.raises(ValueError, match="expected"):
         store.save_labels("p0.png", np.zeros((5, 5), np.uint8))

@@ -142,6 +142,7 @@ class LabelStore:
             raise InputError(f"{folder} is an unfinished label folder; create it again from "
                              "its pictures or video to complete it")
         files.clear_temp(folder)
+        (folder / "masks").mkdir(exist_ok=True)  # emptied by hand to start over: labels again
         return cls(folder, state)
 
     # -- classes ----------------------------------------------------------------------------
