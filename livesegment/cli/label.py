@@ -44,6 +44,9 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from livesegment.gui import check_display  # no Qt: nothing is made when no window can open
+
+    check_display()
     store = open_store(args.source, args.output, class_names(args.classes))
     from livesegment.gui.label.app import run_label  # Qt: only once the folder is ready
 
