@@ -73,6 +73,9 @@ def open_store(source: Path, output: Path | None, classes: list[str] | None):
     if not source.exists():
         raise InputError(f"{source}: no such folder or video")
     if is_label_folder(source):
+        if output is not None and output.resolve() != source.resolve():
+            raise InputError(f"{source} is a label folder and is continued where it is; -o "
+                             "names a new folder to make from pictures or a video")
         store = LabelStore.open(source)
     else:
         target = output or default_output(source)

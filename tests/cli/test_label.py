@@ -103,3 +103,13 @@ def test_the_live_window_without_a_display_is_one_line_too(capsys, no_display):
 def test_any_display_lets_the_window_open(pictures, opened, monkeypatch, no_display):
     monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-0")
     assert main(["label", str(pictures)]) == 0 and len(opened) == 1
+
+
+def test_a_label_folder_with_another_output_is_refused_not_ignored(pictures, tmp_path, capsys,
+                                                                   opened):
+    out = tmp_path / "labels"
+    assert main(["label", str(pictures), "-o", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["label", str(out), "-o", str(tmp_path / "copy")]) == 2
+    assert "-o" in one_error(capsys) and not (tmp_path / "copy").exists()
+    assert main(["label", str(out), "-o", str(out)]) == 0 and len(opened) == 2
