@@ -47,6 +47,7 @@ from livesegment.core.select import next_click  # noqa: E402
 from livesegment.gui.label import ahead  # noqa: E402
 from livesegment.gui.label.window import LabelWindow  # noqa: E402
 from livesegment.io.datasets.labelstore import LabelStore  # noqa: E402
+from livesegment.pipeline.thread_setup import lower_priority  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 HD = (1280, 720)
@@ -155,7 +156,7 @@ def beside_preparation(pictures: list[np.ndarray], truths: list[np.ndarray], cli
             stop, started = threading.Event(), threading.Event()
 
             def prepare_on(nice: int = nice) -> None:
-                ahead.lower_priority(nice)
+                lower_priority(nice)
                 while not stop.is_set():
                     started.set()
                     selector.prepare(other)

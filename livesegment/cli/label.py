@@ -44,6 +44,9 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from livesegment.gui import check_display  # no Qt: nothing is made when no window can open
+
+    check_display()
     store = open_store(args.source, args.output, class_names(args.classes))
     from livesegment.gui.label.app import run_label  # Qt: only once the folder is ready
 
@@ -63,13 +66,16 @@ def class_names(text: str | None) -> list[str] | None:
 
 def open_store(source: Path, output: Path | None, classes: list[str] | None):
     """The label folder: ``source`` itself when it is one, else made at ``output``."""
-    from livesegment.gui.label import default_output, free_colour
+    from livesegment.gui.label import default_output
     from livesegment.io.datasets.labelfiles import is_label_folder
-    from livesegment.io.datasets.labelstore import LabelClass, LabelStore
+    from livesegment.io.datasets.labelstore import LabelStore
 
     if not source.exists():
         raise InputError(f"{source}: no such folder or video")
     if is_label_folder(source):
+        if output is not None and output.resolve() != source.resolve():
+            raise InputError(f"{source} is a label folder and is continued where it is; -o "
+                             "names a new folder to make from pictures or a video")
         store = LabelStore.open(source)
     else:
         target = output or default_output(source)
@@ -78,9 +84,6 @@ def open_store(source: Path, output: Path | None, classes: list[str] | None):
     if classes:  # names asked for that an earlier sitting did not have yet
         have = {c.name.lower() for c in store.classes}
         extra = [n for n in classes if n.lower() not in have]
-        if extra:
-            chosen = list(store.classes)
-            for name in extra:
-                chosen.append(LabelClass(name, free_colour([c.colour for c in chosen])))
-            store.set_classes(chosen)
+        if extra:  # each gets a colour no class has yet
+            store.set_classes([*store.classes, *extra])
     return store

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from PyQt6.QtCore import QObject, pyqtSignal
@@ -11,6 +10,7 @@ from PyQt6.QtWidgets import QProgressBar, QPushButton
 from livesegment.core.segmenter import Segmenter
 from livesegment.core.masks.smoothing import MASKS_OFF, MaskOptions
 from livesegment.errors import describe
+from livesegment.pipeline.background import BackgroundRun
 from livesegment.pipeline.job import JobReport, Progress, process_file
 
 
@@ -19,14 +19,14 @@ class ExportController(QObject):
 
     Owns the Export button, the progress bar and Cancel (the window places them). ``done``
     and the outcome in words (``message``: status text, milliseconds; ``error``) arrive on the
-    GUI thread once the worker thread has been joined.
+    GUI thread once the work has ended.
     """
 
     done = pyqtSignal(object)    # JobReport
     message = pyqtSignal(str, int)
     error = pyqtSignal(str)
     _progress = pyqtSignal(object)
-    _finished = pyqtSignal(object, str)  # report or None, error message
+    _finished = pyqtSignal(object)  # the BackgroundRun, from its thread
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -37,54 +37,47 @@ class ExportController(QObject):
         self.progress.hide()
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.hide()
-        self._thread: threading.Thread | None = None
-        self._stop: threading.Event | None = None
+        self._run: BackgroundRun[JobReport] | None = None
         self.cancel_button.clicked.connect(self.cancel)
         self._progress.connect(self._show_progress)
         self._finished.connect(self._end)
 
     @property
     def running(self) -> bool:
-        return self._thread is not None
+        return self._run is not None
 
     def start(self, source: Path, output: Path, segmenter: Segmenter, style,
               masks: MaskOptions = MASKS_OFF) -> bool:
         """Starts exporting ``source`` with ``style`` (an overlay style or an effect) and the
         window's mask smoothing and refinement."""
-        if self._thread is not None:
+        if self._run is not None:
             return False
-        stop = threading.Event()
-        self._stop = stop
 
-        def work() -> None:
-            try:
-                # The live view keeps its own model object; torch modules are safe to share for
-                # inference, and each thread runs its own forward pass.
-                report = process_file(source, output, segmenter, style, stop=stop,
-                                      on_progress=self._progress.emit, mask_options=masks)
-            except Exception as exc:  # noqa: BLE001 - shown in the status bar
-                self._finished.emit(None, describe(exc))
-                return
-            self._finished.emit(report, "")
+        def work(stop) -> JobReport:
+            # The live view keeps its own model object; torch modules are safe to share for
+            # inference, and each thread runs its own forward pass.
+            return process_file(source, output, segmenter, style, stop=stop,
+                                on_progress=self._progress.emit, mask_options=masks)
 
         self.progress.setValue(0)
         self.progress.setFormat("Export %p%")
         self.progress.show()
         self.cancel_button.show()
         self.button.setEnabled(False)
-        self._thread = threading.Thread(target=work, name="livesegment-export")
-        self._thread.start()
+        # not a daemon: the output file is finalised even when the program is leaving
+        self._run = BackgroundRun(work, "livesegment-export", self._finished.emit,
+                                  daemon=False)
         return True
 
     def cancel(self) -> None:
-        if self._stop is not None:
-            self._stop.set()
+        if self._run is not None:
+            self._run.cancel()
 
     def join(self) -> None:
         """Stops a running export and waits for its file to be finalised (window closing)."""
         self.cancel()
-        if self._thread is not None:
-            self._thread.join()
+        if self._run is not None:
+            self._run.wait()
 
     def _show_progress(self, p: Progress) -> None:
         if p.total_s > 0:
@@ -93,17 +86,15 @@ class ExportController(QObject):
             self.progress.setValue(int(frac * 1000))
             self.progress.setFormat(f"Export %p% · ETA {int(eta) // 60}:{int(eta) % 60:02d}")
 
-    def _end(self, report: JobReport | None, message: str) -> None:
-        if self._thread is not None:
-            self._thread.join()
-        self._thread = None
-        self._stop = None
+    def _end(self, run: BackgroundRun[JobReport]) -> None:
+        self._run = None
         self.progress.hide()
         self.cancel_button.hide()
         self.button.setEnabled(True)
-        if report is None:
-            self.error.emit(f"export failed: {message}")
+        if run.error is not None:
+            self.error.emit(f"export failed: {describe(run.error)}")
             return
+        report = run.result()
         if report.interrupted:
             where = f"; {report.frames} frames kept in {report.output}" if report.output else ""
             self.message.emit(f"Export cancelled{where}", 10000)

@@ -35,16 +35,26 @@ def picture_rect(frame_w: int, frame_h: int, view_w: int, view_h: int
     return (view_w - width) // 2, (view_h - height) // 2, width, height
 
 
+def frame_point(frame_w: int, frame_h: int, view_w: int, view_h: int, x: float, y: float
+                ) -> tuple[float, float] | None:
+    """The frame position (column, row in frame pixels, fractional) drawn under the view point
+    (``x``, ``y``), or None on the black bars (or off the view). Views that want sub-pixel
+    positions (the labelling canvas's strokes) and those that want the pixel share it, so
+    both agree with the painting."""
+    left, top, width, height = picture_rect(frame_w, frame_h, view_w, view_h)
+    if width <= 0 or height <= 0 or not (left <= x < left + width and top <= y < top + height):
+        return None
+    return (x - left) * frame_w / width, (y - top) * frame_h / height
+
+
 def frame_pixel(frame_w: int, frame_h: int, view_w: int, view_h: int, x: float, y: float
                 ) -> tuple[int, int] | None:
     """The frame pixel (column, row) drawn under the view point (``x``, ``y``), or None on
     the black bars (or off the view)."""
-    left, top, width, height = picture_rect(frame_w, frame_h, view_w, view_h)
-    if width <= 0 or height <= 0 or not (left <= x < left + width and top <= y < top + height):
+    at = frame_point(frame_w, frame_h, view_w, view_h, x, y)
+    if at is None:
         return None
-    column = min(frame_w - 1, int((x - left) * frame_w / width))
-    row = min(frame_h - 1, int((y - top) * frame_h / height))
-    return column, row
+    return min(frame_w - 1, int(at[0])), min(frame_h - 1, int(at[1]))
 
 
 class VideoView(QWidget):

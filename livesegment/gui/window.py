@@ -32,6 +32,7 @@ from livesegment.gui.capture import CaptureControls
 from livesegment.gui.export import ExportController
 from livesegment.gui.keep import ClickToKeep
 from livesegment.gui.mask_controls import MaskControls
+from livesegment.gui.menus import add_menu_actions
 from livesegment.gui.panels import ClassesPanel, EffectsPanel, ModelPanel, SourcePanel
 from livesegment.gui.virtualcam import VirtualCameraButton
 from livesegment.gui.widgets import VideoView
@@ -155,16 +156,8 @@ class MainWindow(QMainWindow):
             (view_menu, "Release &kept objects", None, lambda: self.keep.clear()),
             (help_menu, "&About", None, self.about),
         ]
-        self.actions_by_name: dict[str, QAction] = {}
-        for menu_, text, keys, slot in entries:
-            action = QAction(text, self)
-            if keys:
-                action.setShortcut(QKeySequence(keys))
-                action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
-            action.triggered.connect(slot)
-            menu_.addAction(action)
-            self.addAction(action)
-            self.actions_by_name[text.replace("&", "")] = action
+        self.actions_by_name = add_menu_actions(self, entries,
+                                                Qt.ShortcutContext.ApplicationShortcut)
         escape = QAction("Leave fullscreen", self)
         escape.setShortcut(QKeySequence("Esc"))
         escape.triggered.connect(  # leaves fullscreen first, then releases the clicked objects

@@ -114,9 +114,11 @@ def interrupted_path(final: Path) -> Path:
 
 
 @contextmanager
-def atomic_target(final: Path) -> Iterator[Path]:
-    """Yields a temporary path; on success it replaces ``final`` in one rename, else it's removed."""
-    tmp = partial_path(final)
+def atomic_target(final: Path, tmp: Path | None = None) -> Iterator[Path]:
+    """Yields a temporary path (``tmp``, by default a hidden sibling of ``final``); on success
+    it replaces ``final`` in one rename, else it's removed. ``tmp`` must be on ``final``'s
+    file system for the rename to be atomic."""
+    tmp = tmp or partial_path(final)
     try:
         yield tmp
         os.replace(tmp, final)

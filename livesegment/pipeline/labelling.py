@@ -20,18 +20,17 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from livesegment.core.select.tracking import THRESHOLD, Appearance, carry
 from livesegment.errors import InputError, OutputError
 from livesegment.io.datasets.labelstore import LabelStore
+from livesegment.pipeline.background import BackgroundRun
 
 if TYPE_CHECKING:  # the trainer (torch) is imported when a training starts, not before
     from livesegment.pipeline.training.trainer import TrainConfig, TrainProgress, TrainResult
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,49 +62,6 @@ class TrainingOutcome:
 
     model: Path | None
     result: TrainResult
-
-
-class BackgroundRun(Generic[T]):
-    """One piece of work in a daemon thread: ``cancel()`` sets its stop event, ``result()``
-    waits and returns its value or raises its error; ``on_done`` (in the worker thread) is
-    called once it has ended either way."""
-
-    def __init__(self, work: Callable[[threading.Event], T], name: str,
-                 on_done: Callable[[BackgroundRun[T]], None] | None = None) -> None:
-        self.stop = threading.Event()
-        self._work, self._on_done = work, on_done
-        self._value: T | None = None
-        self.error: BaseException | None = None
-        self._ended = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._value = self._work(self.stop)
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller by result()
-            self.error = exc
-        finally:
-            self._ended.set()
-            if self._on_done is not None:
-                self._on_done(self)
-
-    def cancel(self) -> None:
-        self.stop.set()
-
-    @property
-    def done(self) -> bool:
-        return self._ended.is_set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        return self._ended.wait(timeout)
-
-    def result(self, timeout: float | None = None) -> T:
-        if not self._ended.wait(timeout):
-            raise TimeoutError("the background run has not ended")
-        if self.error is not None:
-            raise self.error
-        return self._value  # type: ignore[return-value]
 
 
 # -- carrying labels through a video ---------------------------------------------------------

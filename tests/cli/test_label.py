@@ -79,3 +79,37 @@ def test_a_label_folder_is_continued_and_new_classes_are_added(pictures, tmp_pat
     assert len({c.colour for c in again.classes}) == 3
     assert (again.labels("p0.png") == 1).all()
     assert LabelStore.open(out).labelled() == ["p0.png"]
+
+
+@pytest.fixture
+def no_display(monkeypatch):
+    """A Linux machine with no desktop session: Qt would abort the process there."""
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("sys.platform", "linux")
+
+
+def test_no_display_is_one_line_before_anything_is_made(pictures, capsys, opened, no_display):
+    assert main(["label", str(pictures)]) == 2
+    assert "no display" in one_error(capsys)
+    assert opened == [] and not (pictures.parent / "photos-labels").exists()
+
+
+def test_the_live_window_without_a_display_is_one_line_too(capsys, no_display):
+    assert main(["gui"]) == 2
+    assert "no display" in one_error(capsys)
+
+
+def test_any_display_lets_the_window_open(pictures, opened, monkeypatch, no_display):
+    monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-0")
+    assert main(["label", str(pictures)]) == 0 and len(opened) == 1
+
+
+def test_a_label_folder_with_another_output_is_refused_not_ignored(pictures, tmp_path, capsys,
+                                                                   opened):
+    out = tmp_path / "labels"
+    assert main(["label", str(pictures), "-o", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["label", str(out), "-o", str(tmp_path / "copy")]) == 2
+    assert "-o" in one_error(capsys) and not (tmp_path / "copy").exists()
+    assert main(["label", str(out), "-o", str(out)]) == 0 and len(opened) == 2

@@ -19,7 +19,7 @@ def test_label_pictures_or_video_opens_the_labelling_window(qtbot, settings, mon
     win = _window(qtbot, settings)
     loaded = []
     monkeypatch.setattr(win, "open_model_file", loaded.append)
-    win.actions_by_name["Label pictures or video…"].trigger()
+    win.actions_by_name["Label pictures or video"].trigger()
     labelling = win.label_window
     qtbot.addWidget(labelling)
     assert isinstance(labelling, LabelWindow) and labelling.isVisible()
@@ -31,8 +31,8 @@ def test_label_pictures_or_video_opens_the_labelling_window(qtbot, settings, mon
 
 def test_asking_again_brings_the_same_labelling_window_forward(qtbot, settings):
     win = _window(qtbot, settings)
-    win.actions_by_name["Label pictures or video…"].trigger()
+    win.actions_by_name["Label pictures or video"].trigger()
     first = win.label_window
     qtbot.addWidget(first)
-    win.actions_by_name["Label pictures or video…"].trigger()
+    win.actions_by_name["Label pictures or video"].trigger()
     assert win.label_window is first and first.isVisible()

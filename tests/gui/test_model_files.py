@@ -56,7 +56,7 @@ def _window(qtbot, settings, model=None) -> MainWindow:
 def test_open_model_lists_the_file_loads_it_and_a_new_window_keeps_it(qtbot, settings,
                                                                        model_file):
     win = _window(qtbot, settings)
-    assert win.actions_by_name["Open model…"].shortcut().toString() == "Ctrl+M"
+    assert win.actions_by_name["Open model"].shortcut().toString() == "Ctrl+M"
     win.open_model_file(str(model_file))
     qtbot.waitUntil(lambda: win.segmenter.spec.name == str(model_file), timeout=20000)
     assert win.models.model_box.currentText() == "parts.pt (file)"

@@ -143,6 +143,19 @@ def test_creating_again_continues_the_earlier_sitting(store, tmp_path):
     assert again.status("p0.png") == FrameStatus(True, 1.0)
 
 
+def test_bare_class_names_get_colours_no_other_class_has(tmp_path, store):
+    """Black for the background, then the window's own choice for an added class, passing
+    over a colour given with a class."""
+    from livesegment.core.compose.palette import NEW_COLOURS
+
+    made = LabelStore.create(tmp_path / "named", pictures(tmp_path / "more"),
+                             ["background", LabelClass("road", NEW_COLOURS[0]), "car", "bus"])
+    assert [c.colour for c in made.classes] == [(0, 0, 0), NEW_COLOURS[0], NEW_COLOURS[1],
+                                                 NEW_COLOURS[2]]
+    store.set_classes([*store.classes, "bird"])  # CLASSES: black, (200, 30, 30), (20, 180, 40)
+    assert store.classes[3] == LabelClass("bird", NEW_COLOURS[0])
+
+
 def test_renaming_keeps_ids_removing_a_used_class_is_refused(store):
     store.save_labels("p0.png", ring())
     store.set_classes([CLASSES[0], LabelClass("kitten", (1, 2, 3)), CLASSES[2]])
@@ -183,6 +196,31 @@ def test_carried_labels_never_replace_a_persons(store):
     assert not store.save_labels("p0.png", np.zeros_like(ring()), confidence=0.9)
     assert np.array_equal(store.labels("p0.png"), ring())
     assert store.status("p0.png") == FrameStatus(True, 1.0)
+
+
+def test_a_write_that_fails_is_one_line_and_leaves_the_old_file_and_no_temporary(store):
+    """A mask whose place is taken (here by a folder) cannot be swapped in: the error names
+    the file, the earlier state is still whole and nothing is left in the temp folder."""
+    state = store.folder / ".livesegment" / "label.json"
+    before = state.read_bytes()
+    (store.folder / "masks" / "p0.png").mkdir()
+    with pytest.raises(OutputError) as error:
+        store.save_labels("p0.png", ring())
+    assert str(error.value).startswith(f"cannot write {store.folder / 'masks' / 'p0.png'}: ")
+    assert "\n" not in str(error.value)
+    assert state.read_bytes() == before
+    assert list((store.folder / ".livesegment" / "tmp").iterdir()) == []
+
+
+def test_a_folder_whose_masks_were_deleted_by_hand_opens_unlabelled_and_labels_again(store):
+    import shutil
+
+    store.save_labels("p0.png", ring())
+    shutil.rmtree(store.folder / "masks")
+    again = LabelStore.open(store.folder)
+    assert again.labelled() == [] and again.status("p0.png") is None
+    assert again.save_labels("p1.png", ring())
+    assert (LabelStore.open(store.folder).labels("p1.png") == ring()).all()
 
 
 def test_labels_of_the_wrong_shape_or_class_are_refused(store):

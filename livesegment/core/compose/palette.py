@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
+
+# Colours a new class gets while labelling, the first one no class has: far apart from each
+# other and from the highlight of the object being drawn (gui/label/canvas.py).
+NEW_COLOURS = ((230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180),
+               (70, 240, 240), (240, 50, 230), (210, 245, 60), (0, 128, 128), (170, 110, 40))
 
 
 def voc_palette(n: int = 21) -> np.ndarray:
@@ -30,3 +37,16 @@ CITYSCAPES_RGB = (
 def cityscapes_palette() -> np.ndarray:
     """The Cityscapes benchmark colours, plus black for the trailing background class."""
     return np.array(CITYSCAPES_RGB, np.uint8)
+
+
+def free_colour(taken: Iterable[tuple[int, int, int]]) -> tuple[int, int, int]:
+    """A colour (RGB) no class has yet, for a class the user adds: a label folder refuses two
+    classes of one colour, which would read back as one class."""
+    used = {tuple(c) for c in taken}
+    free = [c for c in NEW_COLOURS if c not in used]
+    if free:
+        return free[0]
+    n = len(used)
+    while (colour := ((n * 97) % 256, (n * 57 + 80) % 256, (n * 151 + 160) % 256)) in used:
+        n += 1
+    return colour

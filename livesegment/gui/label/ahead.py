@@ -17,7 +17,6 @@ No Qt here: plain threads, so the sitting's worker can wait for a picture in fli
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -25,6 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from livesegment.pipeline.thread_setup import lower_priority
 
 NICE = 10  # the preparing thread's CPU priority below the window's (0: the same)
 KEPT = 3  # prepared pictures kept: the previous, the current and the next
@@ -137,13 +138,3 @@ class PreparedPictures:
                 self._running = None
                 self._changed.notify_all()
 
-
-def lower_priority(nice: int) -> None:
-    """The calling thread (and the threads it starts, such as torch's) yields the CPU to the
-    others: Linux gives each thread its own nice value. Elsewhere nothing changes."""
-    if nice <= 0:
-        return
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
-    except (AttributeError, OSError):
-        pass

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-
-from PyQt6.QtWidgets import QApplication
-
+from livesegment.gui.app import application
 from livesegment.gui.label.window import LabelWindow
 from livesegment.io.datasets.labelstore import LabelStore
 
@@ -13,9 +10,7 @@ from livesegment.io.datasets.labelstore import LabelStore
 def run_label(store: LabelStore, model: str | None = None) -> int:
     """The labelling window on ``store`` until it closes; a model trained from it and chosen
     as the live model opens the live window with it."""
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("livesegment")
-    app.setOrganizationName("livesegment")
+    app = application()
     window = LabelWindow(store, model=model)
     live: list = []
 

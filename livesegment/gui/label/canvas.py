@@ -18,12 +18,15 @@ from PyQt6.QtCore import QPointF, QRect, QRectF, QSize, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
+from livesegment.core.compose.overlay import OverlayStyle, blend_numpy
 from livesegment.core.select.editing import Moment
-from livesegment.gui.widgets import to_qimage
+from livesegment.gui.widgets import frame_point, picture_rect, to_qimage
 
 OPACITY = 0.45  # labels over the picture
 HIGHLIGHT = (255, 230, 0)  # RGB of the object being drawn: no class's colour, easy to see
 DRAG_PX = 5  # a press that moves further than this (screen pixels) is a box, not a click
+LABELLED = frozenset(range(1, 255))  # ids tinted: not the background (0), nor 255 (left out)
+DRAWN = OverlayStyle(np.array([(0, 0, 0), HIGHLIGHT], np.uint8), 0, 0.6)  # the object: id 1
 
 
 class Tool(Enum):
@@ -92,23 +95,18 @@ class Canvas(QWidget):
 
     # -- geometry ---------------------------------------------------------------------------
     def _target(self) -> QRect:
-        if self._image is None:
+        """Where the picture is painted: the live view's letterbox (widgets.picture_rect)."""
+        if self._bgr is None:
             return QRect()
-        size = self._image.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
-        return QRect((self.width() - size.width()) // 2, (self.height() - size.height()) // 2,
-                     size.width(), size.height())
+        height, width = self._bgr.shape[:2]
+        return QRect(*picture_rect(width, height, self.width(), self.height()))
 
     def to_picture(self, at: QPointF) -> tuple[float, float] | None:
         """Widget point -> picture (x, y), None outside the picture."""
-        target = self._target()
-        if self._bgr is None or target.width() == 0:
+        if self._bgr is None:
             return None
         height, width = self._bgr.shape[:2]
-        x = (at.x() - target.x()) * width / target.width()
-        y = (at.y() - target.y()) * height / target.height()
-        if not (0 <= x < width and 0 <= y < height):
-            return None
-        return x, y
+        return frame_point(width, height, self.width(), self.height(), at.x(), at.y())
 
     def to_widget(self, x: float, y: float) -> QPointF:
         """Picture (x, y) -> widget point (the pixel's centre)."""
@@ -221,18 +219,13 @@ def _clamped(canvas: Canvas, at: QPointF) -> tuple[float, float] | None:
 
 def blend(bgr: np.ndarray, moment: Moment | None, palette: np.ndarray) -> np.ndarray:
     """The picture with labelled pixels tinted by their class colour and the object being
-    drawn tinted more strongly, its outline drawn: BGR uint8, a new array."""
-    out = bgr.copy()
+    drawn tinted more strongly, its outline drawn: BGR uint8, a new array. The tints are the
+    live overlay's own blend (core/compose/overlay.py), so a class looks the same in both."""
     if moment is None:
-        return out
-    labels = moment.labels
-    tinted = (labels != 0) & (labels != 255)
-    if tinted.any():
-        colours = palette[labels[tinted]][:, ::-1].astype(np.float32)
-        out[tinted] = (out[tinted] * (1 - OPACITY) + colours * OPACITY).astype(np.uint8)
+        return bgr.copy()
+    out = blend_numpy(bgr, moment.labels, OverlayStyle(palette, 0, OPACITY, LABELLED))
     if moment.mask.any():
-        colour = np.array(HIGHLIGHT[::-1], np.float32)
-        out[moment.mask] = (out[moment.mask] * 0.4 + colour * 0.6).astype(np.uint8)
+        out = blend_numpy(out, moment.mask.view(np.uint8), DRAWN)
         edges, _ = cv2.findContours(moment.mask.view(np.uint8), cv2.RETR_LIST,
                                     cv2.CHAIN_APPROX_SIMPLE)
         cv2.drawContours(out, edges, -1, (255, 255, 255), max(1, bgr.shape[1] // 640))

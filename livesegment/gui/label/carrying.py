@@ -15,7 +15,8 @@ from PyQt6.QtCore import QObject, pyqtSignal
 
 from livesegment.errors import describe
 from livesegment.io.datasets.labelstore import LabelStore
-from livesegment.pipeline.labelling import BackgroundRun, CarriedFrame, start_carrying
+from livesegment.pipeline.background import BackgroundRun
+from livesegment.pipeline.labelling import CarriedFrame, start_carrying
 
 
 class Carrier(QObject):

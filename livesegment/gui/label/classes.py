@@ -17,7 +17,7 @@ from PyQt6.QtGui import QColor
 from PyQt6.QtWidgets import (QColorDialog, QHBoxLayout, QInputDialog, QListWidget,
                              QListWidgetItem, QPushButton, QVBoxLayout, QWidget)
 
-from livesegment.gui.label import free_colour
+from livesegment.core.compose.palette import free_colour
 from livesegment.gui.widgets import swatch
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from PyQt6.QtGui import QAction, QKeySequence
 
 from livesegment.gui.label.canvas import Tool
+from livesegment.gui.menus import add_menu_actions
 
 if TYPE_CHECKING:
     from livesegment.gui.label.window import LabelWindow
@@ -16,8 +17,7 @@ BRUSH_STEP = 1.25  # [ and ] grow and shrink the brush by this factor
 
 
 def add_actions(w: LabelWindow) -> dict[str, QAction]:
-    """The window's menus with their shortcuts; the actions by their names (no '&', no '…'),
-    so tests and other windows trigger them as a user does."""
+    """The window's menus with their shortcuts; the actions by their names (menus.py)."""
     file_menu, edit_menu, tools_menu, go_menu = (w.menuBar().addMenu(t) for t in (
         "&File", "&Edit", "&Tools", "&Go"))
     entries = [
@@ -41,15 +41,7 @@ def add_actions(w: LabelWindow) -> dict[str, QAction]:
         (go_menu, "&Last", "End", lambda: w.go(len(w.keys) - 1)),
         (go_menu, "Next to &look at", "N", w.next_to_look_at),
     ]
-    named: dict[str, QAction] = {}
-    for menu, text, keys, slot in entries:
-        action = QAction(text, w)
-        keys = (keys,) if isinstance(keys, str) else keys
-        action.setShortcuts([QKeySequence(k) for k in keys])
-        action.triggered.connect(slot)
-        menu.addAction(action)
-        w.addAction(action)
-        named[text.replace("&", "").rstrip("…")] = action
+    named = add_menu_actions(w, entries)
     for n in range(1, 10):  # number keys choose the class
         action = QAction(f"Class {n}", w)
         action.setShortcut(QKeySequence(str(n)))

@@ -7,7 +7,10 @@ from pathlib import Path
 
 from PyQt6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
 
-VIDEOS = "Videos (*.mp4 *.mkv *.mov *.avi *.webm *.m4v *.gif)"
+from livesegment.io.inputs import VIDEO_INPUT_SUFFIXES
+
+# the suffixes the video reader takes, so the dialog offers what a label folder can be made of
+VIDEOS = f"Videos ({' '.join('*' + s for s in sorted(VIDEO_INPUT_SUFFIXES))})"
 TRAIN_MINUTES = 10  # what "Train on these labels" plans for unless the user says otherwise
 
 

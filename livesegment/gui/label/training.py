@@ -13,7 +13,8 @@ from PyQt6.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QProgressBar, QP
                              QVBoxLayout, QWidget)
 
 from livesegment.errors import describe
-from livesegment.pipeline.labelling import BackgroundRun, start_training
+from livesegment.pipeline.background import BackgroundRun
+from livesegment.pipeline.labelling import start_training
 
 
 def clock(seconds: float) -> str:
@@ -53,12 +54,15 @@ class TrainDialog(QDialog):
             layout.addWidget(widget)
         self._progress.connect(self._show_progress)
         self._finished.connect(self._done)
+        self._shown_end = False
         self.run = start(store, self.output, config=config, on_progress=self._progress.emit,
                          on_done=self._finished.emit, overwrite=overwrite)
 
     @property
     def running(self) -> bool:
-        return not self.run.done
+        """Until the dialog has shown how the run ended (not merely until its thread is
+        done: the report is still on its way to the GUI thread then)."""
+        return not self._shown_end
 
     def cancel(self) -> None:
         """Stops at the next step (the best model so far stays); closes once stopped."""
@@ -79,6 +83,7 @@ class TrainDialog(QDialog):
                             f"about {clock(p.eta_s)} left")
 
     def _done(self, run: BackgroundRun) -> None:
+        self._shown_end = True
         self.cancel_button.setEnabled(True)
         self.cancel_button.setText("Close")
         if run.error is not None:

@@ -16,8 +16,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 
 import cv2
@@ -28,6 +27,7 @@ from livesegment.io.datasets.classnames import read_labelmap
 from livesegment.io.datasets.dataset import Layout
 from livesegment.io.datasets.folders import scan_pairs
 from livesegment.io.datasets.values import RGB
+from livesegment.io.paths import atomic_target
 
 STATE_DIR = ".livesegment"   # ours: the marker, the frames' state, the draft, temporary files
 STATE_FILE = "label.json"
@@ -48,27 +48,17 @@ def is_label_folder(folder: Path) -> bool:
     return state_path(folder).is_file()
 
 
-@contextmanager
-def atomic(folder: Path, final: Path) -> Iterator[Path]:
-    """A temporary path in the folder's hidden temp directory, renamed onto ``final`` once
-    the caller has written it whole; removed (``final`` untouched) if anything fails."""
+def write_bytes(folder: Path, final: Path, data: bytes) -> None:
+    """``data`` swapped in whole (io/paths.py's atomic_target), written first in the folder's
+    hidden temp directory so that a half-written file never sits where the reader looks; an
+    OSError is a one-line OutputError naming ``final``."""
     temp_dir = folder / STATE_DIR / TEMP_DIR
-    tmp = temp_dir / f"{os.getpid()}-{final.name}"
     try:
         temp_dir.mkdir(parents=True, exist_ok=True)
-        yield tmp
-        os.replace(tmp, final)
+        with atomic_target(final, temp_dir / f"{os.getpid()}-{final.name}") as tmp:
+            tmp.write_bytes(data)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise OutputError(f"cannot write {final}: {av_reason(exc)}") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def write_bytes(folder: Path, final: Path, data: bytes) -> None:
-    with atomic(folder, final) as tmp:
-        tmp.write_bytes(data)
 
 
 def write_json(folder: Path, final: Path, doc: object) -> None:

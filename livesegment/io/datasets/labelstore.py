@@ -27,31 +27,25 @@ import shutil
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from livesegment.core.compose.palette import voc_palette
 from livesegment.errors import InputError, OutputError
 from livesegment.io.datasets import labelfiles as files
 from livesegment.io.datasets.dataset import header_size
-from livesegment.io.datasets.labelsources import copy_pictures, extract_frames, plan_sources
+from livesegment.io.datasets.labelclasses import (LabelClass, as_classes, checked_classes,
+                                                  split_classes)
+from livesegment.io.datasets.labelsources import (Progress, copy_pictures, extract_frames,
+                                                  plan_sources)
 from livesegment.io.images import IMAGE_SUFFIXES, read_image
 
 VERSION = 1
 DRAFTS = "drafts"  # in .livesegment/: one file per picture that has a draft
 DEFER_S = 2.0  # within deferred(), the state and COCO files are rewritten at most this often
-
-
-@dataclass(frozen=True)
-class LabelClass:
-    """A class as the user names and sees it; its id is its place in the class list."""
-
-    name: str
-    colour: tuple[int, int, int]  # RGB
 
 
 @dataclass(frozen=True)
@@ -64,7 +58,6 @@ class FrameStatus:
 
 
 Source = Path | str | Sequence[Path | str]
-Progress = Callable[[int], None]
 
 
 class LabelStore:
@@ -142,6 +135,7 @@ class LabelStore:
             raise InputError(f"{folder} is an unfinished label folder; create it again from "
                              "its pictures or video to complete it")
         files.clear_temp(folder)
+        (folder / "masks").mkdir(exist_ok=True)  # emptied by hand to start over: labels again
         return cls(folder, state)
 
     # -- classes ----------------------------------------------------------------------------
@@ -454,40 +448,6 @@ def fill(folder: Path, state: dict, classes: tuple[LabelClass, ...], pictures: l
     files.write_json(folder, files.state_path(folder), state)
 
 
-def as_classes(classes: Sequence[LabelClass | str] | None) -> tuple[LabelClass, ...]:
-    """LabelClass values as given; bare names get VOC's colours by id."""
-    given = list(classes) if classes is not None else ["background"]
-    palette = voc_palette(max(len(given), 1))
-    return tuple(c if isinstance(c, LabelClass) else
-                 LabelClass(str(c), tuple(int(v) for v in palette[i]))
-                 for i, c in enumerate(given))
-
-
-def checked_classes(classes: tuple[LabelClass, ...]) -> tuple[LabelClass, ...]:
-    """Classes that the class files can hold and the reader reads back as they are."""
-    from livesegment.io.datasets.classnames import checked_names
-
-    for c in classes:
-        if c.name != c.name.strip() or any(ch in c.name for ch in ":#\n\r"):
-            raise InputError(f"class name '{c.name}' may not hold ':', '#', line breaks or "
-                             "spaces at its ends")
-        if len(c.colour) != 3 or not all(isinstance(v, int) and 0 <= v <= 255
-                                         for v in c.colour):
-            raise InputError(f"class '{c.name}': colour {c.colour} is not R, G, B in 0..255")
-    checked_names([c.name for c in classes], "the class list")
-    seen: dict[tuple[int, int, int], str] = {}
-    for c in classes:
-        if tuple(c.colour) in seen:
-            raise InputError(f"classes '{seen[tuple(c.colour)]}' and '{c.name}' have the same "
-                             f"colour {c.colour}; give each class its own")
-        seen[tuple(c.colour)] = c.name
-    return tuple(LabelClass(c.name, tuple(int(v) for v in c.colour)) for c in classes)
-
-
 def natural(name: str) -> list:
     """Sort key putting ``img2`` before ``img10``, as file browsers do."""
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
-
-
-def split_classes(classes: tuple[LabelClass, ...]) -> tuple[tuple[str, ...], tuple]:
-    return tuple(c.name for c in classes), tuple(c.colour for c in classes)
