@@ -54,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
     from livesegment.gui import check_display  # no Qt: nothing is made when no window can open
 
     check_display()
+    import livesegment.io.datasets.labelstore  # noqa: F401 - loaded (about a second) before
+    # the bar's clock starts, so its rate and ETA are the frames' own
     bar = ProgressBar(enabled=not args.quiet, label=args.source.name)
     with StopOnSignal() as signals:
         try:
@@ -94,13 +96,12 @@ class Stopped(Exception):
 def counted(bar, stop: threading.Event):
     """The progress callback for making a folder: draws ``bar`` and, once ``stop`` is set,
     raises :class:`Stopped` (the store then removes what it wrote)."""
-    started: list[float] = []  # at the first frame: opening the video is not extracting
+    started = time.monotonic()
 
     def progress(done: int, total: int | None) -> None:
         if stop.is_set():
             raise Stopped()
-        started[:] = started or [time.monotonic()]
-        bar.update_pictures(done, total or 0, time.monotonic() - started[0])
+        bar.update_pictures(done, total or 0, time.monotonic() - started)
     return progress
 
 
