@@ -3,12 +3,21 @@ it makes (or continues), and the classes it starts with."""
 
 from __future__ import annotations
 
+import io
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
 import cv2
 import numpy as np
 import pytest
 
 from livesegment.cli import main
 from livesegment.io.datasets.labelstore import LabelStore
+from tests.conftest import make_clip
 
 
 @pytest.fixture
@@ -113,3 +122,55 @@ def test_a_label_folder_with_another_output_is_refused_not_ignored(pictures, tmp
     assert main(["label", str(out), "-o", str(tmp_path / "copy")]) == 2
     assert "-o" in one_error(capsys) and not (tmp_path / "copy").exists()
     assert main(["label", str(out), "-o", str(out)]) == 0 and len(opened) == 2
+
+
+class Terminal(io.StringIO):
+    """stderr as a terminal: the bar redraws in place, and its last drawing stays."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_extracting_a_video_shows_the_bar_ending_on_all_frames(tmp_path, monkeypatch, opened):
+    clip = tmp_path / "walk.mp4"
+    make_clip(clip, frames=12, size=(48, 64))
+    err = Terminal()
+    monkeypatch.setattr("sys.stderr", err)
+    assert main(["label", str(clip)]) == 0 and len(opened) == 1
+    lines = [part for part in re.split(r"[\r\n]", err.getvalue()) if part.strip()]
+    assert lines[0] == f"livesegment: label folder {tmp_path / 'walk-labels'}"
+    assert "12/12" in lines[-1] and "100%" in lines[-1], lines
+    assert len(opened[0][0].keys()) == 12
+
+
+def test_quiet_makes_the_folder_without_a_bar(tmp_path, capsys, opened):
+    clip = tmp_path / "walk.mp4"
+    make_clip(clip, frames=6, size=(48, 64))
+    assert main(["label", str(clip), "--quiet"]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        f"livesegment: label folder {tmp_path / 'walk-labels'}"]
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT"), reason="needs signals")
+def test_ctrl_c_while_extracting_removes_the_folder_and_exits_130(tmp_path):
+    clip, folder = tmp_path / "long.mp4", tmp_path / "long-labels"
+    make_clip(clip, frames=400, size=(240, 320))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.Popen([sys.executable, "-m", "livesegment", "label", str(clip)],
+                            stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (folder / "images").is_dir() and len(list((folder / "images").iterdir())) >= 3:
+            break
+        time.sleep(0.005)
+    written = len(list((folder / "images").iterdir()))
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    lines = err.strip().splitlines()
+    assert written < 400, "extraction ended before the signal: make the clip longer"
+    assert proc.returncode == 130, err
+    assert lines[0] == f"livesegment: label folder {folder}"
+    assert lines[-1] == ("livesegment: interrupted; nothing kept of the unfinished label "
+                         f"folder {folder}")
+    assert "Traceback" not in err
+    assert not folder.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4"]

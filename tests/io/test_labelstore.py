@@ -296,13 +296,52 @@ def test_a_video_becomes_png_frames(tmp_path):
     make_clip(clip, frames=7, size=(48, 64))
     before = digest(tmp_path)
     seen = []
-    store = LabelStore.create(tmp_path / "labels", clip, progress=seen.append)
-    assert store.is_video() and seen == list(range(1, 8))
+    store = LabelStore.create(tmp_path / "labels", clip,
+                              progress=lambda done, total: seen.append((done, total)))
+    assert store.is_video() and seen == [(i, 7) for i in range(1, 8)]  # the mp4 says 7
     assert store.keys() == [f"walk_{i:06d}.png" for i in range(7)]
     assert store.picture(store.keys()[3]).shape == (48, 64, 3)
     assert LabelStore.create(tmp_path / "every", clip, every=3).keys() == [
         "walk_000000.png", "walk_000003.png", "walk_000006.png"]
     assert {k: v for k, v in digest(tmp_path).items() if k in before} == before
+
+
+@pytest.mark.parametrize(("suffix", "codec", "every", "totals"), [
+    ("mp4", "libx264", 1, {12}),  # the container's frame count
+    ("mkv", "libx264", 1, {12}),  # no count: duration x rate
+    ("avi", "mpeg4", 1, {12}),  # a count of millisecond slots (480) disagrees: duration x rate
+    ("mp4", "libx264", 5, {3}),  # frames 0, 5, 10
+])
+def test_frames_are_counted_out_of_what_the_container_says(tmp_path, suffix, codec, every,
+                                                           totals):
+    clip = tmp_path / f"walk.{suffix}"
+    make_clip(clip, frames=12, size=(48, 64), codec=codec)
+    seen = []
+    store = LabelStore.create(tmp_path / "labels", clip, every=every,
+                              progress=lambda done, total: seen.append((done, total)))
+    assert {total for _, total in seen} == totals
+    assert [done for done, _ in seen] == list(range(1, len(store.keys()) + 1))
+    assert seen[-1] == (len(store.keys()), len(store.keys()))
+
+
+def test_pictures_are_counted_out_of_all_of_them(tmp_path):
+    seen = []
+    LabelStore.create(tmp_path / "labels", pictures(tmp_path / "pics"),
+                      progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_a_progress_that_raises_stops_and_removes_the_new_folder(tmp_path):
+    clip = tmp_path / "walk.mp4"
+    make_clip(clip, frames=12, size=(48, 64))
+
+    def stop_at_4(done, _total):
+        if done == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        LabelStore.create(tmp_path / "labels", clip, progress=stop_at_4)
+    assert not (tmp_path / "labels").exists()
 
 
 @pytest.mark.parametrize(("make", "message"), [

@@ -31,6 +31,7 @@ from livesegment.gui.label.canvas import Canvas, Tool, palette_of
 from livesegment.gui.label.carrying import Carrier
 from livesegment.gui.label.classes import ClassEditor, ClassEntry
 from livesegment.gui.label.keys import add_actions
+from livesegment.gui.label.making import FolderMaking
 from livesegment.gui.label.sitting import Prompted, Sitting, default_selector
 from livesegment.gui.label.timeline import Mark, Timeline
 from livesegment.gui.label.training import TrainDialog
@@ -84,6 +85,7 @@ class LabelWindow(QMainWindow):
         self.carrier.frame.connect(self._carried)
         self.carrier.ended.connect(self._carry_ended)
         self.training: TrainDialog | None = None
+        self.making: FolderMaking | None = None  # a new label folder being made
         self._build()
         if store is not None:
             self.set_store(store)
@@ -413,15 +415,20 @@ class LabelWindow(QMainWindow):
 
     def open_source(self, source: str, output: str | None = None) -> None:
         """A label folder is opened as it is; pictures or a video get a new label folder
-        (asked for), made on a background thread."""
+        (asked for), made on a helper thread with a progress dialog whose Cancel removes it."""
         from livesegment.io.datasets.labelfiles import is_label_folder
 
         if is_label_folder(Path(source)):
             self._open_store(lambda: LabelStore.open(source))
             return
+        if self.making is not None and self.making.running:  # one folder made at a time
+            self.making.dialog.show()
+            return
         output = output or self.ask_new_folder(self, str(default_output(Path(source))))
         if output:
-            self._open_store(lambda: LabelStore.create(output, source))
+            self.making = FolderMaking(self, self.background, source, output,
+                                       ready=self.set_store, failed=self.show_error,
+                                       said=self.say, shown=self._busy)
 
     def _open_store(self, make: Callable[[], LabelStore]) -> None:
         self._busy("Opening…")
@@ -473,6 +480,8 @@ class LabelWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self.carrier.cancel(wait_s=5.0)
+        if self.making is not None:  # its helper removes the unfinished folder
+            self.making.cancel()
         if self.training is not None and self.training.running:
             self.training.run.cancel()
             self.training.run.wait(10.0)

@@ -17,7 +17,9 @@ from livesegment.io.datasets.folders import mask_key
 from livesegment.io.images import IMAGE_SUFFIXES, decode_image, read_header
 from livesegment.io.inputs import VIDEO_INPUT_SUFFIXES
 
-Progress = Callable[[int], None]
+# (done, total): pictures or frames written so far, and how many there will be (None where
+# a video's container does not say). It may raise to stop: the folder is then removed.
+Progress = Callable[[int, int | None], None]
 
 
 def plan_sources(sources: Path | str | Sequence[Path | str]) -> tuple[list[Path], Path | None]:
@@ -67,7 +69,7 @@ def copy_pictures(pictures: list[Path], folder: Path, progress: Progress | None)
         taken.add(mask_key(Path(name)))
         files.write_bytes(folder, folder / "images" / name, data)
         if progress is not None:
-            progress(done)
+            progress(done, len(pictures))
 
 
 def extract_frames(video: Path, folder: Path, every: int, progress: Progress | None) -> int:
@@ -83,6 +85,8 @@ def extract_frames(video: Path, folder: Path, every: int, progress: Progress | N
         if video.suffix.lower() in VIDEO_INPUT_SUFFIXES:
             raise
         raise InputError(f"{video} is not a picture or a video ({exc})") from None
+    stated = stated_frames(source)
+    total = -(-stated // every) if stated else None  # frames 0, every, 2*every ... kept
     written = 0
     try:
         for frame in source.frames():
@@ -92,10 +96,23 @@ def extract_frames(video: Path, folder: Path, every: int, progress: Progress | N
                             frame.bgr)
             written += 1
             if progress is not None:
-                progress(written)
+                progress(written, total)
     finally:
         source.close()
     if not written:
         raise InputError(f"no frame could be read from video {video}")
+    if progress is not None and total != written:  # the container's count was an estimate:
+        progress(written, written)  # the end is known now, so a bar ends whole
     return written
+
+
+def stated_frames(source) -> int | None:
+    """How many frames the container says the video has: its frame count where that agrees
+    with duration x rate (an AVI written with a millisecond time base counts the empty
+    slots), else duration x rate; None where neither is stated (a stream, some MKVs)."""
+    by_time = round(source.duration_s * float(source.rate_hint)) if source.duration_s > 0 else 0
+    counted = source.stream.frames or 0
+    if counted and (not by_time or abs(counted - by_time) <= max(2, by_time // 10)):
+        return counted
+    return by_time or None
 
