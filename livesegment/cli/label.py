@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     with StopOnSignal() as signals:
         try:
             store = open_store(args.source, args.output, class_names(args.classes),
-                               counted(bar, signals.stop))
+                               counted(bar, signals.stop, args.source.is_file()))
         except Stopped as stopped:
             store, removed = None, stopped
         finally:
@@ -93,7 +93,7 @@ class Stopped(Exception):
     """A signal came while the label folder was being made; says which folder."""
 
 
-def counted(bar, stop: threading.Event):
+def counted(bar, stop: threading.Event, frames: bool = False):
     """The progress callback for making a folder: draws ``bar`` and, once ``stop`` is set,
     raises :class:`Stopped` (the store then removes what it wrote)."""
     started = time.monotonic()
@@ -101,7 +101,7 @@ def counted(bar, stop: threading.Event):
     def progress(done: int, total: int | None) -> None:
         if stop.is_set():
             raise Stopped()
-        bar.update_pictures(done, total or 0, time.monotonic() - started)
+        bar.update_pictures(done, total or 0, time.monotonic() - started, frames)
     return progress
 
 

@@ -114,12 +114,16 @@ class ProgressBar:
         self._show(STEPS, progress.step, progress.total_steps or None, progress.elapsed_s,
                    ", ".join(parts), remaining=False)
 
-    def update_pictures(self, done: int, total: int, elapsed_s: float) -> None:
-        """Pictures of a dataset done out of its total (``eval``)."""
+    def update_pictures(self, done: int, total: int, elapsed_s: float,
+                        frames: bool = False) -> None:
+        """Pictures of a dataset done out of its total (``eval``), or a video's ``frames``
+        (``label`` extracting them)."""
         if not self.enabled:
             return
         rate = done / elapsed_s if elapsed_s > 0 else 0.0
-        self._show(PICTURES, done, total or None, elapsed_s, f"{rate:.1f} pictures/s")
+        unit = "frames" if frames else "pictures"
+        self._show(FRAMES if frames else PICTURES, done, total or None, elapsed_s,
+                   f"{rate:.1f} {unit}/s")
 
     def _show(self, counted: tuple[str, str], n: float, total: float | None, elapsed_s: float,
               postfix: str, remaining: bool = True) -> None:

@@ -139,7 +139,7 @@ def test_extracting_a_video_shows_the_bar_ending_on_all_frames(tmp_path, monkeyp
     assert main(["label", str(clip)]) == 0 and len(opened) == 1
     lines = [part for part in re.split(r"[\r\n]", err.getvalue()) if part.strip()]
     assert lines[0] == f"livesegment: label folder {tmp_path / 'walk-labels'}"
-    assert "12/12" in lines[-1] and "100%" in lines[-1], lines
+    assert "12/12 frames" in lines[-1] and "100%" in lines[-1], lines
     assert len(opened[0][0].keys()) == 12
 
 
