@@ -56,7 +56,7 @@ class TrainConfig:
     batch: int = 8
     epochs: int | None = None       # None with no time budget: DEFAULT_EPOCHS
     time_s: float | None = None
-    lr: float = 5e-3
+    lr: float = 3e-3                # peak (measured: BENCHMARKS.md, "Training", learning rate)
     head_lr_scale: float = 5.0      # the new classifier learns faster than the base layers
     weight_decay: float = 1e-4
     patience: int | None = 10       # validations without a better mIoU before stopping
