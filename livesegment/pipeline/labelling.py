@@ -159,17 +159,16 @@ def train_on_labels(store: LabelStore | Path | str, output: Path | str, *,
     if folder.resolve() in output.resolve().parents:
         raise OutputError(f"{output} is inside the label folder {folder}; write it elsewhere")
     data = open_training_data(folder)
-    config = for_labels(config, LabelStore.open(folder).is_video())
+    config = for_labels(config)
     result = Trainer(data, output, config, on_progress=on_progress, stop=stop).run()
     return TrainingOutcome(output if result.best_step else None, result)
 
 
-def for_labels(config: TrainConfig | None, video: bool) -> TrainConfig:
+def for_labels(config: TrainConfig | None) -> TrainConfig:
     """What a training on a label folder runs: ``config`` with a base that can be fine-tuned
     (the model a window segments with may be one that cannot, such as the fused default:
-    then the usual base) and, for a video's frames, which are labelled to be used live, the
-    base's own inference size unless one is set (at the frames' size, 480 on DAVIS, the
-    trained model ran live at 0.2x the bundled model's pace for 0.03 more IoU)."""
+    then the usual base). A video's frames train at the base's own size (the trainer's
+    rule for label folders of a video)."""
     from dataclasses import replace
 
     from livesegment.core.models.catalog import DEFAULT_TRAIN_BASE
@@ -180,16 +179,10 @@ def for_labels(config: TrainConfig | None, video: bool) -> TrainConfig:
 
     config = config or TrainConfig()
     try:
-        spec = get_spec(config.base)
-        trainable = isinstance(load_model(spec), ESPNetv2)
+        trainable = isinstance(load_model(get_spec(config.base)), ESPNetv2)
     except LivesegmentError:
-        spec, trainable = None, False
-    if not trainable:
-        spec = get_spec(DEFAULT_TRAIN_BASE)
-        config = replace(config, base=DEFAULT_TRAIN_BASE)
-    if video and config.size is None:
-        config = replace(config, size=spec.default_size)
-    return config
+        trainable = False
+    return config if trainable else replace(config, base=DEFAULT_TRAIN_BASE)
 
 
 def start_training(store: LabelStore | Path | str, output: Path | str, *,

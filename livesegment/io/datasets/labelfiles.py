@@ -48,6 +48,16 @@ def is_label_folder(folder: Path) -> bool:
     return state_path(folder).is_file()
 
 
+def made_from_video(folder: Path) -> bool:
+    """A label folder of a video's frames (a model trained on them is meant for live use)."""
+    if not is_label_folder(folder):
+        return False
+    try:
+        return read_json(state_path(folder)).get("video") is not None
+    except InputError:
+        return False
+
+
 def write_bytes(folder: Path, final: Path, data: bytes) -> None:
     """``data`` swapped in whole (io/paths.py's atomic_target), written first in the folder's
     hidden temp directory so that a half-written file never sits where the reader looks; an

@@ -25,6 +25,7 @@ from livesegment.core.models.espnetv2 import classifier
 from livesegment.core.models.model_file import ModelCard
 from livesegment.core.models.zoo import ModelSpec, get_spec, spec_from_card
 from livesegment.errors import InputError, LivesegmentError
+from livesegment.io.datasets.labelfiles import made_from_video
 from livesegment.pipeline.training import report
 from livesegment.pipeline.training.checkpoints import read_checkpoint, save_model
 from livesegment.pipeline.training.data import (
@@ -207,7 +208,11 @@ class Trainer:
 
     def _auto_size(self) -> int:
         """The pictures' median short side rounded to the size multiple: they are seen at
-        about their own resolution, where small defects keep their pixels."""
+        about their own resolution, where small defects keep their pixels. A label folder of
+        a video's frames is for live use: the base's own size (at the frames' 480, a trained
+        DAVIS swan ran live at 0.2x the bundled model's pace for 0.03 more IoU)."""
+        if self.data.source and made_from_video(Path(self.data.source)):
+            return self.base.default_size
         short = np.median([min(s.labels.shape) for s in self.data.samples])
         return max(SIZE_MULTIPLE, int(round(short / SIZE_MULTIPLE)) * SIZE_MULTIPLE)
 
