@@ -173,13 +173,15 @@ def for_labels(config: TrainConfig | None) -> TrainConfig:
 
     from livesegment.core.models.catalog import DEFAULT_TRAIN_BASE
     from livesegment.core.models.espnetv2 import ESPNetv2
-    from livesegment.core.models.zoo import get_spec, load_model
+    from livesegment.core.models.zoo import get_spec
     from livesegment.errors import LivesegmentError
     from livesegment.pipeline.training.trainer import TrainConfig
 
     config = config or TrainConfig()
-    try:
-        trainable = isinstance(load_model(get_spec(config.base)), ESPNetv2)
+    try:  # the architecture alone says it (no weights read, none downloaded)
+        spec = get_spec(config.base)
+        trainable = spec.weights.format not in ("tflite", "fused") and isinstance(
+            spec.build(spec.num_classes), ESPNetv2)
     except LivesegmentError:
         trainable = False
     return config if trainable else replace(config, base=DEFAULT_TRAIN_BASE)
