@@ -118,6 +118,8 @@ def main() -> None:
                    "the trainer's; its new classes learn at it x --keep-head)")
     p.add_argument("--keep-head", type=float, help="... and its classifier's multiple")
     p.add_argument("--kept-lr", type=float, help="the keep run's rate for the base's weights")
+    p.add_argument("--decoder-lr", type=float, help="the keep run's decoder rate")
+    p.add_argument("--kept-rows-lr", type=float, help="the keep run's kept rows' rate")
     p.add_argument("--distill", type=float, help="the keep run's distill_weight (0: the "
                    "base's hard labels alone)")
     args = p.parse_args()
@@ -138,7 +140,9 @@ def main() -> None:
             config = replace(config, augment=replace(config.augment, crop=args.crop))
             if name == "keep":
                 config = replace_config(config, lr=args.keep_lr, head_lr_scale=args.keep_head,
-                                        distill_weight=args.distill, kept_lr=args.kept_lr)
+                                        distill_weight=args.distill, kept_lr=args.kept_lr,
+                                        decoder_lr=args.decoder_lr,
+                                        kept_rows_lr=args.kept_rows_lr)
             Trainer(subset(whole, rest), out / f"{name}.pt", config).run()
     if args.only:
         return
@@ -151,7 +155,8 @@ def main() -> None:
         config = read_checkpoint(out / f"{name}-run" / "last.pt")[2]["config"]
         report[name]["config"] = {k: config.get(k) for k in ("lr", "head_lr_scale",
                                                              "distill_weight", "temperature",
-                                                             "kept_lr")}
+                                                             "kept_lr", "decoder_lr",
+                                                             "kept_rows_lr")}
         report[name]["val_miou"] = card.validation.get("miou")
         report[name]["test"] = defect_iou(measured(out, name), subset(whole, test))
     report["keep"]["footage"] = footage_agreement(measured(out, "keep"), card.base, args.every)

@@ -70,6 +70,8 @@ class TrainConfig:
     distill_weight: float = 1.0     # keep runs: the base's soft targets' share of the loss
     temperature: float = 1.0        # ... and their softmax temperature
     kept_lr: float = 5e-4           # keep runs: the rate of all the base's weights
+    decoder_lr: float | None = None  # keep runs: the decoder's rate (None: kept_lr)
+    kept_rows_lr: float | None = None  # keep runs: the kept classifier rows' (None: kept_lr)
     augment: AugmentSettings = field(default_factory=AugmentSettings)
 
     def to_dict(self) -> dict[str, Any]:
@@ -160,14 +162,18 @@ class Trainer:
             hold_norm_statistics(self.model)
         self.model.train()
         head = list(classifier(self.model).parameters())
-        rest = [p for p in self.model.parameters() if all(p is not h for h in head)]
+        encoder = list(self.model.base_net.parameters())
+        decoder = [p for p in self.model.parameters()
+                   if all(p is not h for h in head + encoder)]
+        keep = cfg.keep_classes
         self.optimizer = torch.optim.AdamW(
-            [{"params": rest, "peak_lr": cfg.kept_lr if cfg.keep_classes else cfg.lr},
+            [{"params": encoder, "peak_lr": cfg.kept_lr if keep else cfg.lr},
+             {"params": decoder, "peak_lr": (cfg.decoder_lr or cfg.kept_lr) if keep else cfg.lr},
              {"params": head, "peak_lr": cfg.lr * cfg.head_lr_scale}],
             lr=cfg.lr, weight_decay=cfg.weight_decay)
-        if cfg.keep_classes:  # the new rows learn at the head's rate, the base's at kept_lr
+        if keep:  # the new rows learn at the head's rate, the base's at kept_lr
             slow_kept_rows(self.optimizer, self.model, table,
-                           cfg.kept_lr / (cfg.lr * cfg.head_lr_scale))
+                           (cfg.kept_rows_lr or cfg.kept_lr) / (cfg.lr * cfg.head_lr_scale))
         self.per_epoch = steps_per_epoch(len(self.split.train), cfg.batch)
         self.step, self.stale, self.elapsed_before = 0, 0, 0.0
         self.history: list[dict[str, Any]] = []
