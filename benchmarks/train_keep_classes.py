@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -44,7 +45,7 @@ from livesegment.core.segmenter import Segmenter, mask_labels
 from livesegment.io.datasets import open_dataset
 from livesegment.io.datasets.records import Sample
 from livesegment.io.sample import sample_clip
-from livesegment.pipeline.training import TrainConfig, Trainer, TrainingData, replace_config
+from livesegment.pipeline.training import TrainConfig, Trainer, TrainingData
 from livesegment.pipeline.training.checkpoints import read_checkpoint
 from livesegment.pipeline.training.validate import HeldBack
 from livesegment.pipeline.validate import Validator
@@ -81,6 +82,22 @@ def footage_agreement(model: Path, base: str, every: int) -> dict:
             "base_pixels": {c: n for c, n in zip(s.classes[:kept], s.true_pixels) if n}}
 
 
+def frame_times(models: list[Path], count: int) -> list[float]:
+    """Median milliseconds a frame of the sample clip takes each model (mask labels out), the
+    models in turn on each frame so that the machine's load falls on all of them alike."""
+    segmenters = [Segmenter.create(str(m), device="cpu") for m in models]
+    times: list[list[float]] = [[] for _ in models]
+    for i, bgr in enumerate(read_frames(sample_clip())):
+        if i > count:
+            break
+        for seg, own in zip(segmenters, times):
+            start = time.perf_counter()
+            mask_labels(seg.infer(Frame(i, 0.0, bgr)))
+            if i:  # the first frame warms up
+                own.append(1000 * (time.perf_counter() - start))
+    return [float(np.median(t)) for t in times]
+
+
 def clip_task(size: int, count: int = 64, seed: int = 0) -> tuple[TrainingData, list, list]:
     """(pictures, train ids, test ids) of the clip task: frames with a magenta bar each."""
     wanted = set(np.linspace(0, CLIP_FRAMES - 1, count).astype(int).tolist())
@@ -114,14 +131,8 @@ def main() -> None:
     p.add_argument("--task", choices=("tile", "clip"), default="tile")
     p.add_argument("--size", type=int, default=160, help="the clip task's frame short side")
     p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--keep-lr", type=float, help="the keep run's learning rate (default: "
-                   "the trainer's; its new classes learn at it x --keep-head)")
-    p.add_argument("--keep-head", type=float, help="... and its classifier's multiple")
-    p.add_argument("--kept-lr", type=float, help="the keep run's rate for the base's weights")
-    p.add_argument("--decoder-lr", type=float, help="the keep run's decoder rate")
-    p.add_argument("--kept-rows-lr", type=float, help="the keep run's kept rows' rate")
-    p.add_argument("--distill", type=float, help="the keep run's distill_weight (0: the "
-                   "base's hard labels alone)")
+    p.add_argument("--timing", type=int, default=20, help="clip frames each model is timed "
+                   "on, the two models in turn (0: none)")
     args = p.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="train-keep-"))
     out.mkdir(parents=True, exist_ok=True)
@@ -138,11 +149,6 @@ def main() -> None:
                                  patience=None, keep_classes=name == "keep", batch=args.batch,
                                  size=args.size if args.task == "clip" else None)
             config = replace(config, augment=replace(config.augment, crop=args.crop))
-            if name == "keep":
-                config = replace_config(config, lr=args.keep_lr, head_lr_scale=args.keep_head,
-                                        distill_weight=args.distill, kept_lr=args.kept_lr,
-                                        decoder_lr=args.decoder_lr,
-                                        kept_rows_lr=args.kept_rows_lr)
             Trainer(subset(whole, rest), out / f"{name}.pt", config).run()
     if args.only:
         return
@@ -153,13 +159,13 @@ def main() -> None:
         report[name] = {k: card.training.get(k) for k in ("epochs", "seed", "steps",
                                                           "best_step", "seconds")}
         config = read_checkpoint(out / f"{name}-run" / "last.pt")[2]["config"]
-        report[name]["config"] = {k: config.get(k) for k in ("lr", "head_lr_scale",
-                                                             "distill_weight", "temperature",
-                                                             "kept_lr", "decoder_lr",
-                                                             "kept_rows_lr")}
+        report[name]["config"] = {k: config.get(k) for k in ("lr", "head_lr_scale")}
         report[name]["val_miou"] = card.validation.get("miou")
         report[name]["test"] = defect_iou(measured(out, name), subset(whole, test))
     report["keep"]["footage"] = footage_agreement(measured(out, "keep"), card.base, args.every)
+    if args.timing:
+        report["ms_per_frame"] = frame_times([measured(out, n) for n in RUNS], args.timing)
+        report["keep_cost"] = report["ms_per_frame"][1] / report["ms_per_frame"][0]
     new = [c for c in whole.classes if c != whole.classes[whole.background]]
     report["new_class_iou_gap"] = {c: _gap(report, c) for c in new}
     report["defect_miou_gap"] = (report["keep"]["test"]["defect_miou"]
@@ -169,9 +175,7 @@ def main() -> None:
 
 
 def measured(out: Path, name: str) -> Path:
-    """The run's last weights (its ``last.pt`` loads as a model): a keep run's validation mIoU
-    averages the base's classes with the new ones, and its best validation can be a step
-    before the new class was learnt (measured: step 3 of 60)."""
+    """The run's last weights (its ``last.pt`` loads as a model), the same step for both."""
     return out / f"{name}-run" / "last.pt"
 
 

@@ -188,7 +188,7 @@ def train(data: PathLike, output: PathLike, *, classes: Iterable[str] | None = N
     ``load_model(output)`` uses it. ``val``: a share of the pictures to validate on (default
     0.2, stratified, fixed by ``seed``) or a second labelled folder. ``time``: a budget such
     as ``"10m"`` the run plans for; ``keep_classes`` keeps the base's classes beside the
-    user's (its own labels are the targets where the masks say background); ``resume``
+    user's (the file runs the base, frozen, beside the fine-tune); ``resume``
     continues a stopped run of ``output``."""
     from livesegment.pipeline.training import Trainer, TrainConfig, replace_config
     from livesegment.pipeline.training.data import open_training_data

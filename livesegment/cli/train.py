@@ -74,8 +74,8 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
                    "works)")
     t.add_argument("--keep-classes", action="store_true",
                    help="keep the base model's classes beside yours (espnetv2-voc's 21 + "
-                   "yours): where your masks say background, the base's own labels are the "
-                   "targets, so 'person' still works beside 'scratch'")
+                   "yours): the model file runs the base, frozen, beside the fine-tune, so "
+                   "'person' still works beside 'scratch' (two network passes a frame)")
     t.add_argument("--batch", type=positive_int, help="pictures per step (default 8)")
     t.add_argument("--threads", type=positive_int, metavar="N",
                    help="torch threads (default: measured; one wins on a busy CPU)")

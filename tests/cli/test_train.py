@@ -132,5 +132,8 @@ def test_keep_classes_writes_the_base_classes_then_the_new_ones(dataset, tmp_pat
     assert main(["models", str(out)]) == 0
     text = capsys.readouterr().out
     assert "23 classes, fine-tuned from espnetv2-voc, its 21 classes kept" in text
-    assert "kept_classes: the 21 of espnetv2-voc, learnt from its own labels" in text
+    assert "kept_classes: the 21 of espnetv2-voc, its own network run beside the " \
+           "fine-tune" in text
+    assert "classes: 23, espnetv2-voc's own (it runs beside the fine-tune, frozen) and " \
+           f"{', '.join(CLASSES[1:])} where the fine-tune finds them" in text
     assert "iou: background" in text

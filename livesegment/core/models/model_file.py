@@ -29,7 +29,7 @@ from livesegment.errors import WeightsError
 
 CARD_KEY = "livesegment_card"
 FORMAT = "livesegment-model"
-VERSION = 1
+VERSION = 2  # 2: cards may keep a base's classes (``kept``); older cards are version 1
 MODEL_SUFFIXES = (".pt", ".pth", ".ckpt")
 
 # name -> builder(num_classes, decoder_projection): the networks a model file may ask for.
@@ -56,6 +56,10 @@ class ModelCard:
     licence: str
     training: dict[str, Any] = field(default_factory=dict)    # data, schedule, time, seed
     validation: dict[str, Any] = field(default_factory=dict)  # figures on held-out pictures
+    # A model that keeps its base's classes (core/models/kept.py): the file's weights are a
+    # fine-tune of ``kept["classes"]`` (its background ``kept["background"]``), run beside the
+    # named base; ``kept["ids"]`` says where each of its classes lands in ``classes``.
+    kept: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         problem = _card_problem(self)
@@ -63,17 +67,22 @@ class ModelCard:
             raise ValueError(problem)
 
     def build(self, num_classes: int | None = None) -> nn.Module:
-        """The untrained network this card describes."""
+        """The untrained network whose weights the file holds (a kept model's fine-tune)."""
         if num_classes not in (None, len(self.classes)):
             raise WeightsError(f"model '{self.title}' segments {len(self.classes)} classes, "
                                f"not {num_classes}")
-        return ARCHITECTURES[self.architecture](len(self.classes), self.decoder_projection)
+        count = len(self.kept["classes"]) if self.kept else len(self.classes)
+        return ARCHITECTURES[self.architecture](count, self.decoder_projection)
 
     def builder(self) -> Callable[[int], nn.Module]:
         return partial(ModelCard.build, self)
 
     def to_json(self) -> str:
-        return json.dumps({"format": FORMAT, "version": VERSION, **asdict(self)}, indent=1)
+        values = asdict(self)
+        if not self.kept:  # readable by every livesegment that reads version 1
+            del values["kept"]
+        return json.dumps({"format": FORMAT, "version": VERSION if self.kept else 1, **values},
+                          indent=1)
 
     def with_results(self, training: dict[str, Any], validation: dict[str, Any]) -> ModelCard:
         """The same card with a run's summary and figures filled in."""
@@ -99,6 +108,21 @@ def _card_problem(card: ModelCard) -> str:
         return "training and validation must be tables of values"
     if card.size < card.size_multiple or card.size_multiple < 1 or card.decoder_projection < 1:
         return f"size {card.size} (multiple {card.size_multiple}) is not usable"
+    return _kept_problem(card.kept, n) if card.kept else ""
+
+
+def _kept_problem(kept: Any, n: int) -> str:
+    """Why a card's ``kept`` table cannot say how its fine-tune's classes map ("" if it can)."""
+    if not isinstance(kept, dict):
+        return "kept must be a table"
+    classes, ids = kept.get("classes"), kept.get("ids")
+    if not isinstance(classes, list | tuple) or not isinstance(ids, list | tuple) \
+            or len(classes) < 2 or len(ids) != len(classes):
+        return "kept needs the fine-tune's classes (2+) and a class id for each"
+    if not all(isinstance(i, int) and 0 <= i < n for i in ids):
+        return f"kept ids must be class ids below {n}"
+    if not isinstance(kept.get("background"), int) or not 0 <= kept["background"] < len(ids):
+        return "kept background is not one of the fine-tune's class ids"
     return ""
 
 
@@ -160,6 +184,12 @@ def describe_card(card: ModelCard, path: Path) -> list[str]:
              f"side {card.size} px (multiple of {card.size_multiple})",
              f"  mean {_triple(card.mean)}, std {_triple(card.std)}",
              f"  licence {card.licence}"]
+    if card.kept:
+        new = [c for c, i in zip(card.kept["classes"], card.kept["ids"])
+               if i != card.background]
+        lines.insert(2, f"  classes: {len(card.classes)}, {card.base}'s own (it runs beside "
+                     f"the fine-tune, frozen) and {', '.join(new)} where the fine-tune finds "
+                     "them")
     for title, table in (("training", card.training), ("validation", card.validation)):
         if table:
             lines.append(f"  {title}:")

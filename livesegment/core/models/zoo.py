@@ -24,6 +24,7 @@ from livesegment.core.models.catalog import (  # noqa: F401 - re-exported
 )
 from livesegment.core.models.espnetv2 import ESPNetv2
 from livesegment.core.models.fused import FusedPerson
+from livesegment.core.models.kept import KeptBase
 from livesegment.core.models.model_file import ModelCard, looks_like_file, read_model_file
 from livesegment.core.models.safe_load import load_plain
 from livesegment.core.compose.palette import cityscapes_palette, voc_palette
@@ -67,8 +68,9 @@ class WeightsSource:
     ref: str  # file name in livesegment/weights, "EnumName.MEMBER", or the model file's path
     # ``tflite``: the file holds the graph and its weights (MediaPipe's models), read by
     # core/models/tflite_graph.py instead of torch.load. ``fused``: two bundled models at
-    # once (core/models/fused.py); ``ref`` names the main one's file.
-    format: Literal["state_dict", "tflite", "fused"] = "state_dict"
+    # once (core/models/fused.py); ``ref`` names the main one's file. ``kept``: a model file
+    # whose fine-tune runs beside its base (core/models/kept.py).
+    format: Literal["state_dict", "tflite", "fused", "kept"] = "state_dict"
 
     def path(self) -> Path:
         """Local file holding these weights (it may not exist yet for torchvision's)."""
@@ -270,6 +272,19 @@ def _load_fused(spec: ModelSpec, weights: Path | None) -> FusedPerson:
                        spec.mean, spec.std, spec.class_id("person")).eval()
 
 
+def _load_kept(spec: ModelSpec, path: Path) -> KeptBase:
+    """The model file's fine-tune beside its base, loaded as that base is anywhere."""
+    card = read_model_file(path)[0]
+    if not card.kept:
+        raise WeightsError(f"{path} holds no fine-tune of a model that keeps its base's "
+                           f"classes (use it as --model {path})")
+    tuned = card.build()
+    _fit_state_dict(tuned, read_state_dict(path), spec, path)
+    base = load_model(get_spec(card.base))
+    return KeptBase(base, tuned, card.kept["ids"], card.kept["background"],
+                    len(card.classes)).eval()
+
+
 def _portrait_palette() -> np.ndarray:
     """Background black, person in VOC's person colour, so overlays match espnetv2-voc's."""
     return voc_palette(21)[[0, 15]]
@@ -370,7 +385,7 @@ def spec_from_card(card: ModelCard, path: Path) -> ModelSpec:
         size_multiple=card.size_multiple,
         default_size=card.size,
         build=card.builder(),
-        weights=WeightsSource("file", str(path)),
+        weights=WeightsSource("file", str(path), format="kept" if card.kept else "state_dict"),
         licence=card.licence,
         default_classes=tuple(c for i, c in enumerate(card.classes) if i != card.background),
     )
@@ -432,6 +447,8 @@ def load_model(spec: ModelSpec, weights: Path | None = None) -> nn.Module:
         return load_tflite_person_model(path, spec.fixed_input)
     if spec.weights.format == "fused":
         return _load_fused(spec, weights)
+    if spec.weights.format == "kept":
+        return _load_kept(spec, path)
     state = read_state_dict(path)
     has_aux = any(k.startswith("net.aux_classifier.") or k.startswith("aux_classifier.")
                   for k in state)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from threading import Event
 from typing import Any
@@ -31,10 +31,7 @@ from livesegment.pipeline.training.checkpoints import read_checkpoint, save_mode
 from livesegment.pipeline.training.data import (
     TrainingData, batch_ids, make_batch, steps_per_epoch,
 )
-from livesegment.pipeline.training.keep import (
-    BaseTeacher, KeptClasses, hold_norm_statistics, keep_base_classes, slow_kept_rows,
-    start_below_background,
-)
+from livesegment.pipeline.training.keep import KeptClasses, kept_card, merge_classes
 from livesegment.pipeline.training.losses import class_weights, segmentation_loss
 from livesegment.pipeline.training.network import finetune_network
 from livesegment.pipeline.training.schedule import Plan, epoch_plan, lr_factor, time_plan
@@ -67,11 +64,6 @@ class TrainConfig:
     dice_weight: float = 1.0
     weight_power: float = 0.5
     keep_classes: bool = False      # the base's classes stay beside the user's (keep.py)
-    distill_weight: float = 1.0     # keep runs: the base's soft targets' share of the loss
-    temperature: float = 1.0        # ... and their softmax temperature
-    kept_lr: float = 5e-4           # keep runs: the rate of all the base's weights
-    decoder_lr: float | None = None  # keep runs: the decoder's rate (None: kept_lr)
-    kept_rows_lr: float | None = None  # keep runs: the kept classifier rows' (None: kept_lr)
     augment: AugmentSettings = field(default_factory=AugmentSettings)
 
     def to_dict(self) -> dict[str, Any]:
@@ -81,7 +73,9 @@ class TrainConfig:
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         aug = data.get("augment", {})
         aug = AugmentSettings(**{**aug, "scale": tuple(aug.get("scale", (0.7, 1.4)))})
-        return cls(**{**data, "augment": aug})
+        known = {f.name for f in fields(cls)}  # a keep run's old settings (kept_lr ...) go
+        return cls(**{k: v for k, v in data.items() if k in known and k != "augment"},
+                   augment=aug)
 
 
 @dataclass(frozen=True)
@@ -143,37 +137,20 @@ class Trainer:
         freq = data.frequency(self.split.train)
         weights = class_weights(freq, cfg.weight_power)
         self.rarity = np.where(freq > 0, 1 / np.sqrt(np.maximum(freq, 1e-12)), 0.0)
-        rows, self.dice_skip = {data.background: self.base.background}, (data.background,)
-        self.teacher: BaseTeacher | None = None
+        # a keep run trains the plain fine-tune; its file holds it beside the base (keep.py)
         self.table: KeptClasses | None = None
-        if cfg.keep_classes:  # weights and crops as the user's classes alone would have them
-            self.data, table = keep_base_classes(data, self.base, self.size, cfg.threads)
-            self.table = table
-            weights = table.per_class(weights, weights[data.background])
-            self.rarity = table.per_class(self.rarity, 0.0)
-            rows, self.dice_skip = table.rows(), table.base_only
-            if cfg.distill_weight:
-                self.teacher = BaseTeacher(self.base, table.kept, cfg.temperature)
-        self.weights = torch.from_numpy(weights)
-        self.model, self.projection = finetune_network(self.base, len(self.data.classes),
-                                                       rows, cfg.seed)
         if cfg.keep_classes:
-            start_below_background(self.model, table)
-            hold_norm_statistics(self.model)
+            self.table = merge_classes(self.base, data.classes, data.colours, data.background)
+        self.weights = torch.from_numpy(weights)
+        self.model, self.projection = finetune_network(
+            self.base, len(data.classes), {data.background: self.base.background}, cfg.seed)
         self.model.train()
         head = list(classifier(self.model).parameters())
-        encoder = list(self.model.base_net.parameters())
-        decoder = [p for p in self.model.parameters()
-                   if all(p is not h for h in head + encoder)]
-        keep = cfg.keep_classes
+        rest = [p for p in self.model.parameters() if all(p is not h for h in head)]
         self.optimizer = torch.optim.AdamW(
-            [{"params": encoder, "peak_lr": cfg.kept_lr if keep else cfg.lr},
-             {"params": decoder, "peak_lr": (cfg.decoder_lr or cfg.kept_lr) if keep else cfg.lr},
+            [{"params": rest, "peak_lr": cfg.lr},
              {"params": head, "peak_lr": cfg.lr * cfg.head_lr_scale}],
             lr=cfg.lr, weight_decay=cfg.weight_decay)
-        if keep:  # the new rows learn at the head's rate, the base's at kept_lr
-            slow_kept_rows(self.optimizer, self.model, table,
-                           (cfg.kept_rows_lr or cfg.kept_lr) / (cfg.lr * cfg.head_lr_scale))
         self.per_epoch = steps_per_epoch(len(self.split.train), cfg.batch)
         self.step, self.stale, self.elapsed_before = 0, 0, 0.0
         self.history: list[dict[str, Any]] = []
@@ -313,9 +290,8 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = group["peak_lr"] * factor
         logits = self.model(x)
-        loss = segmentation_loss(logits, y, self.weights, cfg.dice_weight, self.dice_skip)
-        if self.teacher is not None:
-            loss = loss + cfg.distill_weight * self.teacher.loss(logits, x, y)
+        loss = segmentation_loss(logits, y, self.weights, cfg.dice_weight,
+                                 (self.data.background,))
         if not torch.isfinite(loss):
             raise LivesegmentError(
                 f"the training loss became {loss.item()} at step {self.step}; the best model "
@@ -378,9 +354,7 @@ class Trainer:
             shown, matrix = {}, []
         self._spent("validation", start)
         saving = self.clock()
-        miou = shown.get("miou")  # a keep run's: of the user's classes (keep.py)
-        if self.table is not None and shown:
-            miou = self.table.users_miou(shown["iou"])
+        miou = shown.get("miou")
         self.history.append(report.row(self.step, self.step / self.per_epoch, self.elapsed(),
                                        self.optimizer.param_groups[0]["lr"], loss, shown))
         improved = self.best["miou"] is None or (miou is not None
@@ -425,7 +399,8 @@ class Trainer:
         weights = self._best_state if name == "best.pt" else self.model.state_dict()
         save_model(self.run_dir / name, self._card(), weights, self._training_state())
 
-    def _card(self, reason: str | None = None) -> ModelCard:
+    def _card(self, reason: str | None = None, plain: bool = False) -> ModelCard:
+        """The model file's card; ``plain``: of the fine-tune alone, even in a keep run."""
         cfg, data = self.config, self.data
         training = {
             "dataset": data.source, "pictures": {"train": len(self.split.train),
@@ -437,26 +412,25 @@ class Trainer:
             "time_s": {k: round(v, 1) for k, v in self.times.items()},
             "livesegment": __version__,
         }
-        kept = ""
-        if cfg.keep_classes:
-            training["kept_classes"] = (f"the {self.base.num_classes} of {self.base.name}, "
-                                        "learnt from its own labels on the pictures")
-            kept = f", its {self.base.num_classes} classes kept"
         if reason:
             training["ended"] = reason
-        return ModelCard(
-            title=f"{Path(data.source).name or 'custom'} ({len(data.classes)} classes, "
-                  f"fine-tuned from {self.base.name}{kept})",
+        kept = self.table is not None and not plain
+        count = len(self.table.classes) if kept else len(data.classes)
+        card = ModelCard(
+            title=f"{Path(data.source).name or 'custom'} ({count} classes, fine-tuned from "
+                  f"{self.base.name}" + (f", its {self.base.num_classes} classes kept)"
+                                         if kept else ")"),
             architecture="espnetv2", decoder_projection=self.projection, base=self.base.name,
             classes=data.classes, colours=data.colours, background=data.background,
             mean=self.base.mean, std=self.base.std, size=self.size,
             size_multiple=SIZE_MULTIPLE,
             licence=LICENCE.format(base=self.base.name, licence=self.base.licence),
             training=training, validation=self.best["validation"])
+        return kept_card(card, self.table, self.base) if kept else card
 
     def _spec(self) -> ModelSpec:
-        """The spec of the model being trained (what its file will say)."""
-        return spec_from_card(self._card(), self.output)
+        """The spec of the network being trained (a keep run's fine-tune, on its own)."""
+        return spec_from_card(self._card(plain=True), self.output)
 
     def _finish(self, reason: str) -> None:
         """The model file's card gets the run's final summary; the pictures are drawn."""
