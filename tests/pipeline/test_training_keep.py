@@ -233,3 +233,17 @@ def test_a_keep_run_trains_the_plain_fine_tune_and_its_file_keeps_the_base(tmp_p
     assert b[0].validation == a[0].validation  # the fine-tune's own figures
     assert b[0].title.endswith("(23 classes, fine-tuned from espnetv2-voc, its 21 classes "
                                "kept)")
+
+
+def test_resuming_a_run_whose_checkpoint_holds_another_network_says_so(tmp_path):
+    data = TrainingData.from_samples(synthetic_set(8))
+    config = TrainConfig(size=64, batch=4, epochs=1, seed=3, patience=None, threads=1,
+                         augment=AugmentSettings(crop=64), keep_classes=True)
+    run = Trainer(data, tmp_path / "k.pt", config).run().run_dir
+    saved = torch.load(run / "last.pt", weights_only=True)
+    head = "bu_dec_l4.merge_layer.3"  # as an earlier version's keep run left it: 23 rows
+    saved["state_dict"][f"{head}.weight"] = torch.zeros(23, 10, 1, 1)
+    saved["state_dict"][f"{head}.bias"] = torch.zeros(23)
+    torch.save(saved, run / "last.pt")
+    with pytest.raises(InputError, match="last.pt holds another network than this run trains"):
+        Trainer(data, tmp_path / "k.pt", resume=True)

@@ -201,7 +201,12 @@ class Trainer:
 
     def _restore(self, _card: ModelCard, weights: dict[str, torch.Tensor],
                  state: dict[str, Any]) -> None:
-        self.model.load_state_dict(weights)
+        try:
+            self.model.load_state_dict(weights)
+        except RuntimeError:  # a keep run of a version that trained one network for all
+            raise InputError(f"{self.run_dir / 'last.pt'} holds another network than this run "
+                             "trains (a keep run of an earlier livesegment?); start the run "
+                             "again without --resume") from None
         self.optimizer.load_state_dict(state["optimizer"])
         self.step, self.stale = state["step"], state["stale"]
         self.elapsed_before = state["elapsed_s"]
