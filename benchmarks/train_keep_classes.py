@@ -104,6 +104,19 @@ def frame_times(models: list[Path], count: int) -> list[float]:
     return [float(np.median(t)) for t in times]
 
 
+def with_negatives(data: TrainingData, count: int, every: int) -> TrainingData:
+    """``data`` and ``count`` frames of the sample clip, none of those the agreement is measured
+    on, as pictures with none of the user's classes: what the footage is not."""
+    if not count:
+        return data
+    frames = [f for i, f in enumerate(read_frames(sample_clip())) if i % every == every // 2]
+    picked = np.linspace(0, len(frames) - 1, count).astype(int)
+    extra = [Sample(f"clip{k:03d}.png", frames[k], np.zeros(frames[k].shape[:2], np.uint8),
+                    data.classes) for k in picked]
+    return TrainingData.from_samples(data.samples + tuple(extra), data.classes, data.colours,
+                                     data.background, data.source)
+
+
 def clip_task(size: int, count: int = 64, seed: int = 0) -> tuple[TrainingData, list, list]:
     """(pictures, train ids, test ids) of the clip task: frames with a magenta bar each."""
     wanted = set(np.linspace(0, CLIP_FRAMES - 1, count).astype(int).tolist())
@@ -137,6 +150,9 @@ def main() -> None:
     p.add_argument("--task", choices=("tile", "clip"), default="tile")
     p.add_argument("--size", type=int, default=160, help="the clip task's frame short side")
     p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--negatives", type=int, default=0, help="clip frames (halfway between "
+                   "those measured on) added to the training pictures with background-only "
+                   "masks, for both runs")
     p.add_argument("--timing", type=int, default=20, help="clip frames each model is timed "
                    "on, the two models in turn (0: none)")
     args = p.parse_args()
@@ -149,13 +165,14 @@ def main() -> None:
         whole = TrainingData.from_samples(dataset, colours=dataset.colours,
                                           background=dataset.background, source=str(DATA))
         rest, test = held_out(whole, 0.2)
+    training = with_negatives(subset(whole, rest), args.negatives, args.every)
     for name in [args.only] if args.only else RUNS:
         if not (out / f"{name}.pt").exists():  # a model already there is measured, not redone
             config = TrainConfig(epochs=args.epochs, seed=args.seed, threads=args.threads,
                                  patience=None, keep_classes=name == "keep", batch=args.batch,
                                  size=args.size if args.task == "clip" else None)
             config = replace(config, augment=replace(config.augment, crop=args.crop))
-            Trainer(subset(whole, rest), out / f"{name}.pt", config).run()
+            Trainer(training, out / f"{name}.pt", config).run()
     if args.only:
         return
     torch.set_num_threads(args.threads)
