@@ -4,7 +4,7 @@ fine-tune of the user's classes (``train --keep-classes``).
 Wherever the fine-tune finds one of the user's classes, that class; everywhere else, the
 base's own label. So the base's classes are exactly the base's outside the new classes'
 pixels, and the new classes exactly the plain fine-tune's: one network trained to do both
-came within 0.11 IoU of the plain fine-tune on the new class at best, and only by giving up
+came within 0.10 IoU of the plain fine-tune on the new class at best, and only by giving up
 some of the base's (BENCHMARKS.md, "Keeping the base model's classes"). The price is a second
 network pass per frame.
 

@@ -7,9 +7,9 @@ wherever the fine-tune finds one, the base's own label everywhere else. The resu
 are the base's, then the user's new ones.
 
 One network taught to do both (the base's labels and soft targets as its targets on the new
-pictures, slow rates for the copied weights) kept 0.978 of the base's labels on footage but
-reached 0.827 IoU on a new class where the plain fine-tune reached 0.940, and faster rates for
-the new class cost the base's classes (BENCHMARKS.md, "Keeping the base model's classes").
+pictures, slow rates for the copied weights) kept 0.98 of the base's labels on footage but
+reached 0.80-0.84 IoU on a new class where the plain fine-tune reached 0.93, and faster rates
+for the new class cost the base's classes (BENCHMARKS.md, "Keeping the base model's classes").
 The pair is exact on both counts, for a second network pass.
 
 A user's class named like one of the base's (``person`` beside espnetv2-voc) is that class,
