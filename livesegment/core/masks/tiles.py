@@ -11,7 +11,8 @@ seams where the model, seeing less context at a tile's edge, is least sure).
 Memory is bounded by a band of one tile row, never the picture: tile rows are processed top
 to bottom into a C x tile x W accumulator; the rows no later tile reaches are turned into
 labels at once and the rest (the overlap) moves up for the next tile row. Only the uint8
-labels are picture-sized. The argmax of the weighted sum needs no normalising (the weights
+labels are picture-sized, and not even they where the caller takes each band's labels as
+they come (:func:`blended_bands`: a still read and written band by band). The argmax of the weighted sum needs no normalising (the weights
 are positive everywhere), so no weight plane is kept.
 """
 
@@ -94,6 +95,19 @@ def blend_tiles(grid: TileGrid, classes: int, predict: TilePredictor,
     Holds one band (``classes`` x tile_h x W floats) besides ``out``; ``on_band(top, done)``
     is told each band as its labels are written (progress, and tests that watch memory)."""
     labels = np.empty((grid.height, grid.width), np.uint8) if out is None else out
+    for top, done, rows in blended_bands(grid, classes, predict):
+        labels[top:done] = rows
+        if on_band is not None:
+            on_band(top, done)
+    return labels
+
+
+def blended_bands(grid: TileGrid, classes: int, predict: TilePredictor
+                  ) -> Iterator[tuple[int, int, np.ndarray]]:
+    """The labels of ``grid``'s rows as they are finished, top to bottom: ``(top, done,
+    labels)``, labels the (done - top) x W uint8 class ids of rows [top, done). A caller that
+    hands each band on (a picture written row by row) holds no picture-sized array at all.
+    ``predict`` is asked for the tiles in order, a tile row at a time, top to bottom."""
     window = grid.window()
     band = new_band(classes, grid.tile_h, grid.width)
     for _k, top, done in grid.bands():
@@ -101,14 +115,11 @@ def blend_tiles(grid: TileGrid, classes: int, predict: TilePredictor,
             probs = predict(top, left, grid.tile_h, grid.tile_w)
             band[:, :, left:left + grid.tile_w].addcmul_(probs, window)
         ready = done - top
-        labels[top:done] = band_argmax(band[:, :ready])
+        yield top, done, band_argmax(band[:, :ready])
         carried = grid.tile_h - ready  # rows the next tile row also covers
         if carried > 0:
             band[:, :carried] = band[:, ready:ready + carried].clone()
         band[:, max(carried, 0):] = 0
-        if on_band is not None:
-            on_band(top, done)
-    return labels
 
 
 def band_argmax(scores: torch.Tensor) -> np.ndarray:
