@@ -3,9 +3,11 @@
 
 Each run is a fresh ``python -m livesegment process`` (the untiled one through the same
 command with the still limit lifted, as the budget refuses 108 MP untiled), its peak RSS read
-from the kernel (wait4) and its wall time from the clock.
+from the kernel (wait4) and its wall time from the clock. The first row is the program's
+floor: torch, livesegment and the model loaded, no picture.
 
-    python benchmarks/tile_memory.py [--width 12000 --height 9000] [--size 256 512]
+    OMP_NUM_THREADS=1 python benchmarks/tile_memory.py [--width 12000 --height 9000]
+        [--size 256 512] [--skip-untiled]
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTO = ROOT.parent / "shared" / "datasets" / "ccp-person" / "images" / "0002.jpg"
+FLOOR = ("import sys; from livesegment.core.segmenter import Segmenter; "
+         "Segmenter.create(sys.argv[1], 'cpu')")
 UNLIMITED = ("import sys, livesegment.pipeline.job as j; j.MAX_PICTURE_PIXELS = 10**9; "
              "from livesegment.cli import main; sys.exit(main(sys.argv[1:]))")
 
@@ -67,7 +71,9 @@ def main() -> None:
         src = big_picture(Path(tmp) / "big.jpg", args.width, args.height)
         common = [str(src), "-o", str(Path(tmp) / "out.png"), "--model", args.model,
                   "--device", "cpu", "--quiet", "--overwrite"]
-        runs = [] if args.skip_untiled else [
+        runs = [("program floor (torch, livesegment, the model)",
+                 [sys.executable, "-c", FLOOR, args.model])]
+        runs += [] if args.skip_untiled else [
             ("untiled (default size, refined)", [sys.executable, "-c", UNLIMITED, "process",
                                                  *common])]
         runs += [(f"--tile --size {s}", [sys.executable, "-m", "livesegment", "process",

@@ -24,7 +24,7 @@ COLOUR_TYPES = {1: 0, 3: 2, 4: 6}  # channels -> PNG colour type: grey, RGB, RGB
 # zlib level 1, as OpenCV's own PNG writer: a photo's PNG is deflated at ~60 MB/s on one core
 # (level 6 is three times slower for ~5 % smaller files).
 LEVEL = 1
-IDAT_BYTES = 1 << 20  # deflated bytes gathered into one IDAT chunk
+IDAT_BYTES = 1 << 18  # deflated bytes gathered into one IDAT chunk (256 KiB)
 
 
 def chunk(kind: bytes, data: bytes) -> bytes:
