@@ -136,3 +136,18 @@ def test_a_still_cut_short_is_one_line_and_leaves_no_output(monkeypatch, tmp_pat
     assert code == 2 and err.count("\n") == 1, err
     assert err.startswith(f"livesegment: cannot decode image {src}: corrupt or cut short")
     assert list(out.parent.iterdir()) == [] and not (tmp_path / "m" / "000000.png").exists()
+
+
+def test_a_still_over_the_band_by_band_limit_is_refused_before_the_model_runs(
+        monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(Segmenter, "create",
+                        classmethod(lambda cls, *a, **k: fake_segmenter(SIDE)))
+    monkeypatch.setattr(job, "MAX_STREAMED_PICTURE_PIXELS", 100_000)
+    monkeypatch.setattr(Segmenter, "tile_bands", lambda *a, **k: pytest.fail("segmented"))
+    bgr, _ = red_patches(400, 500)
+    src = tmp_path / "big.png"
+    cv2.imwrite(str(src), bgr)
+    code = main(["process", str(src), "-o", str(tmp_path / "o.png"), "--tile", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and f"image {src} is 500x400 pixels (0.2 MP); the largest accepted" in err
+    assert "is 0.1 MP" in err and not (tmp_path / "o.png").exists()
