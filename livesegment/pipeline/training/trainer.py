@@ -175,8 +175,9 @@ class Trainer:
             slow_kept_rows(self.optimizer, self.model, table,
                            cfg.kept_lr / (cfg.lr * cfg.head_lr_scale))
         self.per_epoch = steps_per_epoch(len(self.split.train), cfg.batch)
-        self.odds = picture_weights(self.data.counts[list(self.split.train)],
-                                    self.data.background, cfg.balance)
+        # by the user's classes (a keep run's data also counts the base's labels)
+        self.odds = picture_weights(data.counts[list(self.split.train)], data.background,
+                                    cfg.balance)
         self.step, self.stale, self.elapsed_before = 0, 0, 0.0
         self.history: list[dict[str, Any]] = []
         self.best: dict[str, Any] = {"miou": None, "step": 0, "validation": {}}
