@@ -3,14 +3,17 @@
 
 Each run is a fresh ``python -m livesegment process`` (the untiled one through the same
 command with the still limit lifted, as the budget refuses 108 MP untiled), its peak RSS read
-from the kernel (wait4) and its wall time from the clock.
+from the kernel (wait4) and its wall time from the clock. The first row is the program's
+floor: torch, livesegment and the model loaded, no picture.
 
-    python benchmarks/tile_memory.py [--width 12000 --height 9000] [--size 256 512]
+    OMP_NUM_THREADS=1 python benchmarks/tile_memory.py [--width 12000 --height 9000]
+        [--size 256 512] [--skip-untiled]
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -23,6 +26,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTO = ROOT.parent / "shared" / "datasets" / "ccp-person" / "images" / "0002.jpg"
+FLOOR = ("import sys; from livesegment.core.segmenter import Segmenter; "
+         "Segmenter.create(sys.argv[1], 'cpu')")
 UNLIMITED = ("import sys, livesegment.pipeline.job as j; j.MAX_PICTURE_PIXELS = 10**9; "
              "from livesegment.cli import main; sys.exit(main(sys.argv[1:]))")
 
@@ -38,6 +43,19 @@ def big_picture(path: Path, width: int, height: int) -> Path:
     picture[::64] = 255
     picture[:, ::64] = 255
     cv2.imwrite(str(path), picture, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return path
+
+
+def made_apart(path: Path, width: int, height: int) -> Path:
+    """:func:`big_picture` made in a process of its own: a child's peak RSS as wait4 reports
+    it starts from its parent's high-water mark (Linux keeps it across exec), so this process
+    must never hold the picture (a 24000x18000 one is 1.3 GB) before it measures anyone."""
+    maker = multiprocessing.get_context("spawn").Process(target=big_picture,
+                                                         args=(path, width, height))
+    maker.start()
+    maker.join()
+    if maker.exitcode:
+        sys.exit(f"making the {width}x{height} picture failed")
     return path
 
 
@@ -64,10 +82,12 @@ def main() -> None:
     parser.add_argument("--skip-untiled", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        src = big_picture(Path(tmp) / "big.jpg", args.width, args.height)
+        src = made_apart(Path(tmp) / "big.jpg", args.width, args.height)
         common = [str(src), "-o", str(Path(tmp) / "out.png"), "--model", args.model,
                   "--device", "cpu", "--quiet", "--overwrite"]
-        runs = [] if args.skip_untiled else [
+        runs = [("program floor (torch, livesegment, the model)",
+                 [sys.executable, "-c", FLOOR, args.model])]
+        runs += [] if args.skip_untiled else [
             ("untiled (default size, refined)", [sys.executable, "-c", UNLIMITED, "process",
                                                  *common])]
         runs += [(f"--tile --size {s}", [sys.executable, "-m", "livesegment", "process",

@@ -87,7 +87,7 @@ def main() -> None:
                                          scale=(1.0, 1.0), brightness=0.0, contrast=0.0))
     for item in args.set:
         key, value = item.split("=", 1)
-        if key in ("crop", "rare_crop"):
+        if key in ("crop", "rare_crop", "mean_fill"):
             config = replace(config, augment=replace(config.augment, **{key: type(
                 getattr(config.augment, key))(value)}))
         else:

@@ -245,11 +245,11 @@ def mask_options(args: argparse.Namespace):
     return MaskOptions(args.smoothing, args.refine, getattr(args, "tile", False))
 
 
-def add_tile_option(p: argparse.ArgumentParser) -> None:
+def add_tile_option(p: argparse.ArgumentParser, more: str = "") -> None:
     p.add_argument("--tile", action="store_true",
                    help="big pictures at full detail: the model runs on overlapping tiles of "
                    "--size pixels at scale 1, blended without seams, in the memory of a band "
-                   "of tiles (stills only; --refine does not apply)")
+                   "of tiles (stills only; --refine does not apply)" + more)
 
 
 def parse_classes(spec, text: str | None) -> set[int] | None:

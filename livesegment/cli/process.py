@@ -112,7 +112,9 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
     add_effect_options(p)
     _add_mask_options(p)
     add_smoothing_options(p)
-    add_tile_option(p)
+    add_tile_option(p, ". A JPEG, PNG or TIFF to a .png overlay or mask is read and "
+                    "written band by band, never held whole; other outputs, and blur, "
+                    "replace or side-by-side, hold the whole picture")
     _add_ray_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 

@@ -26,7 +26,14 @@ MAX_PICTURE_PIXELS = 50_000_000
 # instead of 20-40 (12000x9000 measured in BENCHMARKS.md, "Big pictures: --tile"). Kept under
 # Pillow's decompression-bomb refusal (179 MP).
 MAX_TILED_PICTURE_PIXELS = 150_000_000
-# A band of tiles: class probabilities across the picture's width, one tile high.
+# The same, read and written band by band (a JPEG, PNG or TIFF to a PNG): nothing
+# picture-sized is held, so the bound is time, not memory: 1000 MP is about 27000 tiles of
+# 256, over half an hour of one core at the 13 tiles a second measured in BENCHMARKS.md
+# ("Big pictures: --tile"), hours with a heavier model.
+MAX_STREAMED_PICTURE_PIXELS = 1_000_000_000
+# A band of tiles: class probabilities across the picture's width, one tile high. Blending
+# holds only the rows two tile rows share (a quarter of that) since the band went tile by
+# tile; the bound is kept where it was, with room to spare.
 MAX_BAND_BYTES = 1 << 29
 # Each frame of a video or animation: DCI 4K. A dozen frames are in flight between decoding,
 # the model, smoothing's look-ahead and the encoder; 4K peaked at 2.6-3.0 GB, 7000x7000 at 8 GB.
@@ -51,7 +58,8 @@ def check_picture_size(width: int, height: int, what: str,
                          "not a picture (corrupt)")
     if width * height > limit:
         each = {MAX_FRAME_PIXELS: " for each frame of a video",
-                MAX_TILED_PICTURE_PIXELS: " in tiles"}.get(limit, "")
+                MAX_TILED_PICTURE_PIXELS: " in tiles",
+                MAX_STREAMED_PICTURE_PIXELS: " in tiles to a PNG"}.get(limit, "")
         raise InputError(f"{what} is {width}x{height} pixels ({megapixels(width * height)}); "
                          f"the largest accepted{each} is {megapixels(limit)} (memory budget "
                          f"{MEMORY_BUDGET_GB} GB): scale it down first")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from livesegment.core.masks.postprocess import labels_from_logits
 from livesegment.core.masks.preprocess import inference_size, to_model_input
 from livesegment.core.masks.refine import refine_labels
 from livesegment.core.masks.smoothing import class_probabilities
-from livesegment.core.masks.tiles import TileGrid, blend_tiles
+from livesegment.core.masks.tiles import TileGrid, blended_bands
 from livesegment.core.models.onnx_backend import BACKENDS, OnnxRuntimeModel
 from livesegment.core.models.fused import FusedPerson
 from livesegment.core.models.zoo import FUSED_SELFIE_MODEL, ModelSpec, get_spec, load_model
@@ -37,6 +37,21 @@ from livesegment.errors import DeviceError, InputError
 
 
 BAND_PIXELS = 1 << 22  # colouring works on row bands of about this many pixels (4 MP)
+
+# rows(top, bottom) -> rows [top, bottom) of a picture, (bottom - top) x W x 3 uint8, as an
+# array or a tensor; asked for with tops that never go back (a picture decoded as it goes).
+RowReader = Callable[[int, int], "np.ndarray | torch.Tensor"]
+
+
+@dataclass(frozen=True)
+class TiledBand:
+    """Rows [top, done) of a tiled picture, finished: their pixels and class ids (uint8),
+    both on the segmenter's device."""
+
+    top: int
+    done: int
+    pixels: torch.Tensor
+    labels: torch.Tensor
 
 
 @dataclass
@@ -215,18 +230,38 @@ class Segmenter:
                     on_band: Callable[[int, int], None] | None = None) -> torch.Tensor:
         """HxW uint8 class ids of the HxWx3 uint8 picture ``pixels`` (on the device), the
         model run on overlapping tiles at full detail and their probabilities blended
-        (core/masks/tiles.py). A fused model tiles with its main network alone: whether a
-        scene is a close-up is a question about the whole picture, which a tile cannot
-        answer (a tile of a crowd photo may be filled by one torso). Edge refinement does not
-        apply: the model already sees every pixel. ``what`` names the picture in errors;
-        ``on_band(top, done)`` hears of each band of labels as it is written."""
+        (core/masks/tiles.py). ``what`` names the picture in errors; ``on_band(top, done)``
+        hears of each band of labels as it is written. :meth:`tile_bands` says more."""
         height, width = pixels.shape[:2]
+        labels = torch.empty((height, width), dtype=torch.uint8, device=pixels.device)
+        for band in self.tile_bands(lambda top, bottom: pixels[top:bottom], height, width,
+                                    what):
+            labels[band.top:band.done] = band.labels
+            if on_band is not None:
+                on_band(band.top, band.done)
+        return labels
+
+    @torch.inference_mode()
+    def tile_bands(self, rows: RowReader, height: int, width: int,
+                   what: str = "the picture") -> Iterator[TiledBand]:
+        """The tiled labels of a ``height`` x ``width`` picture a band of rows at a time, top
+        to bottom, each with its pixels: ``rows(top, bottom)`` gives the picture's rows as
+        they are needed (a tile row's, tops never going back), so a picture read and written
+        band by band is never held whole. A fused model tiles with its main network alone:
+        whether a scene is a close-up is a question about the whole picture, which a tile
+        cannot answer (a tile of a crowd photo may be filled by one torso). Edge refinement
+        does not apply: the model already sees every pixel."""
         net = self.main_network
         grid = self.tile_grid(height, width)
         check_tile_band(self.spec.num_classes, grid.tile_h, width, what)
+        held: dict[str, object] = {"top": None}  # the tile row in hand: its top, its pixels
 
         def predict(top: int, left: int, h: int, w: int) -> torch.Tensor:
-            tile = pixels[top:top + h, left:left + w]
+            if held["top"] != top:
+                band = rows(top, top + h)
+                held.update(top=top, pixels=band.to(self.device)
+                            if isinstance(band, torch.Tensor) else self.upload(band))
+            tile = held["pixels"][:, left:left + w]
             x = to_model_input(tile, self._tile_input(h, w), self.spec.mean, self.spec.std,
                                self.dtype).contiguous(memory_format=torch.channels_last)
             # Logits upsampled, then softmax: the argmax is the untiled labels' own.
@@ -234,8 +269,9 @@ class Segmenter:
                                    align_corners=False)
             return torch.softmax(logits[0], 0).cpu()
 
-        labels = blend_tiles(grid, self.spec.num_classes, predict, on_band=on_band)
-        return torch.from_numpy(labels).to(pixels.device)
+        for top, done, labels in blended_bands(grid, self.spec.num_classes, predict):
+            pixels = held["pixels"][:done - top]
+            yield TiledBand(top, done, pixels, torch.from_numpy(labels).to(pixels.device))
 
     def _tile_input(self, h: int, w: int) -> tuple[int, int]:
         """A tile's model input: itself, or (a tile cut short by a smaller picture, or a

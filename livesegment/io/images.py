@@ -19,6 +19,7 @@ from livesegment.core.budget import (MAX_FRAME_PIXELS, MAX_PICTURE_PIXELS, MEMOR
 from livesegment.core.frames import Frame
 from livesegment.errors import InputError, OutputError, av_reason
 from livesegment.io.paths import atomic_target
+from livesegment.io.png_rows import PngRows
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 
@@ -235,6 +236,14 @@ class MaskSink:
 
     def write(self, index: int, labels: np.ndarray) -> None:
         write_image(self.folder / f"{index:06d}.png", labels, what="mask ")
+        self._count(index)
+
+    def rows(self, index: int, width: int, height: int, channels: int) -> PngRows:
+        """Mask ``index`` written band by band (a big tiled still's): a writer to fill."""
+        self._count(index)
+        return PngRows(self.folder / f"{index:06d}.png", width, height, channels, what="mask ")
+
+    def _count(self, index: int) -> None:
         self.written += 1
         self.last_index = max(self.last_index, index)
 

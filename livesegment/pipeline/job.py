@@ -5,17 +5,19 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from livesegment.core.models.device import encoder_threads, offline_streams
-from livesegment.core.budget import MAX_PICTURE_PIXELS, MAX_TILED_PICTURE_PIXELS
+from livesegment.core.budget import (MAX_PICTURE_PIXELS, MAX_STREAMED_PICTURE_PIXELS,
+                                     MAX_TILED_PICTURE_PIXELS)
 from livesegment.core.compose.effects import Effect, OverlayEffect, is_transparent
 from livesegment.core.frames import Composed, Frame
 from livesegment.core.compose.overlay import OverlayStyle
-from livesegment.core.segmenter import Segmenter
+from livesegment.core.segmenter import Segmenter, render_in_bands
 from livesegment.core.compose.views import arrange, class_shares, colour_labels, view_width
 from livesegment.core.masks.smoothing import (DEFAULT_LOOKAHEAD, MASKS_OFF, MaskOptions,
                                         TemporalSmoother)
@@ -25,6 +27,8 @@ from livesegment.io.gif import GifSink
 from livesegment.io.images import (IMAGE_SUFFIXES, PAGED_SUFFIXES, TIFF_SUFFIXES,
                                    AnimatedPictureSource, MaskSink, animated_frames,
                                    check_mask_folder, read_image, write_image)
+from livesegment.io.png_rows import PngRows
+from livesegment.io.still_rows import StillRows
 from livesegment.io.inputs import Source, is_camera, is_live, is_realtime
 from livesegment.io.paths import check_input, check_output
 from livesegment.io.video import ALPHA_CODECS, OUTPUT_SUFFIXES, VideoFileSink, VideoFileSource
@@ -219,14 +223,27 @@ class _FrameOutputs:
     def picture(self, c: Composed) -> np.ndarray:
         return arrange(self.options.view, c.frame.bgr, c.image)
 
+    def mask_picture(self, labels: np.ndarray) -> np.ndarray:
+        """The mask file's pixels: the class ids, or their colours."""
+        if self.options.masks_style == "color":
+            return colour_labels(labels, self.palette)
+        return labels
+
+    def _mask_sink(self) -> MaskSink:
+        if self.masks is None:
+            self.masks = MaskSink(self.masks_folder)
+        return self.masks
+
+    def mask_rows(self, width: int, height: int) -> PngRows | None:
+        """The one mask of a still written band by band, or ``None`` without ``--masks``."""
+        if self.masks_folder is None:
+            return None
+        channels = 3 if self.options.masks_style == "color" else 1
+        return self._mask_sink().rows(0, width, height, channels)
+
     def record(self, c: Composed) -> None:
         if self.masks_folder is not None:
-            if self.masks is None:
-                self.masks = MaskSink(self.masks_folder)
-            labels = c.labels
-            if self.options.masks_style == "color":
-                labels = colour_labels(labels, self.palette)
-            self.masks.write(c.frame.index, labels)
+            self._mask_sink().write(c.frame.index, self.mask_picture(c.labels))
         if self.stats is not None:
             self.stats.add(c.frame.index, c.frame.pts_s, class_shares(c.labels, self.num_classes))
 
@@ -242,6 +259,11 @@ def _process_image(source: Path, output: Path, segmenter: Segmenter,
                    on_progress: Callable[[Progress], None] | None = None) -> JobReport:
     start = time.perf_counter()
     view = outputs.options.view
+    if mask_options.tile and streams_tiled(style, view, output):
+        rows = StillRows.open(source, MAX_STREAMED_PICTURE_PIXELS)
+        if rows is not None:
+            return _stream_tiled_image(rows, output, segmenter, style, outputs, start,
+                                       _band_watch(rows.height, stop, on_progress, start))
     bgr = read_image(source, limit=tiled_limit(style, view) if mask_options.tile
                      else MAX_PICTURE_PIXELS)
     # Only a side-by-side view shows the source beside the result: otherwise the overlay
@@ -262,6 +284,44 @@ def _process_image(source: Path, output: Path, segmenter: Segmenter,
     outputs.record(composed)
     h, w = picture.shape[:2]
     return JobReport(output, 1, False, time.perf_counter() - start, w, h)
+
+
+def streams_tiled(style: OverlayStyle | Effect, view: str, output: Path) -> bool:
+    """Whether a tiled still can be read, segmented, coloured and written a band of rows at
+    a time: a look coloured pixel by pixel (:func:`tiled_limit`'s big pictures) into a PNG
+    (other formats' encoders here want the whole picture)."""
+    return (tiled_limit(style, view) == MAX_TILED_PICTURE_PIXELS
+            and output.suffix.lower() == ".png")
+
+
+def _stream_tiled_image(rows: StillRows, output: Path, segmenter: Segmenter,
+                        style: OverlayStyle | Effect, outputs: _FrameOutputs, start: float,
+                        watch: Callable[[int, int], None]) -> JobReport:
+    """A tiled still band by band: each band of rows is decoded, segmented tile by tile,
+    coloured and appended to the output (and its mask) before the next is read, so what it
+    holds is a band, whatever the picture's height. Stopped or failed, nothing is written."""
+    width, height = rows.width, rows.height
+    counts = np.zeros(segmenter.spec.num_classes, np.int64)
+    try:
+        with ExitStack() as files:
+            files.enter_context(rows)
+            picture = mask = None
+            for band in segmenter.tile_bands(rows.read, height, width, f"image {rows.path}"):
+                if picture is None:  # opened with the first band: a bad input leaves none
+                    picture = files.enter_context(PngRows(output, width, height))
+                    mask = outputs.mask_rows(width, height)
+                    mask = mask and files.enter_context(mask)
+                picture.write(render_in_bands(style, band.pixels, band.labels))
+                labels = band.labels.cpu().numpy()
+                if mask is not None:
+                    mask.write(outputs.mask_picture(labels))
+                counts += np.bincount(labels.reshape(-1), minlength=len(counts))[:len(counts)]
+                watch(band.top, band.done)
+    except _Stopped:
+        return JobReport(None, 0, True, time.perf_counter() - start, 0, 0)
+    if outputs.stats is not None:
+        outputs.stats.add(0, 0.0, counts / (width * height))
+    return JobReport(output, 1, False, time.perf_counter() - start, width, height)
 
 
 def _open_reader(source: Source, options: JobOptions):

@@ -94,6 +94,20 @@ def test_same_seed_same_model_other_seed_another(tmp_path):
     assert not all(torch.equal(a[k], c[k]) for k in a)
 
 
+def test_a_frozen_stem_keeps_the_base_weights_of_the_first_two_levels(tmp_path):
+    data = TrainingData.from_samples(synthetic_set(12))
+    base = load_model(get_spec("espnetv2-voc")).state_dict()
+    for frozen in (True, False):
+        run = Trainer(data, tmp_path / f"{frozen}.pt", _config(epochs=1, frozen_stem=frozen,
+                                                               balance=0.5)).run()
+        trained = _weights(run.run_dir / "last.pt")
+        stem = [k for k in trained if k.startswith(("base_net.level1.", "base_net.level2_0."))
+                and "running" not in k and "num_batches" not in k]
+        assert stem and all(torch.equal(trained[k], base[k]) for k in stem) == frozen
+        assert not torch.equal(trained["base_net.level3_0.act.weight"],
+                               base["base_net.level3_0.act.weight"])
+
+
 def test_stop_leaves_the_best_model_whole_and_no_partial_file(tmp_path):
     data = TrainingData.from_samples(synthetic_set(16))
     stop = threading.Event()

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from livesegment.io.datasets.records import IGNORE
-from livesegment.pipeline.training.data import batch_ids
+from livesegment.pipeline.training.data import batch_ids, picture_weights
 from livesegment.pipeline.training.losses import class_weights, dice_loss, segmentation_loss
 from livesegment.pipeline.training.schedule import (
     lr_factor, parse_duration, time_plan,
@@ -35,6 +35,14 @@ def test_crop_at(shape, centre, side, top_left_label, ignored):
     assert img.shape == (side, side, 3) and lab.shape == (side, side)
     assert lab[0, 0] == top_left_label and (lab == IGNORE).sum() == ignored
     assert set(np.unique(lab[lab != IGNORE])) <= set(np.unique(labels))
+
+
+def test_crop_at_fills_beyond_the_picture_with_the_given_colour():
+    image, labels = _grid(4, 6)
+    img, lab = crop_at(image, labels, (2, 3), 8, fill=(7, 8, 9))
+    outside = lab == IGNORE
+    assert outside.sum() == 8 * 8 - 24
+    assert (img[outside] == (7, 8, 9)).all() and (img[~outside][:, 0] == lab[~outside]).all()
 
 
 @pytest.mark.parametrize(("flip", "turns", "corner"), [
@@ -198,3 +206,27 @@ def test_each_epoch_shows_each_picture_once():
     assert batch_ids(train, 4, 1, 5) != batch_ids(train, 4, 1, 0)  # reshuffled next epoch
     assert batch_ids(train, 4, 1, 7) == batch_ids(train, 4, 1, 7)
     assert sorted(batch_ids([1, 2], 4, 0, 0)) == [1, 1, 2, 2]  # a batch bigger than the set
+
+
+@pytest.mark.parametrize(("counts", "power", "expected"), [
+    # pictures x (background, a, b): a is in 1 of 4 pictures, b in 2 of 4
+    ([[9, 0, 0], [9, 1, 0], [9, 0, 1], [9, 0, 1]], 0.5, [1.0, 2.0, 2 ** 0.5, 2 ** 0.5]),
+    ([[9, 0, 0], [9, 1, 0], [9, 0, 1], [9, 1, 1]], 1.0, [1.0, 2.0, 2.0, 2.0]),  # rarest wins
+    ([[9, 0, 0], [9, 1, 0]], 0.0, None),                     # power 0: once an epoch each
+    ([[0, 5, 0], [9, 5, 0]], 1.0, [1.0, 1.0]),               # a class in every picture
+])
+def test_picture_weights_follow_the_rarest_class_shown(counts, power, expected):
+    weights = picture_weights(np.array(counts), 0, power)
+    if expected is None:
+        assert weights is None
+    else:
+        np.testing.assert_allclose(weights, expected)
+
+
+def test_weighted_batches_draw_pictures_at_their_odds_from_seed_and_step():
+    train, weights = [10, 11, 12], np.array([1.0, 1.0, 2.0])
+    drawn = [i for step in range(400) for i in batch_ids(train, 1, 0, step, weights)]
+    share = drawn.count(12) / len(drawn)
+    assert 0.42 < share < 0.58  # half the odds: ~0.5 of 400 draws
+    assert batch_ids(train, 2, 0, 9, weights) == batch_ids(train, 2, 0, 9, weights)
+    assert len(set(batch_ids(train, 3, 0, 1, weights))) == 3  # no repeats within a batch

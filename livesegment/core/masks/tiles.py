@@ -8,10 +8,12 @@ argmax of the tiles' probabilities weighted by a window that falls off linearly 
 tile's edges, so a class boundary passes smoothly from one tile's answer to the next (no
 seams where the model, seeing less context at a tile's edge, is least sure).
 
-Memory is bounded by a band of one tile row, never the picture: tile rows are processed top
-to bottom into a C x tile x W accumulator; the rows no later tile reaches are turned into
-labels at once and the rest (the overlap) moves up for the next tile row. Only the uint8
-labels are picture-sized. The argmax of the weighted sum needs no normalising (the weights
+Memory is bounded by the overlap of two tile rows, never the picture: tile rows are
+processed top to bottom, each tile left to right in a C x tile x tile accumulator; the columns
+no later tile of the row reaches become labels at once, and their rows the next tile row
+shares wait in a C x overlap x W strip. Only the uint8 labels are picture-sized, and not even
+they where the caller takes each band's labels as they come (:func:`blended_bands`: a still
+read and written band by band). The argmax of the weighted sum needs no normalising (the weights
 are positive everywhere), so no weight plane is kept.
 """
 
@@ -78,6 +80,11 @@ class TileGrid:
         """tile_h x tile_w weights, the product of the two axes' ramps."""
         return ramp(self.tile_h, self.overlap)[:, None] * ramp(self.tile_w, self.overlap)[None]
 
+    @property
+    def shared_rows(self) -> int:
+        """The most rows two neighbouring tile rows share (0 for one tile row)."""
+        return max(self.tile_h - (done - top) for _k, top, done in self.bands())
+
     def bands(self) -> Iterator[tuple[int, int, int]]:
         """For each tile row: its top, and the rows [top, done) that no later tile row
         reaches (ready to become labels once this row is blended)."""
@@ -91,24 +98,52 @@ def blend_tiles(grid: TileGrid, classes: int, predict: TilePredictor,
                 on_band: Callable[[int, int], None] | None = None) -> np.ndarray:
     """HxW uint8 class ids: ``predict``'s tile probabilities blended over ``grid``.
 
-    Holds one band (``classes`` x tile_h x W floats) besides ``out``; ``on_band(top, done)``
-    is told each band as its labels are written (progress, and tests that watch memory)."""
+    Holds what :func:`blended_bands` holds besides ``out``; ``on_band(top, done)`` is told
+    each band as its labels are written (progress, and tests that watch memory)."""
     labels = np.empty((grid.height, grid.width), np.uint8) if out is None else out
-    window = grid.window()
-    band = new_band(classes, grid.tile_h, grid.width)
-    for _k, top, done in grid.bands():
-        for left in grid.cols:
-            probs = predict(top, left, grid.tile_h, grid.tile_w)
-            band[:, :, left:left + grid.tile_w].addcmul_(probs, window)
-        ready = done - top
-        labels[top:done] = band_argmax(band[:, :ready])
-        carried = grid.tile_h - ready  # rows the next tile row also covers
-        if carried > 0:
-            band[:, :carried] = band[:, ready:ready + carried].clone()
-        band[:, max(carried, 0):] = 0
+    for top, done, rows in blended_bands(grid, classes, predict):
+        labels[top:done] = rows
         if on_band is not None:
             on_band(top, done)
     return labels
+
+
+def blended_bands(grid: TileGrid, classes: int, predict: TilePredictor
+                  ) -> Iterator[tuple[int, int, np.ndarray]]:
+    """The labels of ``grid``'s rows as they are finished, top to bottom: ``(top, done,
+    labels)``, labels the (done - top) x W uint8 class ids of rows [top, done). A caller that
+    hands each band on (a picture written row by row) holds no picture-sized array at all.
+    ``predict`` is asked for the tiles in order, left to right, a tile row at a time.
+
+    What is held: the tile in hand with what earlier tiles added to it (``classes`` x tile x
+    tile), and the rows the next tile row shares with this one across the width
+    (``classes`` x overlap x W), a quarter of a band of tiles. Columns are finished as soon as
+    no later tile of the row reaches them. Each pixel's sum is built in the same order as
+    one whole-picture accumulator would build it (tile rows, then tiles left to right), so
+    the labels are exactly that accumulator's."""
+    window = grid.window()
+    tile_h, tile_w = grid.tile_h, grid.tile_w
+    shared = new_band(classes, grid.shared_rows, grid.width)  # with the next tile row
+    held = new_band(classes, tile_h, tile_w)  # the tile in hand and its neighbours' parts
+    inherited = 0  # rows at the top of this tile row that the last one left in ``shared``
+    for _k, top, done in grid.bands():
+        ready = done - top
+        passed = tile_h - ready  # rows the next tile row shares (none after the last)
+        labels = np.empty((ready, grid.width), np.uint8)
+        kept = 0  # columns at the left of ``held`` that the previous tile filled
+        for j, left in enumerate(grid.cols):
+            if j:
+                kept = grid.cols[j - 1] + tile_w - left
+                moved = left - grid.cols[j - 1]
+                held[:, :, :kept] = held[:, :, moved:moved + kept].clone()
+            held[:, :, kept:] = 0
+            held[:, :inherited, kept:] = shared[:, :inherited, left + kept:left + tile_w]
+            held.addcmul_(predict(top, left, tile_h, tile_w), window)
+            end = grid.cols[j + 1] if j + 1 < len(grid.cols) else grid.width
+            labels[:, left:end] = band_argmax(held[:, :ready, :end - left])
+            shared[:, :passed, left:end] = held[:, ready:, :end - left]
+        inherited = passed
+        yield top, done, labels
 
 
 def band_argmax(scores: torch.Tensor) -> np.ndarray:
@@ -125,6 +160,6 @@ def band_argmax(scores: torch.Tensor) -> np.ndarray:
 
 
 def new_band(classes: int, height: int, width: int) -> torch.Tensor:
-    """The one accumulator a tiled run allocates (apart from its labels): its own function
-    so that tests can see how large it is."""
+    """The accumulators a tiled run allocates (apart from its labels): their own function
+    so that tests can see how large they are."""
     return torch.zeros(classes, height, width)

@@ -83,14 +83,35 @@ def open_training_data(path: Path | str, classes: Sequence[str] | None = None,
                                      dataset.background, str(path))
 
 
-def batch_ids(train: Sequence[int], batch: int, seed: int, step: int) -> list[int]:
+def batch_ids(train: Sequence[int], batch: int, seed: int, step: int,
+              weights: np.ndarray | None = None) -> list[int]:
     """The pictures of ``step``: slice ``step % per_epoch`` of epoch ``step // per_epoch``'s
-    permutation (a batch larger than the training set repeats pictures)."""
+    permutation (a batch larger than the training set repeats pictures). With ``weights``
+    (one per training picture), drawn instead with those odds, from (seed, step) alone."""
+    if weights is not None:
+        rng = np.random.default_rng([seed, step, 3])
+        p = np.asarray(weights, np.float64) / np.sum(weights)
+        picked = rng.choice(len(train), batch, replace=batch > np.count_nonzero(p), p=p)
+        return [train[i] for i in picked]
     per_epoch = max(1, len(train) // batch)
     epoch, slot = divmod(step, per_epoch)
     order = np.random.default_rng([seed, epoch, 1]).permutation(len(train))
     picked = np.resize(order, per_epoch * batch)[slot * batch:(slot + 1) * batch]
     return [train[i] for i in picked]
+
+
+def picture_weights(counts: np.ndarray, background: int, power: float) -> np.ndarray | None:
+    """How often each picture (a row of ``counts``: its pixels per class) is drawn: by the
+    rarest class it shows, ``(1 / share of pictures showing that class) ** power``, so a
+    class seen in few pictures is seen in batches about as often as a common one (LVIS's
+    repeat-factor sampling, for pictures). None at power 0: each picture once an epoch."""
+    if not power:
+        return None
+    shows = counts > 0
+    share = shows.mean(0)
+    odds = np.where(shows, 1.0 / np.maximum(share, 1e-12) ** power, 0.0)
+    odds[:, background] = np.where(shows[:, background], 1.0, 0.0)
+    return np.maximum(odds.max(1), 1.0)
 
 
 def steps_per_epoch(train_count: int, batch: int) -> int:
@@ -103,10 +124,11 @@ def make_batch(data: TrainingData, ids: Sequence[int], rng: np.random.Generator,
                ) -> tuple[torch.Tensor, torch.Tensor]:
     """Normalised Bx3xSxS crops and their BxSxS labels, augmented with ``rng``'s draws."""
     images, labels = [], []
+    fill = tuple(255.0 * m for m in mean[::-1])  # BGR: what the network's zero padding means
     for i in ids:
         sample = data.samples[i]
         scale = size / min(sample.labels.shape)  # the scale the model sees it at
-        img, lab = augment(sample.image, sample.labels, rng, settings, scale, rarity)
+        img, lab = augment(sample.image, sample.labels, rng, settings, scale, rarity, fill)
         side = img.shape[0]
         images.append(to_model_input(torch.from_numpy(img), (side, side), mean, std,
                                      torch.float32))

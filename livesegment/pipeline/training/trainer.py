@@ -29,7 +29,7 @@ from livesegment.io.datasets.labelfiles import made_from_video
 from livesegment.pipeline.training import report
 from livesegment.pipeline.training.checkpoints import read_checkpoint, save_model
 from livesegment.pipeline.training.data import (
-    TrainingData, batch_ids, make_batch, steps_per_epoch,
+    TrainingData, batch_ids, make_batch, picture_weights, steps_per_epoch,
 )
 from livesegment.pipeline.training.keep import KeptClasses, kept_card, merge_classes
 from livesegment.pipeline.training.losses import class_weights, segmentation_loss
@@ -63,6 +63,8 @@ class TrainConfig:
     val_share: float = 0.2
     dice_weight: float = 1.0
     weight_power: float = 0.5
+    balance: float = 0.0            # pictures drawn by their rarest class (data.picture_weights)
+    frozen_stem: bool = False       # the encoder's first two levels keep the base's weights
     keep_classes: bool = False      # the base's classes stay beside the user's (keep.py)
     augment: AugmentSettings = field(default_factory=AugmentSettings)
 
@@ -144,14 +146,21 @@ class Trainer:
         self.weights = torch.from_numpy(weights)
         self.model, self.projection = finetune_network(
             self.base, len(data.classes), {data.background: self.base.background}, cfg.seed)
+        if cfg.frozen_stem:
+            for part in (self.model.base_net.level1, self.model.base_net.level2_0):
+                part.requires_grad_(False)
         self.model.train()
         head = list(classifier(self.model).parameters())
-        rest = [p for p in self.model.parameters() if all(p is not h for h in head)]
+        rest = [p for p in self.model.parameters()
+                if p.requires_grad and all(p is not h for h in head)]
         self.optimizer = torch.optim.AdamW(
             [{"params": rest, "peak_lr": cfg.lr},
              {"params": head, "peak_lr": cfg.lr * cfg.head_lr_scale}],
             lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.per_epoch = steps_per_epoch(len(self.split.train), cfg.batch)
+        # by the user's classes
+        self.odds = picture_weights(data.counts[list(self.split.train)], data.background,
+                                    cfg.balance)
         self.step, self.stale, self.elapsed_before = 0, 0, 0.0
         self.history: list[dict[str, Any]] = []
         self.best: dict[str, Any] = {"miou": None, "step": 0, "validation": {}}
@@ -285,7 +294,7 @@ class Trainer:
         cfg = self.config
         start = self.clock()
         rng = np.random.default_rng([cfg.seed, self.step, 2])
-        ids = batch_ids(self.split.train, cfg.batch, cfg.seed, self.step)
+        ids = batch_ids(self.split.train, cfg.batch, cfg.seed, self.step, self.odds)
         x, y = make_batch(self.data, ids, rng, cfg.augment, self.size, self.rarity,
                           self.base.mean, self.base.std)
         self._spent("batches", start)

@@ -27,6 +27,7 @@ class AugmentSettings:
     brightness: float = 0.15                 # +- share of the full range
     contrast: float = 0.2                    # +- relative change
     rare_crop: float = 0.6                   # share of crops centred on a rare-class pixel
+    mean_fill: bool = False                  # beyond the picture: the model's mean colour
 
 
 def rescale(image: np.ndarray, labels: np.ndarray, factor: float
@@ -41,8 +42,8 @@ def rescale(image: np.ndarray, labels: np.ndarray, factor: float
             cv2.resize(labels, size, interpolation=cv2.INTER_NEAREST))
 
 
-def crop_at(image: np.ndarray, labels: np.ndarray, centre: tuple[int, int], side: int
-            ) -> tuple[np.ndarray, np.ndarray]:
+def crop_at(image: np.ndarray, labels: np.ndarray, centre: tuple[int, int], side: int,
+            fill: tuple[float, float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """A ``side`` x ``side`` window centred as near ``centre`` as the picture allows; where the
     picture is smaller, the rest is mirrored picture with ``IGNORE`` labels (never learnt)."""
     h, w = labels.shape
@@ -54,7 +55,8 @@ def crop_at(image: np.ndarray, labels: np.ndarray, centre: tuple[int, int], side
     pad_b, pad_r = side - pad_t - lab.shape[0], side - pad_l - lab.shape[1]
     if pad_t or pad_l or pad_b or pad_r:
         pads = (pad_t, pad_b, pad_l, pad_r)
-        img = cv2.copyMakeBorder(img, *pads, cv2.BORDER_REFLECT_101)
+        img = (cv2.copyMakeBorder(img, *pads, cv2.BORDER_REFLECT_101) if fill is None else
+               cv2.copyMakeBorder(img, *pads, cv2.BORDER_CONSTANT, value=fill))
         lab = cv2.copyMakeBorder(lab, *pads, cv2.BORDER_CONSTANT, value=IGNORE)
     return img, lab
 
@@ -104,15 +106,16 @@ def adjust_light(image: np.ndarray, brightness: float, contrast: float) -> np.nd
 
 
 def augment(image: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
-            settings: AugmentSettings, base_scale: float, rarity: np.ndarray
-            ) -> tuple[np.ndarray, np.ndarray]:
+            settings: AugmentSettings, base_scale: float, rarity: np.ndarray,
+            fill: tuple[float, float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One training crop: zoom about the inference scale, centre (rare classes first), crop,
     flip/turn, light. Every draw comes from ``rng``, in a fixed order."""
     lo, hi = settings.scale
     factor = base_scale * float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
     image, labels = rescale(image, labels, factor)
     centre = pick_centre(labels, rng, rarity, settings.rare_crop, settings.crop // 4)
-    image, labels = crop_at(image, labels, centre, settings.crop)
+    image, labels = crop_at(image, labels, centre, settings.crop,
+                            fill if settings.mean_fill else None)
     flip = settings.flips and bool(rng.integers(2))
     turns = int(rng.integers(4)) if settings.turns else 0
     image, labels = flip_turn(image, labels, flip, turns)
