@@ -166,8 +166,8 @@ def train_on_labels(store: LabelStore | Path | str, output: Path | str, *,
 
 def for_labels(config: TrainConfig | None) -> TrainConfig:
     """What a training on a label folder runs: ``config`` with a base that can be fine-tuned
-    (the model a window segments with may be one that cannot, such as the fused default:
-    then the usual base). A video's frames train at the base's own size (the trainer's
+    (the model a window segments with may be one that cannot, such as the fused default or a
+    model that keeps its base beside a fine-tune: then the usual base). A video's frames train at the base's own size (the trainer's
     rule for label folders of a video)."""
     from dataclasses import replace
 
@@ -180,7 +180,7 @@ def for_labels(config: TrainConfig | None) -> TrainConfig:
     config = config or TrainConfig()
     try:  # the architecture alone says it (no weights read, none downloaded)
         spec = get_spec(config.base)
-        trainable = spec.weights.format not in ("tflite", "fused") and isinstance(
+        trainable = spec.weights.format not in ("tflite", "fused", "kept") and isinstance(
             spec.build(spec.num_classes), ESPNetv2)
     except LivesegmentError:
         trainable = False

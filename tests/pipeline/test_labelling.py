@@ -217,6 +217,14 @@ def test_a_label_folder_trains_from_a_base_that_can_learn(base, want):
     assert (config.base, config.size) == (want, 96)
 
 
+def test_a_label_folder_trains_from_the_usual_base_when_the_model_keeps_its_own(tmp_path):
+    from livesegment.pipeline.labelling import for_labels
+    from tests.pipeline.test_training_keep import _kept_file
+
+    kept = _kept_file(tmp_path / "kept.pt", ("background", "scratch"), {0: 0, 1: 15})
+    assert for_labels(TrainConfig(base=str(kept))).base == "espnetv2-voc"
+
+
 def test_a_videos_frames_train_at_the_bases_own_size_and_pictures_at_theirs(
         video, labelled_store, tmp_path):
     from livesegment.pipeline.training import Trainer
