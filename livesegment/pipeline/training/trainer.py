@@ -325,8 +325,12 @@ class Trainer:
         """Keeps the faster of all threads and one for this run. On a CPU that other
         programs also use, torch's threads wait for each other: measured under a load of 8-12
         on 2 cores, a 256x256x8 step took 7 s on one thread and 40-50 s on two. A few small
-        forward passes tell the two apart in about a second, without a slow step."""
-        probe = torch.zeros(1, 3, 128, 128)
+        forward passes tell the two apart in about a second, without a slow step. They are
+        two crops of the run's own size: on a quiet machine one 128x128 picture ran as fast
+        on one thread as on two (0.020-0.023 s each way), so a run sometimes chose one thread
+        and stepped 1.8x slower; two 256x256 crops take 0.08 s on two threads, 0.126 on one."""
+        side = self.config.augment.crop
+        probe = torch.zeros(2, 3, side, side)
         timings = {}
         self.model.eval()
         with torch.inference_mode():
