@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 import livesegment.core.masks.tiles as tiles
-from livesegment.core.masks.tiles import TileGrid, blend_tiles, ramp, tile_starts
+from livesegment.core.masks.tiles import TileGrid, blended_bands, ramp, tile_starts
 
 
 @pytest.mark.parametrize(("length", "tile", "overlap", "starts"), [
@@ -75,6 +75,17 @@ def _edge_shy_model(scene: torch.Tensor, classes: int = 3) -> torch.Tensor:
     logits = F.one_hot(scene, classes).permute(2, 0, 1).float() * (20 * inside)
     logits[0] = torch.clamp(logits[0], min=12.0)
     return torch.softmax(logits, 0)
+
+
+def blend_tiles(grid: TileGrid, classes: int, predict, on_band=None) -> np.ndarray:
+    """The whole picture's labels from :func:`blended_bands`, ``on_band(top, done)`` told
+    of each band as it comes (as ``Segmenter.tile_labels`` collects them)."""
+    labels = np.empty((grid.height, grid.width), np.uint8)
+    for top, done, rows in blended_bands(grid, classes, predict):
+        labels[top:done] = rows
+        if on_band is not None:
+            on_band(top, done)
+    return labels
 
 
 def _predictor(scene: torch.Tensor, calls: list | None = None):

@@ -93,21 +93,6 @@ class TileGrid:
             yield k, top, done
 
 
-def blend_tiles(grid: TileGrid, classes: int, predict: TilePredictor,
-                out: np.ndarray | None = None,
-                on_band: Callable[[int, int], None] | None = None) -> np.ndarray:
-    """HxW uint8 class ids: ``predict``'s tile probabilities blended over ``grid``.
-
-    Holds what :func:`blended_bands` holds besides ``out``; ``on_band(top, done)`` is told
-    each band as its labels are written (progress, and tests that watch memory)."""
-    labels = np.empty((grid.height, grid.width), np.uint8) if out is None else out
-    for top, done, rows in blended_bands(grid, classes, predict):
-        labels[top:done] = rows
-        if on_band is not None:
-            on_band(top, done)
-    return labels
-
-
 def blended_bands(grid: TileGrid, classes: int, predict: TilePredictor
                   ) -> Iterator[tuple[int, int, np.ndarray]]:
     """The labels of ``grid``'s rows as they are finished, top to bottom: ``(top, done,
