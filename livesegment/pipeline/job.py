@@ -18,7 +18,8 @@ from livesegment.core.compose.effects import Effect, OverlayEffect, is_transpare
 from livesegment.core.frames import Composed, Frame
 from livesegment.core.compose.overlay import OverlayStyle
 from livesegment.core.segmenter import Segmenter, render_in_bands
-from livesegment.core.compose.views import arrange, class_shares, colour_labels, view_width
+from livesegment.core.compose.views import (arrange, class_counts, class_shares, colour_labels,
+                                           view_width)
 from livesegment.core.masks.smoothing import (DEFAULT_LOOKAHEAD, MASKS_OFF, MaskOptions,
                                         TemporalSmoother)
 from livesegment.errors import InputError, OutputError
@@ -315,7 +316,7 @@ def _stream_tiled_image(rows: StillRows, output: Path, segmenter: Segmenter,
                 labels = band.labels.cpu().numpy()
                 if mask is not None:
                     mask.write(outputs.mask_picture(labels))
-                counts += np.bincount(labels.reshape(-1), minlength=len(counts))[:len(counts)]
+                counts += class_counts(labels, len(counts))
                 watch(band.top, band.done)
     except _Stopped:
         return JobReport(None, 0, True, time.perf_counter() - start, 0, 0)

@@ -30,7 +30,11 @@ def colour_labels(labels: np.ndarray, palette: np.ndarray) -> np.ndarray:
     return table[labels]
 
 
+def class_counts(labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """Each class's pixels in ``labels`` (int64; a picture's bands can be summed)."""
+    return np.bincount(labels.reshape(-1), minlength=num_classes)[:num_classes]
+
+
 def class_shares(labels: np.ndarray, num_classes: int) -> np.ndarray:
     """Each class's share of the frame's pixels (float64, sums to 1 over the classes)."""
-    counts = np.bincount(labels.reshape(-1), minlength=num_classes)[:num_classes]
-    return counts / max(labels.size, 1)
+    return class_counts(labels, num_classes) / max(labels.size, 1)
