@@ -158,7 +158,6 @@ class Trainer:
              {"params": head, "peak_lr": cfg.lr * cfg.head_lr_scale}],
             lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.per_epoch = steps_per_epoch(len(self.split.train), cfg.batch)
-        # by the user's classes
         self.odds = picture_weights(data.counts[list(self.split.train)], data.background,
                                     cfg.balance)
         self.step, self.stale, self.elapsed_before = 0, 0, 0.0
