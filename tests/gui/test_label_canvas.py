@@ -6,20 +6,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PyQt6.QtCore import QPoint, QPointF, QSize, Qt
+from PyQt6.QtCore import QPoint, QPointF, Qt
 
 from livesegment.gui.label.canvas import Canvas
 from livesegment.gui.widgets import frame_pixel
+from tests.gui.showing import black, shown_at
 
 
 def _canvas(qtbot, view_size, frame_size=(160, 120)) -> Canvas:
     canvas = Canvas()
-    qtbot.addWidget(canvas)
-    canvas.show_picture(np.zeros((frame_size[1], frame_size[0], 3), np.uint8))
-    canvas.resize(*view_size)
-    canvas.show()
-    qtbot.waitUntil(lambda: canvas.size() == QSize(*view_size))
-    return canvas
+    canvas.show_picture(black(frame_size))
+    return shown_at(qtbot, canvas, view_size)
 
 
 @pytest.mark.parametrize("view, where, expected", [

@@ -3,11 +3,11 @@ bars do nothing."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from PyQt6.QtCore import QPoint, QSize, Qt
 
 from livesegment.gui.widgets import VideoView, frame_pixel, picture_rect
+from tests.gui.showing import black, shown_at
 
 
 @pytest.mark.parametrize("frame, view, expected", [
@@ -57,12 +57,8 @@ def test_a_view_point_maps_to_the_frame_pixel_under_it(frame, view, point, expec
 
 def _view(qtbot, frame_size=(160, 120), view_size=(400, 200)) -> VideoView:
     view = VideoView()
-    qtbot.addWidget(view)
-    view.show_frame(np.zeros((frame_size[1], frame_size[0], 3), np.uint8))
-    view.resize(*view_size)
-    view.show()
-    qtbot.waitUntil(lambda: view.size() == QSize(*view_size))
-    return view
+    view.show_frame(black(frame_size))
+    return shown_at(qtbot, view, view_size)
 
 
 @pytest.mark.parametrize("where, expected", [
